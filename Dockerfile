@@ -3,10 +3,8 @@
 # writes under /tmp, so the pod can run with a read-only root filesystem.
 # Build: docker build -t llm-gateway:dev .
 
-ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
-
 # ---- build: a virtualenv holding the gateway and its dependencies ----------------
-FROM ${PYTHON_IMAGE} AS build
+FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -21,7 +19,7 @@ RUN /opt/venv/bin/pip install --no-cache-dir . \
     && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
 # ---- runtime: the same slim base, the venv, no compilers or pip caches ------------
-FROM ${PYTHON_IMAGE} AS runtime
+FROM python:3.11.11-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="llm-gateway" \
       org.opencontainers.image.description="OpenAI-compatible LLM gateway" \
       org.opencontainers.image.licenses="Apache-2.0"

@@ -1,0 +1,90 @@
+output "region" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.region
+}
+
+output "cluster_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.cluster_name
+}
+
+output "cluster_endpoint" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.cluster_endpoint
+}
+
+output "gateway_role_arn" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.gateway_role_arn
+}
+
+output "external_secrets_role_arn" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.external_secrets_role_arn
+}
+
+output "database_host" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.database_host
+}
+
+output "database_port" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.database_port
+}
+
+output "database_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.database_name
+}
+
+output "database_username" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.database_username
+  sensitive   = true
+}
+
+output "database_secret_arn" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.database_secret_arn
+}
+
+output "redis_host" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.redis_host
+}
+
+output "redis_port" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.redis_port
+}
+
+output "redis_secret_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.redis_secret_name
+}
+
+output "admin_secret_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.admin_secret_name
+}
+
+output "openai_secret_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.openai_secret_name
+}
+
+output "karpenter_queue_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.karpenter_queue_name
+}
+
+output "karpenter_node_role_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.karpenter_node_role_name
+}
+
+output "ecr_repository_url" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.ecr_repository_url
+}

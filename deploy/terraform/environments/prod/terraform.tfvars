@@ -1,0 +1,15 @@
+environment                          = "prod"
+region                               = "us-east-1"
+availability_zones                   = ["us-east-1a", "us-east-1b", "us-east-1c"]
+vpc_cidr                             = "10.20.0.0/16"
+single_nat_gateway                   = false
+kubernetes_version                   = "1.32"
+cluster_endpoint_public_access_cidrs = []
+db_instance_class                    = "db.r7g.large"
+db_multi_az                          = true
+deletion_protection                  = true
+cache_node_type                      = "cache.r7g.large"
+cache_shards                         = 2
+bedrock_regions                      = ["us-east-1", "us-east-2", "us-west-2"]
+bedrock_foundation_model_ids         = ["anthropic.claude-sonnet-4-20250514-v1:0"]
+bedrock_inference_profile_ids        = ["us.anthropic.claude-sonnet-4-20250514-v1:0"]

@@ -1,0 +1,69 @@
+# EKS with a small managed node group for system pods (Karpenter, Argo CD);
+# Karpenter provisions every other node.
+module "eks" {
+  #checkov:skip=CKV_TF_1:Terraform Registry module pinned by version constraint; commit hashes apply to git sources only.
+  source  = "terraform-aws-modules/eks/aws"
+  version = "~> 20.37"
+
+  cluster_name    = local.name
+  cluster_version = var.kubernetes_version
+
+  cluster_endpoint_public_access       = length(var.cluster_endpoint_public_access_cidrs) > 0
+  cluster_endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
+  cluster_endpoint_private_access      = true
+
+  enable_cluster_creator_admin_permissions = true
+  enable_irsa                              = true
+
+  cluster_addons = {
+    coredns                = {}
+    eks-pod-identity-agent = {}
+    kube-proxy             = {}
+    vpc-cni                = {}
+  }
+
+  vpc_id                   = module.vpc.vpc_id
+  subnet_ids               = module.vpc.private_subnets
+  control_plane_subnet_ids = module.vpc.intra_subnets
+
+  eks_managed_node_groups = {
+    system = {
+      ami_type       = "AL2023_x86_64_STANDARD"
+      instance_types = var.system_node_instance_types
+      min_size       = 2
+      max_size       = 3
+      desired_size   = 2
+      labels = {
+        "karpenter.sh/controller" = "true"
+      }
+    }
+  }
+
+  node_security_group_tags = {
+    "karpenter.sh/discovery" = local.name
+  }
+
+  tags = local.tags
+}
+
+module "karpenter" {
+  #checkov:skip=CKV_TF_1:Terraform Registry module pinned by version constraint; commit hashes apply to git sources only.
+  source  = "terraform-aws-modules/eks/aws//modules/karpenter"
+  version = "~> 20.37"
+
+  cluster_name = module.eks.cluster_name
+
+  enable_v1_permissions           = true
+  enable_pod_identity             = true
+  create_pod_identity_association = true
+  namespace                       = "karpenter"
+  service_account                 = "karpenter"
+
+  node_iam_role_use_name_prefix = false
+  node_iam_role_name            = "${local.name}-karpenter-node"
+  node_iam_role_additional_policies = {
+    AmazonSSMManagedInstanceCore = "arn:${local.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+  }
+
+  tags = local.tags
+}

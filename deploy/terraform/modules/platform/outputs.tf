@@ -1,0 +1,92 @@
+# RUNME.py reads these (terraform output -json) to wire the chart and Argo CD.
+
+output "region" {
+  description = "AWS region."
+  value       = var.region
+}
+
+output "cluster_name" {
+  description = "EKS cluster name (aws eks update-kubeconfig --name)."
+  value       = module.eks.cluster_name
+}
+
+output "cluster_endpoint" {
+  description = "EKS API endpoint."
+  value       = module.eks.cluster_endpoint
+}
+
+output "gateway_role_arn" {
+  description = "IRSA role of the gateway service account."
+  value       = aws_iam_role.gateway.arn
+}
+
+output "external_secrets_role_arn" {
+  description = "IRSA role of the External Secrets controller."
+  value       = aws_iam_role.external_secrets.arn
+}
+
+output "database_host" {
+  description = "PostgreSQL host."
+  value       = module.database.db_instance_address
+}
+
+output "database_port" {
+  description = "PostgreSQL port."
+  value       = module.database.db_instance_port
+}
+
+output "database_name" {
+  description = "PostgreSQL database of the gateway."
+  value       = module.database.db_instance_name
+}
+
+output "database_username" {
+  description = "PostgreSQL master user."
+  value       = module.database.db_instance_username
+  sensitive   = true
+}
+
+output "database_secret_arn" {
+  description = "RDS-managed secret holding the database username and password."
+  value       = module.database.db_instance_master_user_secret_arn
+}
+
+output "redis_host" {
+  description = "Valkey configuration endpoint (cluster mode)."
+  value       = aws_elasticache_replication_group.cache.configuration_endpoint_address
+}
+
+output "redis_port" {
+  description = "Valkey port."
+  value       = aws_elasticache_replication_group.cache.port
+}
+
+output "redis_secret_name" {
+  description = "Secrets Manager entry with the Valkey auth token (property auth_token)."
+  value       = aws_secretsmanager_secret.cache.name
+}
+
+output "admin_secret_name" {
+  description = "Secrets Manager entry with the gateway admin key (property admin_key)."
+  value       = aws_secretsmanager_secret.admin.name
+}
+
+output "openai_secret_name" {
+  description = "Secrets Manager entry for the OpenAI API key (property api_key)."
+  value       = aws_secretsmanager_secret.openai.name
+}
+
+output "karpenter_queue_name" {
+  description = "SQS queue of Karpenter's interruption handling."
+  value       = module.karpenter.queue_name
+}
+
+output "karpenter_node_role_name" {
+  description = "IAM role of Karpenter-launched nodes."
+  value       = module.karpenter.node_iam_role_name
+}
+
+output "ecr_repository_url" {
+  description = "ECR repository of the gateway image."
+  value       = aws_ecr_repository.gateway.repository_url
+}
