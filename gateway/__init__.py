@@ -1,0 +1,3 @@
+"""LLM gateway: one OpenAI-compatible endpoint in front of many model providers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The HTTP surface: routes only; the work happens in the pipeline."""

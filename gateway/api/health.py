@@ -1,0 +1,50 @@
+"""Liveness, readiness and the Prometheus scrape endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from gateway.api.deps import RuntimeDep
+from gateway.telemetry.exposition import render_metrics
+
+router = APIRouter()
+_CHECK_TIMEOUT = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    if runtime.draining:
+        checks["gateway"] = "draining"
+    try:
+        async with asyncio.timeout(_CHECK_TIMEOUT):
+            async with runtime.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    if runtime.redis is not None:
+        try:
+            async with asyncio.timeout(_CHECK_TIMEOUT):
+                await runtime.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unreachable ({type(exc).__name__})"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    body, content_type = render_metrics()
+    return Response(body, media_type=content_type)

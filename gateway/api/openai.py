@@ -1,0 +1,178 @@
+"""The OpenAI-compatible routes: chat completions, models, embeddings."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from gateway.api.body import check_chat_body, read_json
+from gateway.api.deps import RuntimeDep, bearer_token
+from gateway.api.streaming import finish_detached, relay, replayed
+from gateway.cache.replay import replay_chunks
+from gateway.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied, UpstreamError
+from gateway.limits.base import Reservation, Window
+from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
+from gateway.runtime import Runtime
+from providers.base import ChatRequest, ProviderError
+
+router = APIRouter()
+
+JSON_TYPE = "application/json"
+_REQUEST_ID_MAX = 128
+
+
+def request_id_of(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    if given and len(given) <= _REQUEST_ID_MAX and given.isprintable():
+        return given
+    return f"req_{uuid.uuid4().hex}"
+
+
+def _duration(seconds: float) -> str:
+    """OpenAI's reset format: `1s`, `6m0s`, `250ms`."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))}ms"
+    minutes, rest = divmod(int(seconds + 0.999), 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def _window_headers(window: Window | None, kind: str) -> dict[str, str]:
+    if window is None:
+        return {}
+    return {f"x-ratelimit-limit-{kind}": str(window.limit),
+            f"x-ratelimit-remaining-{kind}": str(max(0, window.remaining)),
+            f"x-ratelimit-reset-{kind}": _duration(window.reset_seconds)}
+
+
+def rate_limit_headers(reservation: Reservation | None) -> dict[str, str]:
+    if reservation is None:
+        return {}
+    return {**_window_headers(reservation.requests, "requests"), **_window_headers(reservation.tokens, "tokens")}
+
+
+def response_headers(ctx: RequestContext) -> dict[str, str]:
+    headers = {"x-request-id": ctx.request_id, "x-gateway-cache": ctx.cache_status.value,
+               **rate_limit_headers(ctx.reservation)}
+    if ctx.route is not None:
+        headers["x-gateway-provider"] = ctx.route.provider
+    elif ctx.cache_status is CacheStatus.HIT:
+        headers["x-gateway-provider"] = "cache"
+    return headers
+
+
+def error_response(error: GatewayError, headers: dict[str, str]) -> Response:
+    return Response(error.to_bytes(), status_code=error.status, media_type=JSON_TYPE,
+                    headers={**headers, **error.headers})
+
+
+def _cache_flags(request: Request) -> tuple[bool, bool]:
+    directives = {d.strip().lower() for d in request.headers.get("cache-control", "").split(",")}
+    return "no-cache" not in directives, "no-store" not in directives
+
+
+def _feature(request: Request, body: dict[str, Any]) -> str | None:
+    feature = request.headers.get("x-gateway-feature")
+    if feature is None:
+        metadata = body.get("metadata")
+        value = metadata.get("feature") if isinstance(metadata, dict) else None
+        feature = value if isinstance(value, str) else None
+    return feature[:128] if feature else None
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
+    read_cache, write_cache = _cache_flags(request)
+    ctx = RequestContext(request_id=request_id_of(request), request=ChatRequest({}),
+                         api_key=bearer_token(request), cache_read=read_cache, cache_write=write_cache)
+    background: set[asyncio.Task[None]] = request.app.state.background
+    try:
+        body = await read_json(request, runtime.settings.max_body_bytes)
+        check_chat_body(body)
+        ctx.request = ChatRequest(body)
+        ctx.feature = _feature(request, body)
+        await runtime.pipeline.run(ctx)
+    except GatewayError as error:
+        ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
+        ctx.finished_at = time.perf_counter()
+        await finish_detached(ctx, runtime.pipeline, background)
+        return error_response(error, response_headers(ctx))
+    except BaseException:
+        ctx.outcome = Outcome.CLIENT_CLOSED
+        ctx.http_status = 499
+        ctx.finished_at = time.perf_counter()
+        await finish_detached(ctx, runtime.pipeline, background)
+        raise
+
+    headers = response_headers(ctx)
+    if ctx.request.stream:
+        stream = ctx.stream
+        if stream is None:  # a cache hit, answered as the stream it would have been
+            assert ctx.result is not None
+            stream = replayed(replay_chunks(ctx.result.body))
+        return StreamingResponse(relay(ctx, stream, runtime.pipeline, background),
+                                 media_type="text/event-stream",
+                                 headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    assert ctx.result is not None
+    if ctx.cache_status is not CacheStatus.HIT:
+        ctx.usage = ctx.result.usage
+        ctx.completion = ctx.result.to_bytes()
+    payload = ctx.result.to_bytes()
+    ctx.finished_at = time.perf_counter()
+    headers["x-gateway-overhead-ms"] = f"{max(0.0, ctx.finished_at - ctx.started - ctx.upstream_seconds) * 1000:.2f}"
+    await finish_detached(ctx, runtime.pipeline, background)
+    return Response(payload, media_type=JSON_TYPE, headers=headers)
+
+
+@router.get("/v1/models")
+async def list_models(request: Request, runtime: RuntimeDep) -> Response:
+    principal = await runtime.directory.authenticate(bearer_token(request))
+    tenant = principal.tenant
+    catalog = runtime.catalog
+    data = [{"id": name, "object": "model", "created": 0, "owned_by": "gateway"}
+            for name in [*catalog.models, *catalog.aliases] if tenant.allows(name)]
+    return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON_TYPE)
+
+
+@router.post("/v1/embeddings")
+async def embeddings(request: Request, runtime: RuntimeDep) -> Response:
+    principal = await runtime.directory.authenticate(bearer_token(request))
+    body = await read_json(request, runtime.settings.max_body_bytes)
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("`model` is required and must be a string.", param="model")
+    inputs = body.get("input")
+    if not isinstance(inputs, str | list) or not inputs:
+        raise InvalidRequest("`input` must be a non-empty string or array.", param="input")
+    entry = runtime.catalog.models.get(model)
+    if entry is None:
+        raise NotFound(f"The model `{model}` does not exist.", param="model")
+    if entry.kind != "embeddings":
+        raise InvalidRequest(f"`{model}` is a chat model; use /v1/chat/completions.", param="model")
+    if not principal.tenant.allows(model):
+        raise PermissionDenied(f"This key may not use the model `{model}`.", param="model")
+    return await _embed(runtime, body, model, principal.tenant.name, request_id_of(request))
+
+
+async def _embed(runtime: Runtime, body: dict[str, Any], model: str, tenant: str, request_id: str) -> Response:
+    entry = runtime.catalog.models[model]
+    last: ProviderError | None = None
+    for deployment in entry.deployments:
+        provider = runtime.providers[deployment.provider]
+        try:
+            result = await provider.embeddings(body, deployment.upstream)
+        except ProviderError as exc:
+            if not exc.retryable:
+                raise UpstreamError(exc.message) from None
+            last = exc
+            continue
+        result.body["model"] = model
+        return Response(orjson.dumps(result.body), media_type=JSON_TYPE,
+                        headers={"x-request-id": request_id, "x-gateway-provider": deployment.provider})
+    raise UpstreamError(f"every deployment failed; last: {last.message if last else 'none'}")

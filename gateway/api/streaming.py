@@ -1,0 +1,111 @@
+"""Relaying a routed stream to the client as server-sent events, chunk by chunk as they
+arrive. When the stream ends -- completed, failed upstream, or abandoned by the client --
+the pipeline's finishers run once, with the usage produced so far."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+
+import orjson
+
+from gateway.cache.replay import StreamAssembler
+from gateway.errors import UpstreamError, UpstreamTimeout
+from gateway.pipeline import Pipeline
+from gateway.pipeline.context import Outcome, RequestContext
+from providers.base import ChatChunk, ProviderError, Usage
+from providers.sse import DONE_EVENT, encode_event
+from providers.tokens import estimate_prompt_tokens, tokens_for_chars
+
+
+def _delta_text(chunk: ChatChunk) -> int:
+    """Characters of generated text in a chunk (content and tool-call arguments)."""
+    size = 0
+    for choice in chunk.data.get("choices") or ():
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if isinstance(content, str):
+            size += len(content)
+        for call in delta.get("tool_calls") or ():
+            arguments = (call.get("function") or {}).get("arguments")
+            if isinstance(arguments, str):
+                size += len(arguments)
+    return size
+
+
+def replayed(chunks: Iterable[dict]) -> AsyncIterator[ChatChunk]:  # type: ignore[type-arg]
+    async def gen() -> AsyncIterator[ChatChunk]:
+        for data in chunks:
+            yield ChatChunk(data=data)
+    return gen()
+
+
+async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline: Pipeline,
+                background: set[asyncio.Task[None]]) -> AsyncIterator[bytes]:
+    include_usage = ctx.request.wants_stream_usage
+    assembler = StreamAssembler() if ctx.cache_key is not None and ctx.cache_write else None
+    produced_chars = 0
+    try:
+        while True:
+            waited_from = time.perf_counter()
+            try:
+                chunk = await anext(stream)
+            except StopAsyncIteration:
+                break
+            finally:
+                ctx.upstream_seconds += time.perf_counter() - waited_from
+            if ctx.first_token_at is None:
+                ctx.first_token_at = time.perf_counter()
+            usage = chunk.usage
+            if usage is not None:
+                ctx.usage = usage
+            produced_chars += _delta_text(chunk)
+            if assembler is not None:
+                assembler.add(chunk.data)
+            if chunk.is_usage_only and not include_usage:
+                continue    # injected by the gateway to charge real usage; the client did not ask
+            yield encode_event(chunk.to_bytes())
+        yield DONE_EVENT
+        if assembler is not None and assembler.complete:
+            ctx.completion = orjson.dumps(assembler.completion())
+    except ProviderError as exc:
+        # After the first byte there is no fallback: end the client's stream with an error
+        # event the OpenAI SDK raises as an APIError, never a hang.
+        error = UpstreamTimeout(exc.message) if exc.status == 504 else UpstreamError(exc.message)
+        ctx.fail(error)
+        yield encode_event(error.to_bytes())
+    except (asyncio.CancelledError, GeneratorExit):
+        ctx.outcome = Outcome.CLIENT_CLOSED
+        ctx.http_status = 499
+        raise
+    finally:
+        ctx.finished_at = time.perf_counter()
+        aclose = getattr(stream, "aclose", None)
+        if ctx.usage is None and ctx.route is not None:
+            # The upstream never reported usage (cut or abandoned): charge what was produced.
+            ctx.usage = Usage(prompt_tokens=estimate_prompt_tokens(ctx.request.messages),
+                              completion_tokens=tokens_for_chars(produced_chars))
+        await finish_detached(ctx, pipeline, background, aclose)
+
+
+async def finish_detached(ctx: RequestContext, pipeline: Pipeline, background: set[asyncio.Task[None]],
+                          aclose: object = None) -> None:
+    """Runs the finishers in their own task: a client that goes away cancels the response,
+    and that cancellation must not cut the charge short."""
+
+    async def finish() -> None:
+        if callable(aclose):
+            try:
+                await aclose()
+            except Exception:  # the upstream connection is being dropped anyway
+                pass
+        await pipeline.finish(ctx)
+
+    task = asyncio.get_running_loop().create_task(finish())
+    background.add(task)
+    task.add_done_callback(background.discard)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        pass   # the task goes on; shutdown waits for `background`

@@ -1,0 +1,105 @@
+"""create_app(settings) -> FastAPI. The lifespan opens every resource and closes it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.api import admin, health, openai
+from gateway.errors import GatewayError, InvalidRequest, NotFound
+from gateway.runtime import open_runtime
+from gateway.settings import Settings
+from gateway.tenancy.service import NotFoundError, TenancyError
+
+log = logging.getLogger("gateway.app")
+
+
+def _error(error: GatewayError, request: Request) -> Response:
+    headers = {**error.headers}
+    request_id = request.headers.get("x-request-id")
+    if request_id and len(request_id) <= 128 and request_id.isprintable():
+        headers["x-request-id"] = request_id
+    return Response(error.to_bytes(), status_code=error.status, media_type="application/json", headers=headers)
+
+
+class _Internal(GatewayError):
+    status = 500
+    type = "api_error"
+    default_code = "internal_error"
+
+
+class _MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, exc: GatewayError) -> Response:
+        return _error(exc, request)
+
+    @app.exception_handler(NotFoundError)
+    async def tenancy_not_found(request: Request, exc: NotFoundError) -> Response:
+        return _error(NotFound(str(exc), code="not_found"), request)
+
+    @app.exception_handler(TenancyError)
+    async def tenancy_error(request: Request, exc: TenancyError) -> Response:
+        return _error(InvalidRequest(str(exc)), request)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        param = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+        return _error(InvalidRequest(f"{param or 'request'}: {first.get('msg')}", param=param), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return _error(_MethodNotAllowed("Method not allowed."), request)
+        if exc.status_code == 404:
+            return _error(NotFound(f"No route {request.url.path}.", code="not_found"), request)
+        return _error(InvalidRequest(str(exc.detail)), request)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+        return _error(_Internal("The gateway failed to handle this request."), request)
+
+
+def create_app(settings: Settings | None = None, *, public: bool = True, admin_api: bool = True) -> FastAPI:
+    """`public` serves the OpenAI routes, `admin_api` the /admin routes; `serve --admin-port`
+    builds one app of each so that the admin API is absent from the public listener."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "runtime", None) is None:
+            app.state.runtime = await open_runtime(settings)
+            app.state.owns_runtime = True
+        try:
+            yield
+        finally:
+            if app.state.background:
+                await asyncio.wait(set(app.state.background), timeout=settings.shutdown_grace_seconds)
+            if app.state.owns_runtime:
+                await app.state.runtime.close()
+
+    app = FastAPI(title="LLM gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.runtime = None
+    app.state.owns_runtime = False
+    app.state.background = set()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    if public:
+        app.include_router(openai.router)
+    if admin_api:
+        app.include_router(admin.router)
+    return app

@@ -1,0 +1,1 @@
+"""The response cache: exact-match keys, a Redis and an in-process store, stream replay."""

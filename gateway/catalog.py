@@ -1,0 +1,231 @@
+"""gateway.yaml: providers, models, prices, aliases, tiers, guardrails, cache.
+
+Loaded once at start. `${VAR}` is expanded from the environment; an unknown key or a bad
+value is an error that names the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from providers import PROVIDER_OPTIONS
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+ALIAS_NAMES = ("auto", "cheapest", "fastest")
+
+
+class CatalogError(ValueError):
+    """gateway.yaml is invalid; the message names file, line and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Strict):
+    """USD per 1M tokens."""
+
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal | None = None
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> Decimal:
+        cached = min(cached_tokens, prompt_tokens)
+        cached_rate = self.cached_input if self.cached_input is not None else self.input
+        total = ((prompt_tokens - cached) * self.input + cached * cached_rate
+                 + completion_tokens * self.output)
+        return total / 1_000_000
+
+
+class Deployment(_Strict):
+    provider: str
+    upstream: str
+
+
+class ModelEntry(_Strict):
+    price: Price
+    deployments: list[Deployment] = Field(min_length=1)
+    kind: Literal["chat", "embeddings"] = "chat"
+
+
+class Alias(_Strict):
+    models: list[str] | None = None
+    rank: Literal["price", "latency"] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Alias:
+        if (self.models is None) == (self.rank is None):
+            raise ValueError("an alias has either `models` (an explicit chain) or `rank`")
+        return self
+
+
+class Tier(_Strict):
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+    daily_tokens: int | None = None
+    monthly_usd: Decimal | None = None
+
+
+class CustomPattern(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        re.compile(value)
+        return value
+
+
+class PiiPolicy(_Strict):
+    mode: Literal["redact", "block", "monitor", "off"] = "redact"
+    types: list[Literal["ssn", "credit_card", "email", "phone_us"]] = ["ssn", "credit_card", "email", "phone_us"]
+    custom: list[CustomPattern] = []
+    responses: Literal["redact", "off"] = "off"
+
+
+class Guardrails(_Strict):
+    pii: PiiPolicy = PiiPolicy()
+
+
+class CachePolicy(_Strict):
+    mode: Literal["exact", "off"] = "exact"
+    ttl_seconds: int = Field(default=3600, gt=0)
+    scope: Literal["tenant", "shared"] = "tenant"
+    max_entry_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_entries: int = Field(default=10_000, gt=0)     # in-process store only
+
+
+class ProviderEntry(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Catalog(_Strict):
+    providers: dict[str, ProviderEntry]
+    models: dict[str, ModelEntry]
+    aliases: dict[str, Alias] = {}
+    tiers: dict[str, Tier] = {"free": Tier(rpm=10, rpd=100, tpm=10_000, daily_tokens=50_000)}
+    guardrails: Guardrails = Guardrails()
+    cache: CachePolicy = CachePolicy()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Catalog:
+        for name, entry in self.providers.items():
+            allowed = PROVIDER_OPTIONS.get(entry.type)
+            if allowed is None:
+                raise ValueError(f"providers.{name}.type: unknown provider type {entry.type!r} "
+                                 f"(known: {', '.join(sorted(PROVIDER_OPTIONS))})")
+            unknown = set(entry.options) - allowed
+            if unknown:
+                raise ValueError(f"providers.{name}: unknown key {sorted(unknown)[0]!r} for type {entry.type}")
+        for model, model_entry in self.models.items():
+            for d in model_entry.deployments:
+                if d.provider not in self.providers:
+                    raise ValueError(f"models.{model}.deployments: unknown provider {d.provider!r}")
+        for alias, spec in self.aliases.items():
+            if alias in self.models:
+                raise ValueError(f"aliases.{alias}: the name is also a model")
+            for model in spec.models or []:
+                if model not in self.models:
+                    raise ValueError(f"aliases.{alias}.models: unknown model {model!r}")
+        return self
+
+    def is_alias(self, name: str) -> bool:
+        return name in self.aliases
+
+
+# Resolves a scalar's implicit type (int, float, bool, null) as safe_load would.
+_SCALARS = yaml.SafeLoader("")
+
+
+def _expand_env(value: str) -> str:
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is None:
+            if default is not None:
+                return default
+            return ""
+        return found
+
+    return _ENV_REF.sub(sub, value)
+
+
+def _to_python(node: yaml.Node, lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> Any:
+    """Builds plain Python from a YAML node tree, remembering each key's line."""
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            lines[(*path, key)] = key_node.start_mark.line + 1
+            out[key] = _to_python(value_node, lines, (*path, key))
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            lines[(*path, str(i))] = item.start_mark.line + 1
+            items.append(_to_python(item, lines, (*path, str(i))))
+        return items
+    value = _SCALARS.construct_object(node) if isinstance(node, yaml.ScalarNode) else None
+    return _expand_env(value) if isinstance(value, str) else value
+
+
+def parse_catalog(text: str, source: str = "gateway.yaml") -> Catalog:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{source}: not valid YAML: {exc}") from None
+    if root is None:
+        raise CatalogError(f"{source}: empty file")
+    lines: dict[tuple[str, ...], int] = {}
+    data = _to_python(root, lines, ())
+    if not isinstance(data, dict):
+        raise CatalogError(f"{source}: the top level must be a mapping")
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            where = _nearest_line(lines, loc)
+            key = ".".join(loc) or "(top level)"
+            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            if not loc:  # a model validator names its own key inside the message
+                key, _, message = str(err["msg"]).removeprefix("Value error, ").partition(": ")
+                where = _nearest_line(lines, tuple(key.split(".")))
+            problems.append(f"{source}:{where}: {key}: {message}")
+        raise CatalogError("\n".join(problems)) from None
+
+
+def _nearest_line(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> int:
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return 1
+
+
+def load_catalog(path: Path | None) -> Catalog:
+    """The catalog at `path`, or the built-in one (the `mock` provider) when None."""
+    if path is None:
+        text = resources.files("gateway").joinpath("default_catalog.yaml").read_text()
+        return parse_catalog(text, "built-in catalog")
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_catalog(text, str(path))

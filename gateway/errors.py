@@ -1,0 +1,117 @@
+"""The gateway's error hierarchy. Every error a client can see is one of these, rendered in
+OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with the status the OpenAI
+SDK maps to its own exception classes (401 AuthenticationError, 429 RateLimitError, ...)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+
+class GatewayError(Exception):
+    status: int = 500
+    type: ClassVar[str] = "api_error"
+    default_code: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None, body: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.headers = headers or {}
+        self._body = body
+
+    def to_dict(self) -> dict[str, Any]:
+        if self._body is not None:  # an upstream's own OpenAI-shaped error, passed through
+            return self._body
+        return {"error": {"message": self.message, "type": self.type, "param": self.param,
+                          "code": self.code}}
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class ContentBlocked(InvalidRequest):
+    default_code = "content_blocked"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "invalid_request_error"
+    default_code = "invalid_api_key"
+
+    def __init__(self, message: str = "Incorrect or missing API key.") -> None:
+        super().__init__(message)
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+    default_code = "model_not_allowed"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "model_not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    default_code = "payload_too_large"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, limit: str, retry_after: float,
+                 headers: dict[str, str] | None = None) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        merged = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
+        merged.update(headers or {})
+        super().__init__(message, code=f"{limit}_exceeded", headers=merged)
+
+
+class UpstreamError(GatewayError):
+    status = 502
+    type = "upstream_error"
+    default_code = "upstream_error"
+
+
+class UpstreamStatusError(GatewayError):
+    """A non-retryable upstream answer (e.g. a 400) returned to the client as it came."""
+
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, *, status: int, body: dict[str, Any] | None) -> None:
+        super().__init__(message, body=body)
+        self.status = status
+
+
+class NoProviderAvailable(GatewayError):
+    status = 503
+    type = "service_unavailable"
+    default_code = "no_provider_available"
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    type = "service_unavailable"
+    default_code = "service_unavailable"
+
+
+class UpstreamTimeout(GatewayError):
+    status = 504
+    type = "timeout"
+    default_code = "upstream_timeout"

@@ -1,0 +1,1 @@
+"""Rate limits and budgets: one interface (base.Limiter), a Redis and an in-process store."""

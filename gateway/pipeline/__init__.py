@@ -1,0 +1,61 @@
+"""The request pipeline: eight stages, in this order, for every chat completion.
+
+    1 auth        who is calling (SHA-256 key lookup)
+    2 quota       reserve the request and its estimated tokens and cost
+    3 allowlist   may the tenant use this model or alias (403 before any provider call)
+    4 guardrails  PII in the messages: redact, block or count
+    5 cache       an exact-match answer, if there is one
+    6 router      the first deployment that answers, falling back on retryable errors
+    7 charge      actual usage settles the reservation; the usage record is queued
+    8 telemetry   metrics and the request's log line
+
+Stages 1-6 run in order until one raises a GatewayError. Charge and telemetry always run
+afterwards -- for errors too, and for a stream when it ends, is cut or the client leaves --
+so every reservation is settled and every request counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from gateway.pipeline.allowlist import CheckAllowlist
+from gateway.pipeline.auth import Authenticate
+from gateway.pipeline.cache import LookupCache
+from gateway.pipeline.charge import Charge
+from gateway.pipeline.context import RequestContext
+from gateway.pipeline.guardrails import ScanForPii
+from gateway.pipeline.quota import ReserveQuota
+from gateway.pipeline.router import RouteRequest
+from gateway.pipeline.telemetry import RecordTelemetry
+
+Stage = Callable[[RequestContext], Awaitable[None]]
+log = logging.getLogger("gateway.pipeline")
+
+
+class Pipeline:
+    def __init__(self, *, auth: Authenticate, quota: ReserveQuota, allowlist: CheckAllowlist,
+                 guardrails: ScanForPii, cache: LookupCache, router: RouteRequest,
+                 charge: Charge, telemetry: RecordTelemetry) -> None:
+        self.auth, self.quota, self.allowlist, self.guardrails = auth, quota, allowlist, guardrails
+        self.cache, self.router, self.charge, self.telemetry = cache, router, charge, telemetry
+        self.stages: Sequence[Stage] = (auth, quota, allowlist, guardrails, cache, router)
+        self.finishers: Sequence[Stage] = (cache.remember, charge, telemetry)
+
+    async def run(self, ctx: RequestContext) -> None:
+        """Stages 1-6; a GatewayError from any of them ends the request."""
+        for stage in self.stages:
+            await stage(ctx)
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Stages 7-8 (after storing a completed answer in the cache). Each runs even if the
+        one before it failed: a telemetry fault must not lose a charge, nor the reverse."""
+        for finisher in self.finishers:
+            try:
+                await finisher(ctx)
+            except Exception:
+                log.exception("finisher failed", extra={"request_id": ctx.request_id,
+                                                        "finisher": type(finisher).__name__})
+
+
+__all__ = ["Pipeline", "RequestContext"]

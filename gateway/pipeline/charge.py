@@ -1,0 +1,75 @@
+"""Stage 7: actual usage replaces the reservation; cost from the price table; one usage
+record queued to the outbox (no database write on the request path). Runs for every
+request, failed and rejected ones included, so every reservation is settled."""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+
+from gateway.catalog import Catalog
+from gateway.limits.base import Limiter
+from gateway.pipeline.context import CacheStatus, RequestContext
+from gateway.usage.outbox import UsageOutbox
+from gateway.usage.record import UsageRecord
+from providers.base import Usage
+
+log = logging.getLogger("gateway.charge")
+
+
+class Charge:
+    def __init__(self, limiter: Limiter, outbox: UsageOutbox, catalog: Catalog) -> None:
+        self._limiter = limiter
+        self._outbox = outbox
+        self._catalog = catalog
+
+    def cost_of(self, ctx: RequestContext, usage: Usage) -> Decimal:
+        if ctx.cache_status is CacheStatus.HIT or ctx.route is None:
+            return Decimal(0)
+        entry = self._catalog.models.get(ctx.route.model)
+        if entry is None:
+            return Decimal(0)
+        return entry.price.cost(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        usage = ctx.usage or Usage()
+        ctx.cost = self.cost_of(ctx, usage)
+        if ctx.reservation is not None and not ctx.reservation.settled:
+            charged_tokens = 0 if ctx.cache_status is CacheStatus.HIT else usage.total_tokens
+            try:
+                await self._limiter.settle(ctx.reservation, charged_tokens, ctx.cost)
+            except Exception:  # a limiter outage must not lose the usage record below
+                log.warning("reservation not settled", extra={"request_id": ctx.request_id}, exc_info=True)
+        if ctx.principal is None:
+            return  # unauthenticated: nobody to charge; telemetry still counts it
+        finished = ctx.finished_at or time.perf_counter()
+        route = ctx.route
+        await self._outbox.append(UsageRecord(
+            request_id=ctx.request_id,
+            tenant=ctx.principal.tenant.name,
+            key_id=ctx.principal.key.id,
+            feature=ctx.feature,
+            end_user=_end_user(ctx),
+            requested_model=ctx.request.model,
+            model=route.model if route else None,
+            provider=route.provider if route else None,
+            upstream_model=route.upstream_model if route else None,
+            status=ctx.outcome.value,
+            http_status=ctx.http_status,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost_usd=ctx.cost,
+            latency_ms=round((finished - ctx.started) * 1000),
+            ttft_ms=round((ctx.first_token_at - ctx.started) * 1000) if ctx.first_token_at else None,
+            fallback_count=ctx.fallback_count,
+            stream=ctx.request.stream,
+            cache_hit=ctx.cache_status is CacheStatus.HIT,
+            redactions=sum(ctx.redactions.values()),
+        ))
+
+
+def _end_user(ctx: RequestContext) -> str | None:
+    user = ctx.request.body.get("user")
+    return user[:256] if isinstance(user, str) else None

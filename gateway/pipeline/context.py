@@ -1,0 +1,95 @@
+"""The per-request object every stage reads and writes."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from gateway.errors import GatewayError
+from gateway.limits.base import Reservation
+from gateway.routing.candidates import Candidate
+from gateway.tenancy.models import Principal
+from providers.base import ChatChunk, ChatRequest, ChatResult, Usage
+
+
+class CacheStatus(StrEnum):
+    HIT = "hit"
+    MISS = "miss"
+    BYPASS = "bypass"
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    ERROR = "error"                  # the gateway or the upstream failed the request
+    REJECTED = "rejected"            # auth, quota, allowlist, guardrails said no
+    CLIENT_CLOSED = "client_closed"  # the client went away before the answer was complete
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One deployment the router tried."""
+
+    model: str
+    provider: str
+    upstream_model: str
+    error_kind: str | None = None
+
+
+@dataclass(slots=True)
+class Route:
+    """Where the answer came from."""
+
+    model: str
+    provider: str
+    upstream_model: str
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    request: ChatRequest
+    api_key: str | None
+    feature: str | None = None
+    cache_read: bool = True             # Cache-Control: no-cache turns this off
+    cache_write: bool = True            # Cache-Control: no-store turns this off
+    started: float = field(default_factory=time.perf_counter)
+
+    principal: Principal | None = None
+    reservation: Reservation | None = None
+    estimated_cost: Decimal = Decimal(0)
+    redactions: Counter[str] = field(default_factory=Counter)
+    cache_status: CacheStatus = CacheStatus.BYPASS
+    cache_key: str | None = None
+
+    candidates: list[Candidate] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    route: Route | None = None
+    result: ChatResult | None = None
+    stream: AsyncIterator[ChatChunk] | None = None
+    completion: bytes | None = None     # the whole answer as JSON, once complete (for the cache)
+    usage: Usage | None = None          # actual usage, once known (for a cut stream: what was produced)
+    cost: Decimal = Decimal(0)
+
+    outcome: Outcome = Outcome.OK
+    error: GatewayError | None = None
+    http_status: int = 200
+    upstream_seconds: float = 0.0       # time waiting on the upstream (excluded from overhead)
+    first_token_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def tenant_name(self) -> str:
+        return self.principal.tenant.name if self.principal else "unknown"
+
+    @property
+    def fallback_count(self) -> int:
+        return max(0, len(self.attempts) - 1)
+
+    def fail(self, error: GatewayError, outcome: Outcome = Outcome.ERROR) -> None:
+        self.error = error
+        self.outcome = outcome
+        self.http_status = error.status

@@ -1,0 +1,56 @@
+"""Stage 2: may this tenant send one more request of this size now? Reserves the request
+and its estimated tokens and cost; the charge stage settles the reservation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gateway.catalog import Catalog, Price
+from gateway.errors import RateLimited
+from gateway.limits.base import Limiter, QuotaRequest
+from gateway.pipeline.context import RequestContext
+from gateway.telemetry import metrics
+from gateway.tenancy.models import Limits
+from providers.tokens import estimate_prompt_tokens
+
+
+class ReserveQuota:
+    def __init__(self, limiter: Limiter, catalog: Catalog, default_max_tokens: int) -> None:
+        self._limiter = limiter
+        self._catalog = catalog
+        self._default_max_tokens = default_max_tokens
+
+    def limits_for(self, ctx: RequestContext) -> Limits:
+        assert ctx.principal is not None
+        tenant, key = ctx.principal.tenant, ctx.principal.key
+        tier = self._catalog.tiers.get(tenant.tier)
+        tier_limits = tier.model_dump(exclude_none=True) if tier else {}
+        return Limits.merged(tier_limits, tenant.limit_overrides, key.limits)
+
+    def estimate(self, ctx: RequestContext) -> tuple[int, Decimal]:
+        prompt = estimate_prompt_tokens(ctx.request.messages)
+        completion = ctx.request.max_tokens or self._default_max_tokens
+        cost = max((p.cost(prompt, completion) for p in self._prices(ctx.request.model)), default=Decimal(0))
+        return prompt + completion, cost
+
+    def _prices(self, name: str) -> list[Price]:
+        """The prices `name` may be charged at: an alias may land on any of its models, so
+        the budget check assumes the dearest."""
+        models = self._catalog.models
+        if name in models:
+            return [models[name].price]
+        alias = self._catalog.aliases.get(name)
+        if alias is None:
+            return []
+        names = alias.models if alias.models is not None else [m for m, e in models.items() if e.kind == "chat"]
+        return [models[m].price for m in names]
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        tokens, cost = self.estimate(ctx)
+        ctx.estimated_cost = cost
+        request = QuotaRequest(scope=ctx.tenant_name, limits=self.limits_for(ctx), tokens=tokens, usd=cost)
+        try:
+            ctx.reservation = await self._limiter.reserve(request)
+        except RateLimited as exc:
+            metrics.RATELIMIT_REJECTIONS.labels(ctx.tenant_name, exc.limit).inc()
+            raise

@@ -1,0 +1,137 @@
+"""Everything a running gateway holds open -- database engine, Redis, stores, providers,
+the pipeline -- built from settings in one place and closed in reverse order."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
+from gateway.catalog import Catalog, load_catalog
+from gateway.db import create_engine, migrate
+from gateway.limits.base import Limiter
+from gateway.limits.memory import MemoryLimiter
+from gateway.pipeline import Pipeline
+from gateway.pipeline.allowlist import CheckAllowlist
+from gateway.pipeline.auth import Authenticate
+from gateway.pipeline.cache import LookupCache
+from gateway.pipeline.charge import Charge
+from gateway.pipeline.guardrails import ScanForPii
+from gateway.pipeline.quota import ReserveQuota
+from gateway.pipeline.router import RouteRequest
+from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.routing.latency import LatencyTracker
+from gateway.routing.router import Router
+from gateway.settings import Settings
+from gateway.tenancy.directory import KeyDirectory
+from gateway.tenancy.service import TenancyService
+from gateway.usage.outbox import MemoryOutbox, UsageOutbox
+from providers import build_provider
+from providers.base import Provider, ProviderConfig
+
+log = logging.getLogger("gateway.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+    engine: AsyncEngine
+    redis: Redis | None
+    directory: KeyDirectory
+    tenancy: TenancyService
+    limiter: Limiter
+    cache_store: CacheStore
+    outbox: UsageOutbox
+    providers: dict[str, Provider]
+    latency: LatencyTracker
+    pipeline: Pipeline
+    admin_key: str
+    exit_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    draining: bool = False
+
+    async def close(self) -> None:
+        await self.exit_stack.aclose()
+
+
+def build_pipeline(catalog: Catalog, settings: Settings, *, directory: KeyDirectory, limiter: Limiter,
+                   cache_store: CacheStore, outbox: UsageOutbox, router: Router,
+                   latency: LatencyTracker) -> Pipeline:
+    return Pipeline(
+        auth=Authenticate(directory),
+        quota=ReserveQuota(limiter, catalog, settings.default_max_tokens),
+        allowlist=CheckAllowlist(catalog, latency),
+        guardrails=ScanForPii(catalog.guardrails.pii),
+        cache=LookupCache(cache_store, catalog.cache),
+        router=RouteRequest(router),
+        charge=Charge(limiter, outbox, catalog),
+        telemetry=RecordTelemetry(catalog),
+    )
+
+
+async def open_runtime(settings: Settings) -> Runtime:
+    catalog = load_catalog(settings.config)
+    stack = AsyncExitStack()
+    try:
+        if settings.embedded:
+            await migrate(settings.database_url)   # production migrates with `llm-gateway migrate`
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+
+        redis: Redis | None = None
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, health_check_interval=10,
+                                   socket_connect_timeout=2, socket_timeout=2)
+            stack.push_async_callback(redis.aclose)
+
+        providers: dict[str, Provider] = {}
+        for name, entry in catalog.providers.items():
+            provider = build_provider(ProviderConfig(name=name, type=entry.type, options=entry.options))
+            await provider.start()
+            stack.push_async_callback(provider.close)
+            providers[name] = provider
+
+        limiter: Limiter = MemoryLimiter()
+        stack.push_async_callback(limiter.close)
+        cache_store: CacheStore = (RedisCacheStore(redis, catalog.cache.max_entry_bytes) if redis is not None
+                                   else MemoryCacheStore(catalog.cache.max_entries, catalog.cache.max_entry_bytes))
+        outbox: UsageOutbox = MemoryOutbox(engine, batch_size=settings.usage_batch_size,
+                                           interval=settings.usage_flush_interval_seconds)
+        await outbox.start()
+        stack.push_async_callback(outbox.close)   # closed before the engine: flushes first
+
+        directory = KeyDirectory(engine)
+        tenancy = TenancyService(engine, tiers=list(catalog.tiers))
+        latency = LatencyTracker()
+        router = Router(providers, latency)
+        pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
+                                  cache_store=cache_store, outbox=outbox, router=router, latency=latency)
+        admin_key = (settings.admin_key.get_secret_value() if settings.admin_key
+                     else "sk-admin-" + secrets.token_urlsafe(32))
+        if settings.admin_key is None:
+            print(f"Admin key for this process (set GATEWAY_ADMIN_KEY to fix one): {admin_key}", flush=True)
+        if settings.embedded and settings.bootstrap_demo_tenant:
+            tier = "pro" if "pro" in catalog.tiers else next(iter(catalog.tiers))
+            await _bootstrap_demo(tenancy, tier)
+        return Runtime(settings=settings, catalog=catalog, engine=engine, redis=redis, directory=directory,
+                       tenancy=tenancy, limiter=limiter, cache_store=cache_store, outbox=outbox,
+                       providers=providers, latency=latency, pipeline=pipeline, admin_key=admin_key,
+                       exit_stack=stack)
+    except BaseException:
+        await stack.aclose()
+        raise
+
+
+async def _bootstrap_demo(tenancy: TenancyService, tier: str) -> None:
+    """First start of an embedded gateway: a `demo` tenant and its key, printed once."""
+    if await tenancy.list_tenants():
+        return
+    await tenancy.create_tenant("demo", tier=tier, models=["*"], actor="bootstrap")
+    issued = await tenancy.create_key("demo", label="bootstrap", actor="bootstrap")
+    print("Created tenant `demo`. Its API key is shown this once; keep it:\n"
+          f"    {issued.key}\n", flush=True)

@@ -1,0 +1,60 @@
+"""All runtime settings, from the environment (prefix GATEWAY_). One class, read once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./gateway.db"
+
+
+class RedisFailureMode(StrEnum):
+    FAIL_OPEN = "fail_open"
+    FAIL_CLOSED = "fail_closed"
+
+
+def compose_database_url(host: str, port: int | str, user: str, password: str, name: str,
+                         driver: str = "postgresql+asyncpg") -> str:
+    """Builds a URL from parts; user and password are percent-quoted so that any character
+    (`#`, `?`, `@`, `(`, `/`) survives the URL parser."""
+    return f"{driver}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{int(port)}/{quote(name, safe='')}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    config: Path | None = None
+    database_url: str = EMBEDDED_DATABASE_URL
+    database_host: str | None = None
+    database_port: int = 5432
+    database_user: str = "gateway"
+    database_password: SecretStr | None = None
+    database_name: str = "gateway"
+    redis_url: str | None = None
+    admin_key: SecretStr | None = None
+
+    max_body_bytes: int = 4 * 1024 * 1024
+    default_max_tokens: int = 1024          # reserved against token budgets when max_tokens is absent
+    ratelimit_failure_mode: RedisFailureMode = RedisFailureMode.FAIL_OPEN
+    shutdown_grace_seconds: float = 30.0
+    usage_batch_size: int = 500
+    usage_flush_interval_seconds: float = 0.5
+    bootstrap_demo_tenant: bool = True      # embedded mode: create tenant `demo` on first start
+    log_level: str = "info"
+    trace_content: bool = False             # put prompt/completion text on spans (off: never)
+
+    @model_validator(mode="after")
+    def _compose_url_from_parts(self) -> Settings:
+        if self.database_host:
+            password = self.database_password.get_secret_value() if self.database_password else ""
+            self.database_url = compose_database_url(self.database_host, self.database_port,
+                                                     self.database_user, password, self.database_name)
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,1 @@
+"""Tenants, their API keys, tiers and the audit log."""

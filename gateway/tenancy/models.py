@@ -1,0 +1,76 @@
+"""What the request path knows about a caller: its tenant and the key it used."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+LIMIT_NAMES = ("rpm", "rpd", "tpm", "daily_tokens", "monthly_usd")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Effective limits; None means unlimited."""
+
+    rpm: int | None = None
+    rpd: int | None = None
+    tpm: int | None = None
+    daily_tokens: int | None = None
+    monthly_usd: Decimal | None = None
+
+    @classmethod
+    def merged(cls, *layers: dict[str, Any] | None) -> Limits:
+        """Later layers win (tier defaults, then tenant overrides)."""
+        values: dict[str, Any] = {}
+        for layer in layers:
+            for name, value in (layer or {}).items():
+                if name in LIMIT_NAMES:
+                    values[name] = value
+        if values.get("monthly_usd") is not None:
+            values["monthly_usd"] = Decimal(str(values["monthly_usd"]))
+        return cls(**values)
+
+
+def _is_glob(entry: str) -> bool:
+    return any(c in entry for c in "*?[")
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    tier: str
+    models: tuple[str, ...]            # allowlist entries: model names, aliases, glob patterns
+    limit_overrides: dict[str, Any] = field(default_factory=dict)
+    pii_mode: str | None = None
+    cache_mode: str | None = None
+    disabled: bool = False
+
+    def allows(self, name: str) -> bool:
+        return any(entry == name or (_is_glob(entry) and fnmatch.fnmatchcase(name, entry))
+                   for entry in self.models)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    prefix: str
+    label: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    limits: dict[str, Any] | None = None
+
+    def usable_at(self, now: datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    tenant: Tenant
+    key: ApiKey

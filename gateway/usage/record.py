@@ -1,0 +1,51 @@
+"""The usage record: one per request, whatever its outcome."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    tenant: str
+    status: str                      # ok | error | client_closed | rejected
+    http_status: int
+    ts: datetime = field(default_factory=lambda: datetime.now(UTC))
+    key_id: str | None = None
+    feature: str | None = None
+    end_user: str | None = None
+    requested_model: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    upstream_model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    latency_ms: int | None = None
+    ttft_ms: int | None = None
+    fallback_count: int = 0
+    stream: bool = False
+    cache_hit: bool = False
+    redactions: int = 0
+
+    def to_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe form for the outbox: exact decimal as a string, time as ISO 8601."""
+        row = asdict(self)
+        row["ts"] = self.ts.isoformat()
+        row["cost_usd"] = str(self.cost_usd)
+        return row
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UsageRecord:
+        data = dict(data)
+        data["ts"] = datetime.fromisoformat(data["ts"])
+        data["cost_usd"] = Decimal(data["cost_usd"])
+        return cls(**data)

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped inside the package so `llm-gateway migrate` finds them."""

@@ -1,0 +1,275 @@
+"""OpenAI-compatible upstreams (OpenAI itself, vLLM): the request passes through as JSON
+with only `model` (and, for streams, `stream_options.include_usage`) changed, and the
+answer comes back as the upstream's own bytes.
+
+Errors are classified here, once, for every OpenAI-compatible upstream: connect errors,
+timeouts before the first byte, 429 and 5xx are retryable; other 4xx are the client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+import orjson
+
+from providers.base import (
+    JSON,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    ChatResult,
+    EmbeddingsResult,
+    ErrorKind,
+    Health,
+    ModelInfo,
+    Provider,
+    ProviderError,
+    Timeouts,
+    Usage,
+)
+from providers.http import new_session
+from providers.sse import DONE, iter_sse_data
+
+_MAX_ERROR_TEXT = 500
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def classify_status(status: int) -> ErrorKind:
+    if status == 429:
+        return ErrorKind.RATE_LIMITED
+    if status >= 500:
+        return ErrorKind.SERVER
+    if status in (401, 403):
+        return ErrorKind.AUTH
+    return ErrorKind.BAD_REQUEST
+
+
+def _openai_error_body(payload: bytes) -> JSON | None:
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body
+    return None
+
+
+def _error_message(body: JSON | None, payload: bytes) -> str:
+    if body is not None:
+        return str(body["error"].get("message", ""))[:_MAX_ERROR_TEXT]
+    return payload[:_MAX_ERROR_TEXT].decode("utf-8", "replace")
+
+
+class OpenAICompatibleProvider(Provider):
+    """Shared by the `openai` and `vllm` provider types; they differ in endpoints and auth."""
+
+
+    def __init__(self, name: str, endpoints: Sequence[str], *, api_key: str | None = None,
+                 timeouts: Timeouts | None = None, headers: Mapping[str, str] | None = None) -> None:
+        if not endpoints:
+            raise ValueError(f"provider {name!r}: at least one endpoint is required")
+        self.name = name
+        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.timeouts = timeouts or Timeouts()
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._next_endpoint = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = new_session(self.timeouts)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:  # a provider used outside the app's lifespan (CLI, tests)
+            self._session = new_session(self.timeouts)
+        return self._session
+
+    def supports_model(self, upstream_model: str) -> bool:
+        return bool(upstream_model)
+
+    def _endpoint_order(self) -> list[str]:
+        """Round-robin over the pool; the rest follow as fallbacks for connect errors."""
+        start = self._next_endpoint % len(self.endpoints)
+        self._next_endpoint += 1
+        return self.endpoints[start:] + self.endpoints[:start]
+
+    # -- chat -------------------------------------------------------------------------
+
+    def build_body(self, request: ChatRequest, upstream_model: str) -> bytes:
+        body = dict(request.body)
+        body["model"] = upstream_model
+        if request.stream:
+            # Every stream is charged from real usage: ask for it even when the client did not.
+            options = body.get("stream_options")
+            body["stream_options"] = {**(options if isinstance(options, dict) else {}),
+                                      "include_usage": True}
+        return orjson.dumps(body)
+
+    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
+        payload = self.build_body(request, upstream_model)
+        if request.stream:
+            return self._stream(payload)
+        response = await self._post("/chat/completions", payload)
+        try:
+            async with asyncio.timeout(self.timeouts.total):
+                raw = await response.read()
+        except TimeoutError:
+            raise self._error(ErrorKind.TIMEOUT, "upstream timed out reading the response", 504) from None
+        except aiohttp.ClientError as exc:
+            raise self._error(ErrorKind.CONNECT, f"upstream connection failed: {type(exc).__name__}",
+                              502) from None
+        finally:
+            response.release()
+        body = self._parse_json(raw, response)
+        usage = Usage.from_openai(body.get("usage")) or Usage()
+        return ChatResult(body=body, usage=usage, raw=raw)
+
+    async def _stream(self, payload: bytes) -> AsyncIterator[ChatChunk]:
+        response = await self._post("/chat/completions", payload)
+        clean = False
+        try:
+            content_type = response.headers.get("Content-Type", "")
+            if "text/event-stream" not in content_type:
+                raise self._error(ErrorKind.BAD_RESPONSE,
+                                  f"upstream answered a stream with content type {content_type!r}", 502)
+
+            async def readline() -> bytes:
+                try:
+                    async with asyncio.timeout(self.timeouts.idle):
+                        return await response.content.readline()
+                except TimeoutError:
+                    raise self._error(ErrorKind.STREAM, "upstream stream idle timeout", 504) from None
+                except aiohttp.ClientError as exc:
+                    raise self._error(ErrorKind.STREAM,
+                                      f"upstream stream broken: {type(exc).__name__}", 502) from None
+
+            async for data in iter_sse_data(readline):
+                if data == DONE:
+                    clean = True
+                    return
+                try:
+                    chunk = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    raise self._error(ErrorKind.STREAM, "upstream sent a malformed stream event", 502) from None
+                if not isinstance(chunk, dict):
+                    raise self._error(ErrorKind.STREAM, "upstream sent a malformed stream event", 502)
+                if "error" in chunk:
+                    message = _error_message(chunk, data)
+                    raise self._error(ErrorKind.STREAM, f"upstream stream error: {message}", 502)
+                yield ChatChunk(data=chunk, raw=data)
+            raise self._error(ErrorKind.STREAM, "upstream closed the stream before [DONE]", 502)
+        finally:
+            if clean:
+                response.release()
+            else:  # cut, cancelled or failed: drop the connection so the upstream stops work
+                response.close()
+
+    # -- embeddings -------------------------------------------------------------------
+
+    async def embeddings(self, body: JSON, upstream_model: str) -> EmbeddingsResult:
+        response = await self._post("/embeddings", orjson.dumps({**body, "model": upstream_model}))
+        try:
+            raw = await response.read()
+        finally:
+            response.release()
+        parsed = self._parse_json(raw, response)
+        return EmbeddingsResult(body=parsed, usage=Usage.from_openai(parsed.get("usage")) or Usage())
+
+    # -- I/O --------------------------------------------------------------------------
+
+    async def _post(self, path: str, payload: bytes) -> aiohttp.ClientResponse:
+        """Sends the request; returns once a 2xx response's headers arrived."""
+        last: ProviderError | None = None
+        for endpoint in self._endpoint_order():
+            try:
+                async with asyncio.timeout(self.timeouts.first_byte):
+                    response = await self.session.post(endpoint + path, data=payload, headers=self._headers)
+            except TimeoutError:
+                raise self._error(ErrorKind.TIMEOUT, "upstream did not answer in time", 504) from None
+            except (aiohttp.ClientConnectionError, OSError) as exc:
+                # Nothing was received: the next endpoint of the pool may take it.
+                last = self._error(ErrorKind.CONNECT, f"cannot connect to upstream: {type(exc).__name__}", 502)
+                continue
+            if response.status < 300:
+                return response
+            try:
+                raw = await response.read()
+            except aiohttp.ClientError:
+                raw = b""
+            finally:
+                response.release()
+            raise self._status_error(response, raw)
+        assert last is not None
+        raise last
+
+    def _status_error(self, response: aiohttp.ClientResponse, raw: bytes) -> ProviderError:
+        kind = classify_status(response.status)
+        body = _openai_error_body(raw)
+        message = _error_message(body, raw)
+        if kind is ErrorKind.AUTH:
+            # The upstream refused the gateway's own credentials: an operator problem, not the
+            # client's, so it is not passed through as a 401/403.
+            return self._error(kind, f"upstream rejected the gateway's credentials ({response.status})", 502)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return ProviderError(kind, f"upstream answered {response.status}: {message}", status=response.status,
+                             body=body, retry_after=retry_after, provider=self.name)
+
+    def _parse_json(self, raw: bytes, response: aiohttp.ClientResponse) -> JSON:
+        content_type = response.headers.get("Content-Type", "")
+        if "json" not in content_type:
+            raise self._error(ErrorKind.BAD_RESPONSE,
+                              f"upstream answered with content type {content_type!r}, not JSON", 502)
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise self._error(ErrorKind.BAD_RESPONSE, "upstream answered with malformed JSON", 502) from None
+        if not isinstance(body, dict):
+            raise self._error(ErrorKind.BAD_RESPONSE, "upstream answered with a JSON value, not an object", 502)
+        return body
+
+    def _error(self, kind: ErrorKind, message: str, status: int) -> ProviderError:
+        return ProviderError(kind, message, status=status, provider=self.name)
+
+    # -- discovery --------------------------------------------------------------------
+
+    async def list_models(self) -> list[ModelInfo]:
+        async with self.session.get(self.endpoints[0] + "/models", headers=self._headers) as response:
+            if response.status != 200:
+                return []
+            body: Any = await response.json(loads=orjson.loads)
+        return [ModelInfo(id=m["id"], owned_by=str(m.get("owned_by", self.name)))
+                for m in body.get("data", []) if isinstance(m, dict) and "id" in m]
+
+    async def health(self) -> Health:
+        try:
+            models = await self.list_models()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return Health(ok=False, detail=type(exc).__name__)
+        return Health(ok=True, detail=f"{len(models)} models")

@@ -1,0 +1,105 @@
+"""Shared fixtures: real PostgreSQL and Redis (skipped with a reason where absent, failed
+under CI=true), a fresh database per test run, and settings for either database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.db import migrate_sync
+from gateway.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_HOST = os.environ.get("TEST_POSTGRES_HOST", "127.0.0.1")
+POSTGRES_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "5432"))
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(what: str) -> None:
+    message = f"{what} is not reachable"
+    if IN_CI:
+        pytest.fail(f"{message}, and CI=true: the CI machine must provide it")
+    pytest.skip(message)
+
+
+def require_postgres() -> None:
+    if not _reachable(POSTGRES_HOST, POSTGRES_PORT):
+        _unavailable(f"PostgreSQL at {POSTGRES_HOST}:{POSTGRES_PORT}")
+
+
+def require_redis() -> None:
+    from redis import Redis
+
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except Exception:
+        _unavailable(f"Redis at {REDIS_URL}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own for this test session, migrated to head, dropped afterwards."""
+    require_postgres()
+    name = f"gw_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
+    url = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+    migrate_sync(url)
+    try:
+        yield url
+    finally:
+        asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin_sql(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user="postgres", database="test")
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_redis()
+    return REDIS_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    migrate_sync(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Runs the test once on SQLite (embedded) and once on PostgreSQL (production)."""
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+        return url
+    url = request.getfixturevalue("postgres_url")
+    return url
+
+
+def make_settings(database_url: str, config: Path | None = None, **overrides: object) -> Settings:
+    return Settings(database_url=database_url, config=config, bootstrap_demo_tenant=False, **overrides)
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,195 @@
+"""A fake OpenAI-compatible upstream: a real aiohttp server on 127.0.0.1 that answers chat
+completions in JSON and SSE, and can be told per request to fail the ways real upstreams
+fail (5xx, 429 with Retry-After, hanging before headers, closing mid-stream, malformed
+JSON, a wrong content type, a slow drip)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tests.support.threads import LoopThread, free_port
+
+
+@dataclass
+class Behavior:
+    """What the next request gets. kind: ok | status | hang | cut | malformed | wrong_type | drip | tools"""
+
+    kind: str = "ok"
+    status: int = 200
+    retry_after: str | None = None
+    text: str | None = None
+    delay: float = 0.0
+    body: dict[str, Any] | None = None
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class FakeOpenAI:
+    port: int = 0
+    script: deque[Behavior] = field(default_factory=deque)
+    default: Behavior = field(default_factory=Behavior)
+    requests: list[Seen] = field(default_factory=list)
+    disconnects: int = 0
+    completed_streams: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def then(self, *behaviors: Behavior) -> FakeOpenAI:
+        self.script.extend(behaviors)
+        return self
+
+    def next_behavior(self) -> Behavior:
+        return self.script.popleft() if self.script else self.default
+
+    # -- handlers ---------------------------------------------------------------------
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(Seen(request.path, dict(request.headers), body))
+        behavior = self.next_behavior()
+        if behavior.delay:
+            await asyncio.sleep(behavior.delay)
+        if behavior.kind == "status":
+            headers = {"Retry-After": behavior.retry_after} if behavior.retry_after else {}
+            error = behavior.body or {"error": {"message": f"fake upstream error {behavior.status}",
+                                                "type": "invalid_request_error" if behavior.status < 500 else "server_error",
+                                                "param": None, "code": None}}
+            return web.json_response(error, status=behavior.status, headers=headers)
+        if behavior.kind == "hang":
+            await asyncio.sleep(3600)
+        if behavior.kind == "malformed":
+            return web.Response(body=b'{"id": "x", "choices": [', content_type="application/json")
+        if behavior.kind == "wrong_type":
+            return web.Response(text="<html>gateway error</html>", content_type="text/html")
+        text = behavior.text if behavior.text is not None else _echo(body)
+        if body.get("stream"):
+            return await self._stream(request, body, behavior, text)
+        return web.json_response(_completion(body, text, behavior))
+
+    async def _stream(self, request: web.Request, body: dict[str, Any], behavior: Behavior,
+                      text: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        chunks = _chunks(body, text, behavior)
+        try:
+            for i, chunk in enumerate(chunks):
+                if behavior.kind == "cut" and i == len(chunks) // 2:
+                    request.transport.close()  # type: ignore[union-attr]
+                    return response
+                if behavior.kind == "drip" and i > 0:
+                    await asyncio.sleep(behavior.delay or 1.0)
+                await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+            await response.write(b"data: [DONE]\n\n")
+            self.completed_streams += 1
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.disconnects += 1
+            raise
+        return response
+
+    async def models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model",
+                                                               "owned_by": "fake"}]})
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        return web.json_response({"object": "list", "model": body["model"],
+                                  "data": [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, float(len(t))]}
+                                           for i, t in enumerate(inputs)],
+                                  "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)}})
+
+
+def _echo(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return f"echo: {message['content']}"
+    return "echo"
+
+
+def _usage(text: str) -> dict[str, int]:
+    return {"prompt_tokens": 11, "completion_tokens": len(text.split()), "total_tokens": 11 + len(text.split())}
+
+
+def _completion(body: dict[str, Any], text: str, behavior: Behavior) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    finish = "stop"
+    if behavior.kind == "tools" or body.get("tools"):
+        message = {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+            {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}},
+        ]}
+        finish = "tool_calls"
+    return {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+            "model": body["model"], "system_fingerprint": "fp_fake", "unknown_upstream_field": 1,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": _usage(text)}
+
+
+def _chunks(body: dict[str, Any], text: str, behavior: Behavior) -> list[dict[str, Any]]:
+    head = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": body["model"]}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    words = text.split(" ")
+    out += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
+    out.append(chunk({}, "stop"))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        out.append({**head, "choices": [], "usage": _usage(text)})
+    return out
+
+
+class FakeOpenAIServer:
+    """Starts the fake on a free port in its own thread; `with FakeOpenAIServer() as fake:`."""
+
+    def __init__(self) -> None:
+        self.fake = FakeOpenAI()
+        self._thread: LoopThread | None = None
+        self._runner: web.AppRunner | None = None
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread = LoopThread("fake-openai")
+        self.fake.port = free_port()
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self.fake.chat)
+        app.router.add_post("/v1/embeddings", self.fake.embeddings)
+        app.router.add_get("/v1/models", self.fake.models)
+        app.router.add_get("/health", self.fake.health)
+
+        async def start() -> None:
+            self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, "127.0.0.1", self.fake.port).start()
+
+        self._thread.call(start)
+        return self.fake
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._thread is not None
+        if self._runner is not None:
+            runner = self._runner
+            try:
+                self._thread.call(runner.cleanup, timeout=10)
+            except Exception:
+                pass
+        self._thread.stop()
