@@ -1,0 +1,68 @@
+"""Redaction of a streamed response, one choice at a time.
+
+Text is emitted as soon as it cannot be part of a match still forming: only the
+trailing characters the detector says could begin an unfinished match are held,
+so a stream stays a stream. The concatenated output equals the detector's
+redaction of the whole text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from gateway.guardrails.pii import PiiDetector
+
+# Emitted text kept (not re-emitted) so detectors see what precedes new text: the
+# boundary look-behind and the keyword window of a bare number.
+_CONTEXT_CHARS = 96
+
+
+class StreamRedactor:
+    """One per choice index of a streamed response."""
+
+    def __init__(self, detector: PiiDetector) -> None:
+        self._detector = detector
+        self._context = ""  # raw text already emitted, its tail only
+        self._pending = ""  # raw text not emitted yet
+        self.counts: Counter[str] = Counter()
+
+    def feed(self, text: str) -> str:
+        """The redacted text that is safe to emit now."""
+        if not text:
+            return ""
+        self._pending += text
+        buffer = self._context + self._pending
+        cut = len(buffer) - self._detector.holdback(buffer)
+        return self._emit(buffer, cut)
+
+    def flush(self) -> str:
+        """Everything still held, redacted; call once at stream end."""
+        buffer = self._context + self._pending
+        return self._emit(buffer, len(buffer))
+
+    def _emit(self, buffer: str, cut: int) -> str:
+        offset = len(self._context)
+        cut = max(cut, offset)
+        findings = [f for f in self._detector.find(buffer) if f.end > offset]
+        for finding in findings:
+            if finding.start < cut < finding.end:
+                cut = max(finding.start, offset)
+        if cut == offset:
+            return ""
+        parts: list[str] = []
+        position = offset
+        for finding in findings:
+            if finding.end > cut:
+                break
+            # Only a match longer than the hold-back bound (an unbounded custom pattern)
+            # can reach back into emitted text: redact what is left of it.
+            start = max(finding.start, offset)
+            parts.append(buffer[position:start])
+            parts.append(self._detector.tag(finding.type))
+            self.counts[finding.type] += 1
+            position = finding.end
+        parts.append(buffer[position:cut])
+        emitted_raw = buffer[offset:cut]
+        self._context = (self._context + emitted_raw)[-_CONTEXT_CHARS:]
+        self._pending = buffer[cut:]
+        return "".join(parts)
