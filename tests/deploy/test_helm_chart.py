@@ -1,0 +1,215 @@
+"""The llm-gateway chart renders with default and production values, every manifest
+validates against the Kubernetes schemas (offline), the chart lints strictly, and the
+rendered objects carry the operational settings the issue asks for."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_helpers import CHART_DIR, REPO_ROOT, VALUES_SETS, check_kubernetes, find, helm
+
+Rendered = Callable[[str], list[dict[str, Any]]]
+FULLNAME = "llm-gateway"
+
+
+@pytest.mark.parametrize("values_set", ["default", "prod"])
+def test_every_manifest_is_valid(values_set: str, rendered: Rendered, tmp_path: Path) -> None:
+    docs = rendered(values_set)
+    assert check_kubernetes(docs, tmp_path) == []
+
+
+def test_schema_validation_catches_a_broken_manifest(rendered: Rendered, tmp_path: Path) -> None:
+    deployment = json.loads(json.dumps(find(rendered("prod"), "Deployment")))
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["pathh"] = "/x"
+    deployment["spec"]["replicas"] = "two"
+    problems = check_kubernetes([deployment], tmp_path)
+    assert len(problems) == 1 and "Deployment/llm-gateway" in problems[0]
+
+
+def test_crd_check_catches_a_missing_field(rendered: Rendered, tmp_path: Path) -> None:
+    external_secret = json.loads(json.dumps(find(rendered("prod"), "ExternalSecret", FULLNAME)))
+    del external_secret["spec"]["secretStoreRef"]
+    assert check_kubernetes([external_secret], tmp_path) == [
+        "ExternalSecret/llm-gateway: missing spec.secretStoreRef.kind",
+        "ExternalSecret/llm-gateway: missing spec.secretStoreRef.name",
+    ]
+
+
+@pytest.mark.parametrize("values_set", ["default", "prod"])
+def test_chart_lints_strictly(values_set: str) -> None:
+    report = helm("lint", CHART_DIR, VALUES_SETS[values_set])
+    problems = [m for m in report["messages"] if m["severity"] >= 2]  # 2 warning, 3 error
+    assert problems == [] and report["errors"] == []
+
+
+def test_prod_renders_every_kind(rendered: Rendered) -> None:
+    kinds = sorted({(d["kind"], d["metadata"]["name"]) for d in rendered("prod")})
+    assert kinds == [
+        ("ConfigMap", "llm-gateway"),
+        ("ConfigMap", "llm-gateway-dashboard"),
+        ("Deployment", "llm-gateway"),
+        ("ExternalSecret", "llm-gateway"),
+        ("ExternalSecret", "llm-gateway-migrate"),
+        ("HorizontalPodAutoscaler", "llm-gateway"),
+        ("Ingress", "llm-gateway"),
+        ("Ingress", "llm-gateway-admin"),
+        ("Job", "llm-gateway-migrate"),
+        ("NetworkPolicy", "llm-gateway"),
+        ("PodDisruptionBudget", "llm-gateway"),
+        ("Service", "llm-gateway"),
+        ("Service", "llm-gateway-admin"),
+        ("ServiceAccount", "llm-gateway"),
+        ("ServiceMonitor", "llm-gateway"),
+    ]
+
+
+def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = find(docs, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container.get("env", [])}
+
+
+def test_deployment_probes_rollout_and_spread(rendered: Rendered) -> None:
+    deployment = find(rendered("prod"), "Deployment")
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert "replicas" not in deployment["spec"]  # the HPA owns the count
+    spec = pod_spec(rendered("prod"))
+    container = spec["containers"][0]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["args"][:4] == ["serve", "--host=0.0.0.0", "--port=8080", "--admin-port=8081"]
+    assert {p["containerPort"] for p in container["ports"]} == {8080, 8081}
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    terms = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert terms[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    spread_keys = {c["topologyKey"] for c in spec["topologySpreadConstraints"]}
+    assert spread_keys == {"topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+
+
+@pytest.mark.parametrize("values_set", ["default", "prod"])
+def test_pods_are_locked_down(values_set: str, rendered: Rendered) -> None:
+    docs = rendered(values_set)
+    pods = [pod_spec(docs)]
+    if values_set == "prod":
+        pods.append(find(docs, "Job")["spec"]["template"]["spec"])
+    for spec in pods:
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] == 10001
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["automountServiceAccountToken"] is False
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            # The only writable path is the /tmp emptyDir (multiprocess metrics live there).
+            mounts = {m["mountPath"]: m.get("readOnly", False) for m in container["volumeMounts"]}
+            assert [path for path, read_only in mounts.items() if not read_only] == ["/tmp"]
+
+
+def test_termination_grace_outlasts_the_drain(rendered: Rendered) -> None:
+    spec = pod_spec(rendered("prod"))
+    container = spec["containers"][0]
+    env = env_of(container)
+    drain = int(env["GATEWAY_SHUTDOWN_GRACE_SECONDS"])
+    pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert spec["terminationGracePeriodSeconds"] > pre_stop + drain
+    assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    assert env["GATEWAY_CONFIG"] == "/etc/llm-gateway/gateway.yaml"
+
+
+def test_configuration_and_secrets_reach_the_container(rendered: Rendered) -> None:
+    docs = rendered("prod")
+    container = pod_spec(docs)["containers"][0]
+    env = env_of(container)
+    assert env["GATEWAY_DATABASE_HOST"].endswith(".rds.amazonaws.com")
+    assert env["GATEWAY_DATABASE_PORT"] == "5432"
+    assert env["PGSSLMODE"] == "require"
+    secret_name = container["envFrom"][0]["secretRef"]["name"]
+    external_secret = find(docs, "ExternalSecret", FULLNAME)
+    assert external_secret["spec"]["target"]["name"] == secret_name
+    produced = set(external_secret["spec"]["target"]["template"]["data"])
+    assert produced == {
+        "GATEWAY_DATABASE_USER",
+        "GATEWAY_DATABASE_PASSWORD",
+        "GATEWAY_ADMIN_KEY",
+        "GATEWAY_REDIS_URL",
+        "OPENAI_API_KEY",
+    }
+    redis_url = external_secret["spec"]["target"]["template"]["data"]["GATEWAY_REDIS_URL"]
+    assert redis_url.startswith("rediss://:{{ .redisAuthToken | urlquery }}@clustercfg.")
+    config = find(docs, "ConfigMap", FULLNAME)["data"]["gateway.yaml"]
+    assert "bedrock-use1" in config and "${OPENAI_API_KEY}" in config
+
+
+def test_migration_job_runs_before_install_and_upgrade(rendered: Rendered) -> None:
+    docs = rendered("prod")
+    job = find(docs, "Job")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+    # Its secret comes from a hook ExternalSecret created before it (lower weight).
+    hook_secret = find(docs, "ExternalSecret", "llm-gateway-migrate")
+    assert hook_secret["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(
+        annotations["helm.sh/hook-weight"]
+    )
+    env_from = job["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"]
+    assert env_from == hook_secret["spec"]["target"]["name"]
+
+
+def test_scaling_and_disruption(rendered: Rendered) -> None:
+    docs = rendered("prod")
+    hpa = find(docs, "HorizontalPodAutoscaler")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
+    assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+    assert find(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+
+
+def test_public_and_admin_are_separate(rendered: Rendered) -> None:
+    docs = rendered("prod")
+    public, admin = find(docs, "Ingress", FULLNAME), find(docs, "Ingress", "llm-gateway-admin")
+    assert public["spec"]["rules"][0]["host"] != admin["spec"]["rules"][0]["host"]
+    public_path = public["spec"]["rules"][0]["http"]["paths"][0]
+    admin_path = admin["spec"]["rules"][0]["http"]["paths"][0]
+    assert public_path["path"] == "/v1" and public_path["backend"]["service"]["name"] == FULLNAME
+    assert admin_path["path"] == "/admin"
+    assert admin_path["backend"]["service"]["name"] == "llm-gateway-admin"
+    assert admin["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
+    admin_service = find(docs, "Service", "llm-gateway-admin")
+    assert admin_service["spec"]["ports"][0]["targetPort"] == "admin"
+
+
+def test_identity_monitoring_and_network(rendered: Rendered) -> None:
+    docs = rendered("prod")
+    account = find(docs, "ServiceAccount")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    monitor = find(docs, "ServiceMonitor")["spec"]["endpoints"][0]
+    assert (monitor["port"], monitor["path"]) == ("http", "/metrics")
+    policy = find(docs, "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    egress_ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
+    assert {53, 5432, 6379, 443} <= egress_ports
+
+
+def test_dashboard_configmap_carries_the_dashboard(rendered: Rendered) -> None:
+    configmap = find(rendered("default"), "ConfigMap", "llm-gateway-dashboard")
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads((REPO_ROOT / "deploy" / "grafana" / "llm-gateway.json").read_text())
+    assert json.loads(configmap["data"]["llm-gateway.json"]) == shipped
+
+
+def test_default_values_leave_out_what_needs_infrastructure(rendered: Rendered) -> None:
+    kinds = {d["kind"] for d in rendered("default")}
+    assert "Job" not in kinds and "Ingress" not in kinds  # no database host, no hostnames
+    assert "GATEWAY_DATABASE_HOST" not in env_of(pod_spec(rendered("default"))["containers"][0])
