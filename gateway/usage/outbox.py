@@ -44,6 +44,7 @@ class MemoryOutbox(UsageOutbox):
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._flushing = asyncio.Lock()   # the drain task and an explicit flush never overlap
 
     async def append(self, record: UsageRecord) -> None:
         self._queue.append(record)
@@ -65,6 +66,10 @@ class MemoryOutbox(UsageOutbox):
 
     async def flush(self) -> bool:
         """Writes everything queued; False if the database refused (records stay queued)."""
+        async with self._flushing:
+            return await self._flush_locked()
+
+    async def _flush_locked(self) -> bool:
         while self._queue:
             batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
             try:
