@@ -152,39 +152,51 @@ class Catalog(_Strict):
 _SCALARS = yaml.SafeLoader("")
 
 
-def _expand_env(value: str) -> str:
-    def sub(match: re.Match[str]) -> str:
+def _hide_env_refs(text: str) -> tuple[str, dict[str, str]]:
+    """Swaps each `${VAR}` for a plain token before YAML parsing: `{` and `}` would otherwise
+    break flow mappings such as `{api_key: ${OPENAI_API_KEY}}`. Values are put back per
+    scalar, so a value holding `#` or `: ` cannot change the document's structure."""
+    values: dict[str, str] = {}
+
+    def hide(match: re.Match[str]) -> str:
+        token = f"__gateway_env_{len(values)}__"
         name, default = match.group(1), match.group(2)
-        found = os.environ.get(name)
-        if found is None:
-            if default is not None:
-                return default
-            return ""
-        return found
+        values[token] = os.environ.get(name, default if default is not None else "")
+        return token
 
-    return _ENV_REF.sub(sub, value)
+    return _ENV_REF.sub(hide, text), values
 
 
-def _to_python(node: yaml.Node, lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> Any:
+def _restore_env(value: str, values: dict[str, str]) -> str:
+    if "__gateway_env_" not in value:
+        return value
+    for token, replacement in values.items():
+        value = value.replace(token, replacement)
+    return value
+
+
+def _to_python(node: yaml.Node, lines: dict[tuple[str, ...], int], path: tuple[str, ...],
+               env: dict[str, str]) -> Any:
     """Builds plain Python from a YAML node tree, remembering each key's line."""
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _to_python(value_node, lines, (*path, key))
+            out[key] = _to_python(value_node, lines, (*path, key), env)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
             lines[(*path, str(i))] = item.start_mark.line + 1
-            items.append(_to_python(item, lines, (*path, str(i))))
+            items.append(_to_python(item, lines, (*path, str(i)), env))
         return items
     value = _SCALARS.construct_object(node) if isinstance(node, yaml.ScalarNode) else None
-    return _expand_env(value) if isinstance(value, str) else value
+    return _restore_env(value, env) if isinstance(value, str) else value
 
 
 def parse_catalog(text: str, source: str = "gateway.yaml") -> Catalog:
+    text, env = _hide_env_refs(text)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -192,7 +204,7 @@ def parse_catalog(text: str, source: str = "gateway.yaml") -> Catalog:
     if root is None:
         raise CatalogError(f"{source}: empty file")
     lines: dict[tuple[str, ...], int] = {}
-    data = _to_python(root, lines, ())
+    data = _to_python(root, lines, (), env)
     if not isinstance(data, dict):
         raise CatalogError(f"{source}: the top level must be a mapping")
     try:
