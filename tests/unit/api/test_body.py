@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.api.body import check_chat_body
+from gateway.errors import InvalidRequest
+
+OK: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize(("patch", "param"), [
+    ({"model": None}, "model"), ({"model": 3}, "model"), ({"messages": []}, "messages"),
+    ({"messages": ["hi"]}, "messages[0]"), ({"messages": [{"content": "x"}]}, "messages[0].role"),
+    ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+    ({"stream": "yes"}, "stream"), ({"max_tokens": 0}, "max_tokens"), ({"max_tokens": True}, "max_tokens"),
+    ({"n": 1.5}, "n"), ({"temperature": "hot"}, "temperature"), ({"tools": {}}, "tools"),
+    ({"stop": 3}, "stop"), ({"user": 1}, "user"),
+])
+def test_bad_fields_name_their_parameter(patch: dict[str, Any], param: str) -> None:
+    body = {**OK, **patch}
+    if patch.get("model", "") is None:
+        del body["model"]
+    with pytest.raises(InvalidRequest) as caught:
+        check_chat_body(body)
+    assert caught.value.param == param
+
+
+def test_a_valid_body_with_unknown_fields_passes() -> None:
+    check_chat_body({**OK, "temperature": 0, "stream": True, "tools": [], "some_new_openai_field": {"x": 1}})
