@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ CHART_DIR = REPO_ROOT / "deploy" / "helm" / "llm-gateway"
 HELM_DRIVER = Path(__file__).with_name("helm_driver.py")
 RELEASE = "llm-gateway"
 NAMESPACE = "llm-gateway"
+
+# RUNME.py's package (deploy/runme) is importable by the tests, as RUNME.py imports it.
+if str(REPO_ROOT / "deploy") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "deploy"))
 
 # Tool -> (venv group, executable name).
 TOOLS = {
