@@ -26,7 +26,7 @@ import re
 import struct
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +40,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 from botocore.model import Shape
 from botocore.validate import ParamValidator
+
+from tests.support.threads import LoopThread
 
 ACCESS_KEY = "AKIDFAKEBEDROCKTEST1"
 SECRET_KEY = "fake-secret-key-for-tests-only/0123456789"
@@ -125,6 +127,7 @@ class FakeBedrock:
         fake = cls(region)
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_post("/sts", fake._sts)
+        app.router.add_post("/sts/", fake._sts)
         app.router.add_post("/{tail:.*}", fake._handle)
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
@@ -137,6 +140,21 @@ class FakeBedrock:
         finally:
             fake._closing.set()
             await runner.cleanup()
+
+    @classmethod
+    @contextlib.contextmanager
+    def in_thread(cls, region: str = "us-east-1") -> Iterator[FakeBedrock]:
+        """`running()` on an event loop of its own, for synchronous tests (the OpenAI SDK's)."""
+        thread = LoopThread("fake-bedrock")
+        manager = cls.running(region)
+        try:
+            fake: FakeBedrock = thread.call(manager.__aenter__)
+            try:
+                yield fake
+            finally:
+                thread.call(lambda: manager.__aexit__(None, None, None), timeout=10)
+        finally:
+            thread.stop()
 
     async def _pause(self, seconds: float) -> None:
         """A sleep that ends when the server shuts down, so a stalled handler never lingers."""
