@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_helpers import CHART_DIR, VALUES_SETS, documents, find_tool, render
+
+from tests.deploy.deploy_helpers import CHART_DIR, VALUES_SETS, documents, find_tool, render
 
 
 @pytest.fixture(scope="session")

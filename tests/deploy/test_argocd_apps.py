@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_helpers import REPO_ROOT, check_kubernetes, documents, find, render
 from runme.layout import Layout
 from runme.wiring import PlatformOutputs, root_application
+
+from tests.deploy.deploy_helpers import REPO_ROOT, check_kubernetes, documents, find, render
 
 ARGOCD = REPO_ROOT / "deploy" / "argocd"
 SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease", "argocd", "kyverno"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from deploy_helpers import REPO_ROOT
+from tests.deploy.deploy_helpers import REPO_ROOT
 
 DOCKERFILE = (REPO_ROOT / "Dockerfile").read_text()
 

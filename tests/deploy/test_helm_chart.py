@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_helpers import CHART_DIR, REPO_ROOT, VALUES_SETS, check_kubernetes, find, helm
+
+from tests.deploy.deploy_helpers import CHART_DIR, REPO_ROOT, VALUES_SETS, check_kubernetes, find, helm
 
 Rendered = Callable[[str], list[dict[str, Any]]]
 FULLNAME = "llm-gateway"

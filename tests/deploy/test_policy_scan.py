@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_helpers import REPO_ROOT, run_tool
+
+from tests.deploy.deploy_helpers import REPO_ROOT, run_tool
 
 Rendered = Callable[[str], list[dict[str, Any]]]
 CHECKOV_K8S_CONFIG = REPO_ROOT / "deploy" / "checkov" / "kubernetes.yaml"

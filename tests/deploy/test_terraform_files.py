@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_helpers import REPO_ROOT, find_tool, run_tool
 from runme.wiring import PlatformOutputs
+
+from tests.deploy.deploy_helpers import REPO_ROOT, find_tool, run_tool
 
 TERRAFORM = REPO_ROOT / "deploy" / "terraform"
 MODULE = TERRAFORM / "modules" / "platform"
