@@ -278,11 +278,12 @@ class FakeBedrock:
             f"sts-token-{self.sts_calls}"
         self.credentials[access_key] = (secret, token)
         expiration = (datetime.now(UTC) + self.sts_lifetime).strftime("%Y-%m-%dT%H:%M:%SZ")
+        role = str(form.get("RoleArn", ""))
         xml = (f'<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
                f"<AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>{access_key}</AccessKeyId>"
                f"<SecretAccessKey>{secret}</SecretAccessKey><SessionToken>{token}</SessionToken>"
                f"<Expiration>{expiration}</Expiration></Credentials>"
-               f"<AssumedRoleUser><Arn>{form.get('RoleArn')}/fake</Arn><AssumedRoleId>AROAFAKE:fake</AssumedRoleId>"
+               f"<AssumedRoleUser><Arn>{role}/fake</Arn><AssumedRoleId>AROAFAKE:fake</AssumedRoleId>"
                f"</AssumedRoleUser></AssumeRoleWithWebIdentityResult>"
                f"<ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>"
                f"</AssumeRoleWithWebIdentityResponse>")
