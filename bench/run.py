@@ -66,7 +66,7 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 def start(stack: ExitStack, args: list[str], env: dict[str, str] | None = None,
           log: Path | None = None) -> subprocess.Popen[bytes]:
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+    out = open(log, "wb") if log else subprocess.DEVNULL  # closed when the process is
     process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
 
     def stop() -> None:
@@ -226,13 +226,15 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"\nmachine: {report['machine']}")
     print("\nclosed loop, 50 connections")
     for name, r in report["closed_loop_50"].items():
-        print(f"  {name:<12} {r['rps']:>6} req/s  p50 {r['p50_ms']:>7} ms  p99 {r['p99_ms']:>7} ms  errors {r['errors']}")
+        print(f"  {name:<12} {r['rps']:>6} req/s  p50 {r['p50_ms']:>7} ms  p99 {r['p99_ms']:>7} ms"
+              f"  errors {r['errors']}")
     print(f"  gateway / pass-through throughput: {report['throughput_vs_passthrough']:.0%}")
     print("\nopen loop overhead (gateway minus direct, same rate)")
     print("  rate   p50 ms   p95 ms   p99 ms   errors  achieved")
     for r in report["open_loop"]:
         o = r["overhead_ms"]
-        print(f"  {r['rate']:>4} {o['p50']:>8} {o['p95']:>8} {o['p99']:>8} {r['gateway_errors']:>8} {r['achieved_rps']:>9}")
+        print(f"  {r['rate']:>4} {o['p50']:>8} {o['p95']:>8} {o['p99']:>8} {r['gateway_errors']:>8}"
+              f" {r['achieved_rps']:>9}")
     print("\nstreaming: time-to-first-token overhead")
     for r in report["streaming"]:
         o = r["ttft_overhead_ms"]
