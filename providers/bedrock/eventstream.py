@@ -75,22 +75,22 @@ class EventStreamDecoder:
         self._buffer += data
         messages: list[EventMessage] = []
         offset = 0
-        buffer = self._buffer
-        while len(buffer) - offset >= PRELUDE_LENGTH:
-            total_length, headers_length = _check_prelude(buffer, offset)
-            if len(buffer) - offset < total_length:
-                break
-            messages.append(_decode_message(memoryview(buffer)[offset:offset + total_length],
-                                            headers_length))
-            offset += total_length
+        # The view must be released before the consumed bytes are deleted from the buffer.
+        with memoryview(self._buffer) as view:
+            while len(view) - offset >= PRELUDE_LENGTH:
+                total_length, headers_length = _check_prelude(view, offset)
+                if len(view) - offset < total_length:
+                    break
+                messages.append(_decode_message(view[offset:offset + total_length], headers_length))
+                offset += total_length
         if offset:
-            del buffer[:offset]
+            del self._buffer[:offset]
         return messages
 
 
-def _check_prelude(buffer: bytearray, offset: int) -> tuple[int, int]:
-    total_length, headers_length, prelude_crc = _PRELUDE.unpack_from(buffer, offset)
-    computed = zlib.crc32(memoryview(buffer)[offset:offset + 8])
+def _check_prelude(view: memoryview, offset: int) -> tuple[int, int]:
+    total_length, headers_length, prelude_crc = _PRELUDE.unpack_from(view, offset)
+    computed = zlib.crc32(view[offset:offset + 8])
     if computed != prelude_crc:
         raise EventStreamError(f"prelude CRC mismatch: expected {prelude_crc:#010x}, got {computed:#010x}")
     if not MIN_MESSAGE_LENGTH <= total_length <= MAX_MESSAGE_LENGTH:

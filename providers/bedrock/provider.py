@@ -107,12 +107,13 @@ class BedrockProvider(Provider):
             async with limit:
                 return await self._call_json(upstream_model, "invoke", orjson.dumps(request))
 
-        tasks = [asyncio.ensure_future(embed(request)) for request in requests]
         try:
-            results = await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
+            # A failed call cancels the others; the client gets the first failure as it was.
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(embed(request)) for request in requests]
+        except* Exception as failures:
+            raise failures.exceptions[0] from None
+        results = [task.result() for task in tasks]
         try:
             answer, usage = embeddings_response(results, upstream_model, body.get("encoding_format"))
         except ValueError as exc:

@@ -5,8 +5,8 @@ The result is the HTTP body of Converse / ConverseStream (the operation's parame
 them: the base64 of an image data URL passes through without a decode/encode round trip.
 
 Anything the client asked for that Converse cannot honour is a 400 naming it, never a silent
-drop. Fields that only tag the request for OpenAI's own bookkeeping (`user`, `metadata`,
-`store`) do not change the completion and are ignored, as is a message's `name`.
+drop. Fields that only tag the request for OpenAI's own bookkeeping (see IGNORED) do not change
+the completion and are ignored, as is a message's `name`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from providers.bedrock.errors import bad_request
 
 HANDLED = {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
            "temperature", "top_p", "stop", "tools", "tool_choice", "response_format"}
-IGNORED = {"user", "metadata", "store"}
+# Tags for OpenAI's own bookkeeping (end-user id, stored completions, its prompt-cache routing):
+# they never change what the model generates.
+IGNORED = {"user", "safety_identifier", "metadata", "store", "prompt_cache_key"}
 # Parameters Converse has no equivalent for, accepted only at the value that means "off".
 NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
     "n": (1,),
