@@ -7,12 +7,13 @@ body; inside a ConverseStream an exception arrives as an event-stream message wi
 
 The ProviderError *message* may reach logs, so for client faults it names only the error type;
 Bedrock's own text (which can quote the request) goes into the OpenAI-shaped *body* for the
-client. Auth errors carry Bedrock's text in the message: it names the IAM principal and action
-an operator must fix, never a secret.
+client. Auth errors carry Bedrock's text in the message with ARNs and account ids scrubbed: it
+names the action an operator must allow, never a secret or the gateway's AWS identity.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,16 @@ AUTH_TYPES = {"AccessDeniedException", "UnrecognizedClientException", "InvalidSi
               "ExpiredTokenException", "IncompleteSignatureException",
               "MissingAuthenticationTokenException", "InvalidClientTokenId", "NotAuthorized"}
 BAD_REQUEST_TYPES = {"ValidationException", "SerializationException"}
+
+
+_ARN = re.compile(r"arn:aws[a-z-]*:[^\s,;\"']+")
+_ACCOUNT_ID = re.compile(r"\b\d{12}\b")
+
+
+def scrub_identity(text: str) -> str:
+    """Bedrock's AccessDenied text names the role ARN and the AWS account; a tenant has no
+    business seeing either. The action and model that the IAM policy lacks stay."""
+    return _ACCOUNT_ID.sub("<account>", _ARN.sub("<arn>", text))
 
 
 def openai_error_body(message: str, *, type_: str = "invalid_request_error", param: str | None = None,
@@ -103,7 +114,7 @@ def classify(error_type: str, message: str, *, status: int, provider: str, model
     if error_type in AUTH_TYPES or (not error_type and status in (401, 403)):
         return ProviderError(
             ErrorKind.AUTH,
-            f"Bedrock refused the gateway's AWS credentials ({name}): {text}. "
+            f"Bedrock refused the gateway's AWS credentials ({name}): {scrub_identity(text)}. "
             f"Check the IAM policy allows bedrock:InvokeModel / InvokeModelWithResponseStream on {model}.",
             status=502, provider=provider)
     if error_type == "ResourceNotFoundException" or (not error_type and status == 404):

@@ -172,6 +172,7 @@ def test_access_denied_is_a_502_naming_the_iam_problem(client: OpenAI, use1: Fak
         client.chat.completions.create(model="claude-sonnet-4", messages=ask("x"))
     assert caught.value.status_code == 502
     assert "bedrock:InvokeModel" in caught.value.message and SECRET_KEY not in caught.value.message
+    assert "123456789012" not in caught.value.message
 
 
 @pytest.mark.parametrize(("error_type", "status"), [
