@@ -4,7 +4,6 @@ the pipeline -- built from settings in one place and closed in reverse order."""
 from __future__ import annotations
 
 import logging
-import secrets
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
@@ -28,8 +27,10 @@ from gateway.pipeline.telemetry import RecordTelemetry
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
 from gateway.settings import Settings
+from gateway.tenancy.admin_key import AdminKey
 from gateway.tenancy.directory import KeyDirectory
 from gateway.tenancy.service import TenancyService
+from gateway.tenancy.wiring import open_tenancy
 from gateway.usage.outbox import MemoryOutbox, UsageOutbox
 from providers import build_provider
 from providers.base import Provider, ProviderConfig
@@ -51,7 +52,7 @@ class Runtime:
     providers: dict[str, Provider]
     latency: LatencyTracker
     pipeline: Pipeline
-    admin_key: str
+    admin_key: AdminKey
     exit_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     draining: bool = False
 
@@ -105,22 +106,18 @@ async def open_runtime(settings: Settings) -> Runtime:
         await outbox.start()
         stack.push_async_callback(outbox.close)   # closed before the engine: flushes first
 
-        directory = KeyDirectory(engine)
-        tenancy = TenancyService(engine, tiers=list(catalog.tiers))
+        tenancy_parts = await open_tenancy(engine, catalog, settings, stack)
+        directory, tenancy = tenancy_parts.directory, tenancy_parts.service
         latency = LatencyTracker()
         router = Router(providers, latency)
         pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
                                   cache_store=cache_store, outbox=outbox, router=router, latency=latency)
-        admin_key = (settings.admin_key.get_secret_value() if settings.admin_key
-                     else "sk-admin-" + secrets.token_urlsafe(32))
-        if settings.admin_key is None:
-            print(f"Admin key for this process (set GATEWAY_ADMIN_KEY to fix one): {admin_key}", flush=True)
         if settings.embedded and settings.bootstrap_demo_tenant:
             tier = "pro" if "pro" in catalog.tiers else next(iter(catalog.tiers))
             await _bootstrap_demo(tenancy, tier)
         return Runtime(settings=settings, catalog=catalog, engine=engine, redis=redis, directory=directory,
                        tenancy=tenancy, limiter=limiter, cache_store=cache_store, outbox=outbox,
-                       providers=providers, latency=latency, pipeline=pipeline, admin_key=admin_key,
+                       providers=providers, latency=latency, pipeline=pipeline, admin_key=tenancy_parts.admin_key,
                        exit_stack=stack)
     except BaseException:
         await stack.aclose()

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 30.0
     usage_batch_size: int = 500
     usage_flush_interval_seconds: float = 0.5
+    key_cache_ttl_seconds: float = 1.0      # key -> tenant cache; changes also arrive at once via Redis
+    last_used_flush_seconds: float = 5.0    # api_keys.last_used_at is written in batches this often
     bootstrap_demo_tenant: bool = True      # embedded mode: create tenant `demo` on first start
     log_level: str = "info"
     trace_content: bool = False             # put prompt/completion text on spans (off: never)

@@ -1,24 +1,30 @@
-"""The admin API: tenants, keys and the audit log. Authenticated with the admin key only;
-a tenant key is refused like any wrong key."""
+"""The admin API: tenants, keys and the audit log -- the same operations as the CLI.
+
+Authenticated with the admin key only (GATEWAY_ADMIN_KEY or the stored generated one); a
+tenant key is refused like any wrong key, with an OpenAI-shaped 401. `serve --admin-port`
+serves these routes on their own listener and not on the public one.
+"""
 
 from __future__ import annotations
 
-import hmac
+from datetime import timedelta
 from typing import Annotated, Any
 
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import RuntimeDep, bearer_token
+from gateway.api.openai import request_id_of
 from gateway.errors import AuthenticationFailed
 from gateway.runtime import Runtime
-from gateway.tenancy.tables import audit_log
+from gateway.tenancy.durations import parse_duration
+from gateway.tenancy.service import IssuedKey, TenancyError
+
+ACTOR = "admin-api"
 
 
-def require_admin(request: Request, runtime: RuntimeDep) -> Runtime:
-    token = bearer_token(request) or ""
-    if not hmac.compare_digest(token.encode(), runtime.admin_key.encode()):
+async def require_admin(request: Request, runtime: RuntimeDep) -> Runtime:
+    if not await runtime.admin_key.matches(bearer_token(request)):
         raise AuthenticationFailed("Incorrect or missing admin key.")
     return runtime
 
@@ -27,8 +33,11 @@ AdminRuntime = Annotated[Runtime, Depends(require_admin)]
 router = APIRouter(prefix="/admin")
 
 
-class TenantCreate(BaseModel):
+class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class TenantCreate(_Body):
     name: str
     tier: str = "free"
     models: list[str] = Field(default_factory=list)
@@ -37,9 +46,39 @@ class TenantCreate(BaseModel):
     cache_mode: str | None = None
 
 
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TenantUpdate(_Body):
+    tier: str | None = None
+    models: list[str] | None = None
+    limits: dict[str, Any] | None = None          # overrides to set; null for a value means unlimited
+    clear_limits: list[str] = Field(default_factory=list)   # overrides to drop (back to the tier)
+    pii_mode: str | None = None                   # "default": the catalog's
+    cache_mode: str | None = None
+    disabled: bool | None = None
+
+
+class KeyCreate(_Body):
     label: str | None = None
+    expires_in: str | int | None = None           # 90s, 15m, 1h, 30d or seconds
+
+
+class KeyRotate(_Body):
+    grace: str | int = "1h"                       # how long the old key keeps working
+    expires_in: str | int | None = None
+
+
+def _duration(value: str | int | None, name: str) -> timedelta | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise TenancyError(f"{name}: {exc}") from None
+
+
+def _issued(issued: IssuedKey, response: Response) -> dict[str, Any]:
+    response.headers["Cache-Control"] = "no-store"    # the only copy of the key: keep it out of caches
+    return {"id": issued.id, "key": issued.key, "prefix": issued.prefix, "tenant": issued.tenant,
+            "expires_at": issued.expires_at.isoformat() if issued.expires_at else None}
 
 
 @router.get("/tenants")
@@ -48,9 +87,10 @@ async def list_tenants(runtime: AdminRuntime) -> dict[str, Any]:
 
 
 @router.post("/tenants", status_code=201)
-async def create_tenant(spec: TenantCreate, runtime: AdminRuntime) -> dict[str, Any]:
+async def create_tenant(spec: TenantCreate, request: Request, runtime: AdminRuntime) -> dict[str, Any]:
     return await runtime.tenancy.create_tenant(spec.name, tier=spec.tier, models=spec.models, limits=spec.limits,
-                                               pii_mode=spec.pii_mode, cache_mode=spec.cache_mode, actor="admin-api")
+                                               pii_mode=spec.pii_mode, cache_mode=spec.cache_mode,
+                                               actor=ACTOR, request_id=request_id_of(request))
 
 
 @router.get("/tenants/{name}")
@@ -58,30 +98,56 @@ async def show_tenant(name: str, runtime: AdminRuntime) -> dict[str, Any]:
     return await runtime.tenancy.get_tenant(name)
 
 
+@router.patch("/tenants/{name}")
+async def update_tenant(name: str, spec: TenantUpdate, request: Request, runtime: AdminRuntime) -> dict[str, Any]:
+    return await runtime.tenancy.update_tenant(
+        name, tier=spec.tier, models=spec.models, limits=spec.limits, clear_limits=spec.clear_limits,
+        pii_mode=spec.pii_mode, cache_mode=spec.cache_mode, disabled=spec.disabled,
+        actor=ACTOR, request_id=request_id_of(request))
+
+
+@router.post("/tenants/{name}/disable")
+async def disable_tenant(name: str, request: Request, runtime: AdminRuntime) -> dict[str, Any]:
+    return await runtime.tenancy.disable_tenant(name, actor=ACTOR, request_id=request_id_of(request))
+
+
 @router.post("/tenants/{name}/keys", status_code=201)
-async def create_key(name: str, spec: KeyCreate, runtime: AdminRuntime) -> dict[str, Any]:
-    issued = await runtime.tenancy.create_key(name, label=spec.label, actor="admin-api")
-    return {"id": issued.id, "key": issued.key, "prefix": issued.prefix, "tenant": issued.tenant}
+async def create_key(name: str, spec: KeyCreate, request: Request, response: Response,
+                     runtime: AdminRuntime) -> dict[str, Any]:
+    issued = await runtime.tenancy.create_key(name, label=spec.label,
+                                              expires_in=_duration(spec.expires_in, "expires_in"),
+                                              actor=ACTOR, request_id=request_id_of(request))
+    return _issued(issued, response)
 
 
 @router.get("/tenants/{name}/keys")
 async def list_keys(name: str, runtime: AdminRuntime) -> dict[str, Any]:
-    await runtime.tenancy.get_tenant(name)
     return {"data": await runtime.tenancy.list_keys(name)}
 
 
+@router.get("/keys/{key_id}")
+async def show_key(key_id: str, runtime: AdminRuntime) -> dict[str, Any]:
+    return await runtime.tenancy.get_key(key_id)
+
+
+@router.post("/keys/{key_id}/revoke")
 @router.delete("/keys/{key_id}")
-async def revoke_key(key_id: str, runtime: AdminRuntime) -> dict[str, Any]:
-    row = await runtime.tenancy.revoke_key(key_id, actor="admin-api")
-    runtime.directory.invalidate(row.pop("key_hash"))
-    return row
+async def revoke_key(key_id: str, request: Request, runtime: AdminRuntime) -> dict[str, Any]:
+    return await runtime.tenancy.revoke_key(key_id, actor=ACTOR, request_id=request_id_of(request))
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201)
+async def rotate_key(key_id: str, spec: KeyRotate, request: Request, response: Response,
+                     runtime: AdminRuntime) -> dict[str, Any]:
+    grace = _duration(spec.grace, "grace") or timedelta(0)
+    issued, old = await runtime.tenancy.rotate_key(key_id, grace=grace,
+                                                   expires_in=_duration(spec.expires_in, "expires_in"),
+                                                   actor=ACTOR, request_id=request_id_of(request))
+    return {**_issued(issued, response), "replaces": old}
 
 
 @router.get("/audit")
-async def list_audit(runtime: AdminRuntime, limit: int = 100) -> dict[str, Any]:
-    query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(min(max(limit, 1), 1000))
-    async with runtime.engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
-    return {"data": [{"id": r.id, "ts": r.ts.isoformat(), "actor": r.actor, "action": r.action,
-                      "target": r.target, "before": r.before, "after": r.after, "request_id": r.request_id}
-                     for r in rows]}
+async def list_audit(runtime: AdminRuntime, target: str | None = None, action: str | None = None,
+                     limit: int = 100, before_id: int | None = None) -> dict[str, Any]:
+    return {"data": await runtime.tenancy.list_audit(target=target, action=action, limit=limit,
+                                                     before_id=before_id)}

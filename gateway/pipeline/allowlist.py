@@ -1,13 +1,20 @@
 """Stage 3: is the requested model (or alias) one this tenant may use? Answers before any
-provider is contacted; resolves the name to the deployments to try."""
+provider is contacted; resolves the name to the deployments to try.
+
+An allowlist holds model names, alias names and glob patterns (`gpt-4o*`, `*`). An alias is
+callable only if it is allowed itself and resolves to at least one allowed model; it then
+resolves to allowed models only (gateway/routing/candidates.py). `callable_models` lists
+exactly the names that pass this stage, for /v1/models.
+"""
 
 from __future__ import annotations
 
 from gateway.catalog import Catalog
 from gateway.errors import InvalidRequest, NotFound, PermissionDenied
 from gateway.pipeline.context import RequestContext
-from gateway.routing.candidates import resolve
+from gateway.routing.candidates import Candidate, resolve
 from gateway.routing.latency import LatencyTracker
+from gateway.tenancy.models import Tenant
 
 
 class CheckAllowlist:
@@ -15,18 +22,33 @@ class CheckAllowlist:
         self._catalog = catalog
         self._latency = latency
 
-    async def __call__(self, ctx: RequestContext) -> None:
-        assert ctx.principal is not None
-        name = ctx.request.model
-        tenant = ctx.principal.tenant
+    def candidates(self, name: str, tenant: Tenant) -> list[Candidate]:
+        """The deployments `tenant` may reach through `name`, or the error that says why none."""
         entry = self._catalog.models.get(name)
         if entry is None and name not in self._catalog.aliases:
             raise NotFound(f"The model `{name}` does not exist.", param="model")
-        if entry is not None and entry.kind != "chat":
-            raise InvalidRequest(f"`{name}` is an embeddings model; use /v1/embeddings.", param="model")
         if not tenant.allows(name):
             raise PermissionDenied(f"This key may not use the model `{name}`.", param="model")
         candidates = resolve(self._catalog, name, tenant, self._latency)
         if not candidates:
             raise PermissionDenied(f"The alias `{name}` resolves to no model this key may use.", param="model")
-        ctx.candidates = candidates
+        return candidates
+
+    def callable_models(self, tenant: Tenant) -> list[str]:
+        """Every model and alias name the tenant may call (chat or embeddings), catalog order."""
+        names = []
+        for name in (*self._catalog.models, *self._catalog.aliases):
+            try:
+                self.candidates(name, tenant)
+            except (NotFound, PermissionDenied):
+                continue
+            names.append(name)
+        return names
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        assert ctx.principal is not None
+        name = ctx.request.model
+        entry = self._catalog.models.get(name)
+        if entry is not None and entry.kind != "chat":
+            raise InvalidRequest(f"`{name}` is an embeddings model; use /v1/embeddings.", param="model")
+        ctx.candidates = self.candidates(name, ctx.principal.tenant)

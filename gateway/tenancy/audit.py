@@ -1,4 +1,5 @@
-"""The audit log: who changed what, with the state before and after."""
+"""The audit log: who changed what, with the state before and after. Rows never hold a key
+or its hash: key operations record the key's id, display prefix and dates."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.tenancy.models import as_utc
 from gateway.tenancy.tables import audit_log
+
+MAX_PAGE = 1000
 
 
 async def record(conn: AsyncConnection, *, actor: str, action: str, target: str,
@@ -16,5 +20,21 @@ async def record(conn: AsyncConnection, *, actor: str, action: str, target: str,
                  request_id: str | None = None) -> None:
     """Written in the caller's transaction, so a mutation and its audit row commit together."""
     await conn.execute(sa.insert(audit_log).values(
-        ts=datetime.now(UTC), actor=actor, action=action, target=target,
-        before=before, after=after, request_id=request_id))
+        ts=datetime.now(UTC), actor=actor[:64], action=action, target=target[:128],
+        before=before, after=after, request_id=request_id[:64] if request_id else None))
+
+
+async def entries(conn: AsyncConnection, *, target: str | None = None, action: str | None = None,
+                  limit: int = 100, before_id: int | None = None) -> list[dict[str, Any]]:
+    """Newest first; page with `before_id` (the smallest id of the previous page)."""
+    query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(min(max(limit, 1), MAX_PAGE))
+    if target is not None:
+        query = query.where(audit_log.c.target == target)
+    if action is not None:
+        query = query.where(audit_log.c.action == action)
+    if before_id is not None:
+        query = query.where(audit_log.c.id < before_id)
+    rows = (await conn.execute(query)).all()
+    return [{"id": r.id, "ts": ts.isoformat() if (ts := as_utc(r.ts)) else None, "actor": r.actor,
+             "action": r.action, "target": r.target, "before": r.before, "after": r.after,
+             "request_id": r.request_id} for r in rows]

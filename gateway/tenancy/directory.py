@@ -3,14 +3,16 @@
 A cached answer is used for at most `ttl` seconds, then re-read (one query per key per
 ttl, shared by concurrent requests), so a revoke, disable or tier change made by any
 process -- the CLI included -- takes effect within `ttl` with no per-request query.
-`invalidate` drops entries at once (used by in-process mutations and by cross-replica
-notifications).
+`apply` drops entries at once: for this process's own mutations and for the changes other
+replicas and the CLI publish (gateway/tenancy/changes.py). A load that was in flight when
+entries were dropped is answered but not cached, so it cannot bring a stale answer back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,8 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.errors import AuthenticationFailed
+from gateway.tenancy.changes import Change, ChangeKind
 from gateway.tenancy.keys import hash_key, looks_like_key
-from gateway.tenancy.models import ApiKey, Principal, Tenant
+from gateway.tenancy.last_used import LastUsedRecorder
+from gateway.tenancy.models import ApiKey, Principal, Tenant, as_utc
 from gateway.tenancy.tables import api_keys, tenants
 
 _MAX_ENTRIES = 100_000
@@ -31,30 +35,20 @@ class _Entry:
     fetched_at: float
 
 
-def tenant_from_row(row: sa.Row) -> Tenant:
-    return Tenant(id=row.id, name=row.name, tier=row.tier, models=tuple(row.models or ()),
-                  limit_overrides=dict(row.limits or {}), pii_mode=row.pii_mode,
-                  cache_mode=row.cache_mode, disabled=bool(row.disabled))
-
-
 def key_from_row(row: sa.Row) -> ApiKey:
     return ApiKey(id=row.id, tenant_id=row.tenant_id, prefix=row.prefix, label=row.label,
-                  expires_at=_utc(row.expires_at), revoked_at=_utc(row.revoked_at), limits=row.limits)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is stored in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+                  expires_at=as_utc(row.expires_at), revoked_at=as_utc(row.revoked_at), limits=row.limits)
 
 
 class KeyDirectory:
-    def __init__(self, engine: AsyncEngine, ttl: float = 1.0) -> None:
+    def __init__(self, engine: AsyncEngine, ttl: float = 1.0, last_used: LastUsedRecorder | None = None) -> None:
         self._engine = engine
         self._ttl = ttl
+        self.last_used = last_used
         self._entries: dict[str, _Entry] = {}
         self._loading: dict[str, asyncio.Future[Principal | None]] = {}
+        self._generation = 0         # bumped by every invalidation
+        self.loads = 0               # database reads so far (for tests and benchmarks)
 
     async def authenticate(self, key: str | None) -> Principal:
         """The key's principal, or AuthenticationFailed -- one message for every reason, so a
@@ -67,15 +61,29 @@ class KeyDirectory:
             principal = entry.principal
         else:
             principal = await self._load_once(digest)
-        if principal is None or principal.tenant.disabled or not principal.key.usable_at(datetime.now(UTC)):
+        now = datetime.now(UTC)
+        if principal is None or principal.tenant.disabled or not principal.key.usable_at(now):
             raise AuthenticationFailed()
+        if self.last_used is not None:
+            self.last_used.touch(principal.key.id, now)
         return principal
 
-    def invalidate(self, key_hash: str | None = None) -> None:
-        if key_hash is None:
+    def apply(self, change: Change) -> None:
+        """Drops what `change` may have made stale; the next request re-reads it."""
+        self._generation += 1
+        if change.kind is ChangeKind.ALL:
             self._entries.clear()
+        elif change.kind is ChangeKind.KEY:
+            self._drop(lambda p: p.key.id == change.id)
         else:
-            self._entries.pop(key_hash, None)
+            self._drop(lambda p: p.tenant.id == change.id)
+
+    def _drop(self, matches: Callable[[Principal], bool]) -> None:
+        # A scan: changes are rare and the map is bounded; the hot path keeps one plain dict.
+        stale = [digest for digest, entry in self._entries.items()
+                 if entry.principal is not None and matches(entry.principal)]
+        for digest in stale:
+            del self._entries[digest]
 
     async def _load_once(self, digest: str) -> Principal | None:
         pending = self._loading.get(digest)
@@ -83,7 +91,9 @@ class KeyDirectory:
             return await asyncio.shield(pending)
         future: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
         self._loading[digest] = future
+        generation = self._generation
         try:
+            self.loads += 1
             principal = await self._load(digest)
         except BaseException as exc:
             future.set_exception(exc)
@@ -92,6 +102,8 @@ class KeyDirectory:
         finally:
             self._loading.pop(digest, None)
         future.set_result(principal)
+        if generation != self._generation:
+            return principal     # something changed while we read: do not cache what we read
         if len(self._entries) >= _MAX_ENTRIES:
             self._entries.clear()
         self._entries[digest] = _Entry(principal, time.monotonic())

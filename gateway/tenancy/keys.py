@@ -11,10 +11,11 @@ KEY_RANDOM_BYTES = 32                 # 43 url-safe characters
 DISPLAY_PREFIX_RANDOM_CHARS = 4
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")   # no '-': it separates the key's parts
 _KEY_SHAPE = re.compile(r"^sk-[a-z0-9_]{1,63}-[A-Za-z0-9_-]{32,}$")
+ADMIN_KEY_TENANT = "admin"            # admin keys read `sk-admin-...`: no tenant may take the name
 
 
 def valid_tenant_name(name: str) -> bool:
-    return bool(_TENANT_NAME.match(name))
+    return bool(_TENANT_NAME.match(name)) and name != ADMIN_KEY_TENANT
 
 
 def generate_key(tenant: str) -> str:
@@ -23,6 +24,10 @@ def generate_key(tenant: str) -> str:
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def generate_admin_key() -> str:
+    return generate_key(ADMIN_KEY_TENANT)
 
 
 def display_prefix(key: str) -> str:

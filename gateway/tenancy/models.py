@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 LIMIT_NAMES = ("rpm", "rpd", "tpm", "daily_tokens", "monthly_usd")
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is stored in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +41,7 @@ class Limits:
         return cls(**values)
 
 
-def _is_glob(entry: str) -> bool:
+def is_glob(entry: str) -> bool:
     return any(c in entry for c in "*?[")
 
 
@@ -50,7 +57,7 @@ class Tenant:
     disabled: bool = False
 
     def allows(self, name: str) -> bool:
-        return any(entry == name or (_is_glob(entry) and fnmatch.fnmatchcase(name, entry))
+        return any(entry == name or (is_glob(entry) and fnmatch.fnmatchcase(name, entry))
                    for entry in self.models)
 
 

@@ -1,4 +1,4 @@
-"""Tables for tenants, API keys and the audit log (keys are stored as SHA-256 only)."""
+"""Tables for tenants, API keys, the admin key and the audit log (keys are stored as SHA-256 only)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,18 @@ audit_log = sa.Table(
     sa.Column("ts", Timestamp, nullable=False, index=True),
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False, index=True),
     sa.Column("before", JSONType),
     sa.Column("after", JSONType),
     sa.Column("request_id", sa.String(64)),
+)
+
+# The admin key when GATEWAY_ADMIN_KEY is not set: generated at first start, printed once,
+# stored as SHA-256 only. One row (id "default"); `llm-gateway admin-key reset` replaces it.
+admin_keys = sa.Table(
+    "admin_keys", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("prefix", sa.String(40), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
 )
