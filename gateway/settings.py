@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 30.0
     usage_batch_size: int = 500
     usage_flush_interval_seconds: float = 0.5
+    usage_stream_key: str = "gw:usage:v1"   # with Redis: the Redis Stream usage records go through
+    usage_consumer_group: str = "gateway-usage"
+    usage_consumer_name: str | None = None  # default: host-pid-random, a new consumer per process
+    usage_claim_idle_seconds: float = 30.0  # entries pending this long under a dead replica are claimed
     key_cache_ttl_seconds: float = 1.0      # key -> tenant cache; changes also arrive at once via Redis
     last_used_flush_seconds: float = 5.0    # api_keys.last_used_at is written in batches this often
     bootstrap_demo_tenant: bool = True      # embedded mode: create tenant `demo` on first start
