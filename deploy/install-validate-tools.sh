@@ -2,7 +2,8 @@
 # Install the deploy validation tools (deploy/requirements-validate.txt) into venvs
 # of their own: $1 or <repo>/.venv-deploy-tools, holding tools/ and checkov/.
 # Idempotent: a venv whose recorded requirements match is left alone, so a second
-# run takes about a second.
+# run returns at once. First run: about a minute (checkov's dependencies dominate).
+# Tests find the tools through $DEPLOY_TOOLS_DIR (default <repo>/.venv-deploy-tools).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +30,9 @@ install_group() {
     echo "deploy tools: installing $name into $venv"
     rm -rf "$venv"
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $wanted
+    # shellcheck disable=SC2086  # one requirement per word
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check $wanted \
+        2> >(grep -v "^WARNING: Location 'file:" >&2)
     printf '%s' "$wanted" >"$stamp"
 }
 
