@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gateway.routing.policy import RoutingPolicy
 from providers import PROVIDER_OPTIONS
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -121,6 +122,7 @@ class Catalog(_Strict):
     tiers: dict[str, Tier] = {"free": Tier(rpm=10, rpd=100, tpm=10_000, daily_tokens=50_000)}
     guardrails: Guardrails = Guardrails()
     cache: CachePolicy = CachePolicy()
+    routing: RoutingPolicy = RoutingPolicy()     # breakers and retries (gateway/routing/policy.py)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
