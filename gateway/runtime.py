@@ -27,6 +27,7 @@ from gateway.pipeline.telemetry import RecordTelemetry
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
 from gateway.settings import Settings
+from gateway.telemetry.lifecycle import start_telemetry, stop_telemetry
 from gateway.tenancy.admin_key import AdminKey
 from gateway.tenancy.directory import KeyDirectory
 from gateway.tenancy.service import TenancyService
@@ -79,6 +80,8 @@ async def open_runtime(settings: Settings) -> Runtime:
     catalog = load_catalog(settings.config)
     stack = AsyncExitStack()
     try:
+        start_telemetry(settings, catalog)
+        stack.callback(stop_telemetry)   # closed last: spans of the shutdown still go out
         if settings.embedded:
             await migrate(settings.database_url)   # production migrates with `llm-gateway migrate`
         engine = create_engine(settings.database_url)

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from opentelemetry import propagate
 
 from providers.base import (
     JSON,
@@ -207,10 +208,12 @@ class OpenAICompatibleProvider(Provider):
     async def _post(self, path: str, payload: bytes) -> aiohttp.ClientResponse:
         """Sends the request; returns once a 2xx response's headers arrived."""
         last: ProviderError | None = None
+        headers = dict(self._headers)
+        propagate.inject(headers)   # W3C traceparent of the current attempt's span, if any
         for endpoint in self._endpoint_order():
             try:
                 async with asyncio.timeout(self.timeouts.first_byte):
-                    response = await self.session.post(endpoint + path, data=payload, headers=self._headers)
+                    response = await self.session.post(endpoint + path, data=payload, headers=headers)
             except TimeoutError:
                 raise self._error(ErrorKind.TIMEOUT, "upstream did not answer in time", 504) from None
             except (aiohttp.ClientConnectionError, OSError) as exc:

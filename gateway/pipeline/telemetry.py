@@ -1,5 +1,11 @@
-"""Stage 8: metrics and one structured log line per request. Labels and log fields are
-bounded and content-free: no key, no message text."""
+"""Stage 8: metrics, the request's spans and one structured log line per request. Labels,
+span attributes and log fields are bounded and content-free: no key, no message text.
+
+Overhead is the request's duration minus the time spent waiting on upstreams (connect,
+headers, every stream chunk), up to the moment the answer was complete. For a
+non-streamed answer the same figure is the `x-gateway-overhead-ms` response header; a
+stream's headers leave before its overhead is known, so streams report it here only.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import time
 
 from gateway.catalog import Catalog
 from gateway.pipeline.context import CacheStatus, RequestContext
-from gateway.telemetry import metrics
+from gateway.telemetry import metrics, tracing
 from gateway.telemetry.logging import request_log
 
 
@@ -22,24 +28,33 @@ class RecordTelemetry:
         # A name the client made up must not become a label value.
         return name if name in self._catalog.models or name in self._catalog.aliases else "unknown"
 
+    def _provider_type(self, ctx: RequestContext) -> str | None:
+        entry = self._catalog.providers.get(ctx.route.provider) if ctx.route is not None else None
+        return entry.type if entry is not None else None
+
     async def __call__(self, ctx: RequestContext) -> None:
         finished = ctx.finished_at or time.perf_counter()
         duration = finished - ctx.started
+        overhead = max(0.0, duration - ctx.upstream_seconds)
         tenant = ctx.tenant_name
         model = self.model_label(ctx)
         provider = ctx.route.provider if ctx.route else ("cache" if ctx.cache_status is CacheStatus.HIT else "none")
         metrics.REQUESTS.labels(tenant, model, provider, str(ctx.http_status)).inc()
         metrics.REQUEST_DURATION.labels(provider, model).observe(duration)
-        metrics.OVERHEAD.observe(max(0.0, duration - ctx.upstream_seconds))
-        if ctx.first_token_at is not None and ctx.route is not None:
-            metrics.TTFT.labels(provider, model).observe(ctx.first_token_at - ctx.started)
+        metrics.OVERHEAD.observe(overhead)
+        ttft = ctx.first_token_at - ctx.started if ctx.first_token_at is not None else None
+        if ttft is not None and ctx.route is not None:
+            metrics.TTFT.labels(provider, model).observe(ttft)
         usage = ctx.usage
         if usage is not None and ctx.cache_status is not CacheStatus.HIT and ctx.principal is not None:
             metrics.TOKENS.labels(tenant, model, "prompt").inc(usage.prompt_tokens)
             metrics.TOKENS.labels(tenant, model, "completion").inc(usage.completion_tokens)
             metrics.COST.labels(tenant, model).inc(float(ctx.cost))
+        ids = tracing.end_request(ctx, model=model, provider_type=self._provider_type(ctx))
         request_log.info("request", extra={
             "request_id": ctx.request_id,
+            "trace_id": ids.trace_id if ids else None,
+            "span_id": ids.span_id if ids else None,
             "tenant": tenant,
             "feature": ctx.feature,
             "model": model,
@@ -51,10 +66,12 @@ class RecordTelemetry:
             "completion_tokens": usage.completion_tokens if usage else 0,
             "cost_usd": str(ctx.cost),
             "latency_ms": round(duration * 1000, 2),
-            "ttft_ms": round((ctx.first_token_at - ctx.started) * 1000, 2) if ctx.first_token_at else None,
-            "overhead_ms": round(max(0.0, duration - ctx.upstream_seconds) * 1000, 3),
+            "ttft_ms": round(ttft * 1000, 2) if ttft is not None else None,
+            "overhead_ms": round(overhead * 1000, 3),
+            "upstream_ms": round(ctx.upstream_seconds * 1000, 2),
             "cache": ctx.cache_status.value,
             "fallbacks": ctx.fallback_count,
+            "upstream_errors": [f"{a.provider}:{a.error_kind}" for a in ctx.attempts if a.error_kind],
             "redactions": sum(ctx.redactions.values()),
             "stream": ctx.request.stream,
         })

@@ -1,10 +1,20 @@
 """Prometheus metrics (names and labels are a contract: DESIGN.md). Label values are
 bounded: tenant, model, provider names from the catalog and tenants table, never request
-ids or user text."""
+ids or user text.
+
+With several uvicorn workers (`llm-gateway serve --workers N`) prometheus_client's
+multiprocess mode is on (PROMETHEUS_MULTIPROC_DIR, set before this module is imported):
+counters and histograms are summed over every worker that ever ran, so they never go
+backwards when a worker is replaced; gauges use `live*` modes, so a dead worker's last
+value is dropped (`mark_process_dead`) instead of lingering.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 # LLM calls take 10 ms to minutes; the gateway's own overhead is micro- to milliseconds.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
@@ -23,9 +33,42 @@ COST = Counter("gateway_cost_usd_total", "Cost in USD.", ["tenant", "model"])
 CACHE = Counter("gateway_cache_requests_total", "Cache lookups by result.", ["result"])
 GUARDRAIL_EVENTS = Counter("gateway_guardrail_events_total", "PII findings.", ["tenant", "type"])
 RATELIMIT_REJECTIONS = Counter("gateway_ratelimit_rejections_total", "429s by limit.", ["tenant", "limit"])
+RATELIMIT_DEGRADED = Gauge("gateway_ratelimit_degraded", "1 while Redis is unreachable for rate limits "
+                           "(fail_open: limits held per process; fail_closed: 503).", multiprocess_mode="livemax")
 UPSTREAM_ERRORS = Counter("gateway_upstream_errors_total", "Failed upstream attempts.", ["provider", "kind"])
 FALLBACKS = Counter("gateway_fallbacks_total", "Moves to the next deployment.", ["from_provider", "to_provider"])
 CIRCUIT_STATE = Gauge("gateway_circuit_state", "0 closed, 1 half-open, 2 open.", ["provider"],
-                      multiprocess_mode="max")
+                      multiprocess_mode="livemax")
+CIRCUIT_TRANSITIONS = Counter("gateway_circuit_transitions_total", "Circuit breaker state changes.",
+                              ["provider", "to"])
+# Each process reports its own view of the backlog; with a shared (Redis) outbox every
+# worker sees the same number, so the largest live value is the backlog.
 OUTBOX_PENDING = Gauge("gateway_usage_outbox_pending", "Usage records not yet in the database.",
-                       multiprocess_mode="max")
+                       multiprocess_mode="livemax")
+
+ALL_METRICS: tuple[MetricWrapperBase, ...] = (
+    REQUESTS, REQUEST_DURATION, OVERHEAD, TTFT, TOKENS, COST, CACHE, GUARDRAIL_EVENTS,
+    RATELIMIT_REJECTIONS, UPSTREAM_ERRORS, FALLBACKS, CIRCUIT_STATE, CIRCUIT_TRANSITIONS, OUTBOX_PENDING,
+)
+
+# Series that exist from the start, so that rate() and dashboards see zeros, not gaps.
+for _result in ("hit", "miss", "bypass"):
+    CACHE.labels(_result)
+
+
+def exported_metrics() -> dict[str, str]:
+    """Every metric the gateway exports, as the name a query uses -> its type. Histograms
+    also expose `<name>_bucket`, `_sum` and `_count`."""
+    exported: dict[str, str] = {}
+    for metric in ALL_METRICS:
+        for family in metric.describe():
+            name = family.name + "_total" if family.type == "counter" else family.name
+            exported[name] = family.type
+    return exported
+
+
+def declare_providers(names: Iterable[str]) -> None:
+    """Every configured provider's breaker series starts at 0 (closed) until the router
+    reports otherwise."""
+    for name in names:
+        CIRCUIT_STATE.labels(name).set(0)
