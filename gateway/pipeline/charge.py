@@ -1,6 +1,10 @@
 """Stage 7: actual usage replaces the reservation; cost from the price table; one usage
 record queued to the outbox (no database write on the request path). Runs for every
-request, failed and rejected ones included, so every reservation is settled."""
+request, failed and rejected ones included, so every reservation is settled.
+
+A cache hit is recorded at zero cost with the tokens it saved, under the model asked for
+and the provider `cache`. Text a client sent (model name, `user`) is cut to its column's
+width here, so that no record can be refused by the database."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from gateway.limits.base import Limiter
 from gateway.pipeline.context import CacheStatus, RequestContext
 from gateway.usage.outbox import UsageOutbox
 from gateway.usage.record import UsageRecord
+from gateway.usage.tables import to_money
 from providers.base import Usage
 
 log = logging.getLogger("gateway.charge")
@@ -43,31 +48,40 @@ class Charge:
                 log.warning("reservation not settled", extra={"request_id": ctx.request_id}, exc_info=True)
         if ctx.principal is None:
             return  # unauthenticated: nobody to charge; telemetry still counts it
+        await self._outbox.append(self.record_of(ctx, usage))
+
+    def record_of(self, ctx: RequestContext, usage: Usage) -> UsageRecord:
+        assert ctx.principal is not None
         finished = ctx.finished_at or time.perf_counter()
         route = ctx.route
-        await self._outbox.append(UsageRecord(
+        hit = ctx.cache_status is CacheStatus.HIT
+        model, provider = (route.model, route.provider) if route else (None, None)
+        if hit and route is None:
+            model = ctx.request.model if ctx.request.model in self._catalog.models else None
+            provider = "cache"
+        return UsageRecord(
             request_id=ctx.request_id,
             tenant=ctx.principal.tenant.name,
             key_id=ctx.principal.key.id,
             feature=ctx.feature,
             end_user=_end_user(ctx),
-            requested_model=ctx.request.model,
-            model=route.model if route else None,
-            provider=route.provider if route else None,
+            requested_model=ctx.request.model[:128] or None,
+            model=model,
+            provider=provider,
             upstream_model=route.upstream_model if route else None,
             status=ctx.outcome.value,
             http_status=ctx.http_status,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             cached_tokens=usage.cached_tokens,
-            cost_usd=ctx.cost,
+            cost_usd=to_money(ctx.cost),
             latency_ms=round((finished - ctx.started) * 1000),
             ttft_ms=round((ctx.first_token_at - ctx.started) * 1000) if ctx.first_token_at else None,
             fallback_count=ctx.fallback_count,
             stream=ctx.request.stream,
-            cache_hit=ctx.cache_status is CacheStatus.HIT,
+            cache_hit=hit,
             redactions=sum(ctx.redactions.values()),
-        ))
+        )
 
 
 def _end_user(ctx: RequestContext) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -45,7 +45,12 @@ class UsageRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> UsageRecord:
-        data = dict(data)
-        data["ts"] = datetime.fromisoformat(data["ts"])
-        data["cost_usd"] = Decimal(data["cost_usd"])
-        return cls(**data)
+        """Fields this version does not know are ignored, so that replicas of two versions
+        can share one outbox during a rolling upgrade (breaking changes get a new stream key)."""
+        known = {k: v for k, v in data.items() if k in _FIELDS}
+        known["ts"] = datetime.fromisoformat(known["ts"])
+        known["cost_usd"] = Decimal(known["cost_usd"])
+        return cls(**known)
+
+
+_FIELDS = frozenset(f.name for f in fields(UsageRecord))

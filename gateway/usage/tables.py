@@ -1,15 +1,58 @@
-"""The usage_records table: one row per request, unique by request_id (idempotent inserts)."""
+"""The usage tables: `usage_records`, one row per request, unique by request_id (idempotent
+inserts), and `usage_daily`, its rollup per UTC day, tenant, feature, model and provider,
+kept in the same transaction as the records so reports over whole days never scan records.
+
+Money is exact on both databases: NUMERIC(20,10) on PostgreSQL; SQLite has no decimal type
+(NUMERIC there is a float), so it stores an integer count of 1e-10 USD, which sums exactly.
+"""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
 from gateway.db import Timestamp, metadata
+
+MONEY_SCALE = 10
+_UNITS_PER_USD = 10**MONEY_SCALE
+_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+
+
+def to_money(value: Decimal) -> Decimal:
+    """A USD amount at the stored scale (half up, as PostgreSQL rounds NUMERIC)."""
+    return value.quantize(_QUANTUM, rounding="ROUND_HALF_UP")
+
+
+class Money(sa.TypeDecorator[Decimal]):
+    impl = sa.Numeric(20, MONEY_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.Numeric(20, MONEY_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = to_money(Decimal(value))
+        return int(amount * _UNITS_PER_USD) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)) / _UNITS_PER_USD
+        return Decimal(value)
+
 
 usage_records = sa.Table(
     "usage_records", metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("request_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("request_id", sa.String(128), nullable=False, unique=True),
     sa.Column("ts", Timestamp, nullable=False),
     sa.Column("tenant", sa.String(64), nullable=False),
     sa.Column("key_id", sa.String(32)),
@@ -19,12 +62,12 @@ usage_records = sa.Table(
     sa.Column("model", sa.String(128)),
     sa.Column("provider", sa.String(64)),
     sa.Column("upstream_model", sa.String(256)),
-    sa.Column("status", sa.String(32), nullable=False),     # ok | error | client_closed | ...
+    sa.Column("status", sa.String(32), nullable=False),     # ok | error | client_closed | rejected
     sa.Column("http_status", sa.Integer, nullable=False),
     sa.Column("prompt_tokens", sa.Integer, nullable=False, server_default="0"),
     sa.Column("completion_tokens", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cached_tokens", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("cost_usd", sa.Numeric(20, 10), nullable=False, server_default="0"),
+    sa.Column("cost_usd", Money, nullable=False, server_default="0"),
     sa.Column("latency_ms", sa.Integer),
     sa.Column("ttft_ms", sa.Integer),
     sa.Column("fallback_count", sa.Integer, nullable=False, server_default="0"),
@@ -33,4 +76,25 @@ usage_records = sa.Table(
     sa.Column("redactions", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_usage_records_tenant_ts", "tenant", "ts"),
     sa.Index("ix_usage_records_ts", "ts"),
+)
+
+# Dimensions are NOT NULL ('' for none) so that they can form the unique key of an upsert.
+ROLLUP_DIMENSIONS = ("day", "tenant", "feature", "model", "provider")
+
+usage_daily = sa.Table(
+    "usage_daily", metadata,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("feature", sa.String(128), nullable=False),
+    sa.Column("model", sa.String(128), nullable=False),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sa.Column("prompt_tokens", sa.BigInteger, nullable=False),      # billed: cache hits excluded
+    sa.Column("completion_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cached_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cache_hits", sa.BigInteger, nullable=False),
+    sa.Column("saved_tokens", sa.BigInteger, nullable=False),       # tokens cache hits did not pay for
+    sa.Column("cost_usd", Money, nullable=False),
+    sa.PrimaryKeyConstraint(*ROLLUP_DIMENSIONS, name="pk_usage_daily"),
 )

@@ -1,29 +1,154 @@
-"""Batched, idempotent inserts of usage records (a request_id already present is skipped),
-so a batch retried after a failure or drained twice never double-counts."""
+"""Batched, idempotent inserts of usage records, with the daily rollup kept in step.
+
+A request_id already present is skipped, and only the records this transaction actually
+inserted are added to `usage_daily`, so a batch retried after a failure, drained twice, or
+claimed by two replicas at once never double-counts -- in the records or in the rollup.
+
+A record the database refuses as invalid (a value too long, say) would fail its whole batch
+on every retry and stall the outbox behind it; such records are isolated one by one and
+handed back to the caller to dead-letter, while every valid record of the batch is written.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.usage.record import UsageRecord
-from gateway.usage.tables import usage_records
+from gateway.usage.tables import ROLLUP_DIMENSIONS, to_money, usage_daily, usage_records
+
+# SQLSTATE classes of failures that retrying the same record can never fix: 22 data
+# exception (a value too long, a number out of range), 23 integrity constraint violation.
+# Connection loss, timeouts and the like are not among them: they propagate, and the
+# caller keeps the batch and retries it.
+_INVALID_SQLSTATE_CLASSES = ("22", "23")
+_ROLLUP_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens",
+                "cache_hits", "saved_tokens", "cost_usd")
 
 
-async def insert_records(engine: AsyncEngine, records: Sequence[UsageRecord]) -> None:
-    if not records:
-        return
-    rows = [r.to_row() for r in records]
-    dialect = engine.dialect.name
-    if dialect == "postgresql":
-        stmt: sa.Insert = pg_insert(usage_records).on_conflict_do_nothing(index_elements=["request_id"])
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(usage_records).on_conflict_do_nothing(index_elements=["request_id"])
-    else:  # pragma: no cover - only the two supported databases
-        raise RuntimeError(f"unsupported database {dialect}")
+@dataclass(frozen=True, slots=True)
+class RejectedRecord:
+    record: UsageRecord
+    reason: str          # the database's error class, never the offending value
+
+
+async def insert_records(engine: AsyncEngine, records: Sequence[UsageRecord]) -> list[RejectedRecord]:
+    """Writes the batch in one transaction; returns the records refused as invalid (the rest
+    are written). Raises on a transient failure, leaving nothing written."""
+    batch = _unique(records)
+    if not batch:
+        return []
+    try:
+        await _insert_batch(engine, batch)
+        return []
+    except sa.exc.DBAPIError as exc:
+        if not invalid_record(exc):
+            raise
+        if len(batch) == 1:
+            return [RejectedRecord(batch[0], _reason(exc))]
+    rejected: list[RejectedRecord] = []
+    for record in batch:
+        try:
+            await _insert_batch(engine, [record])
+        except sa.exc.DBAPIError as exc:
+            if not invalid_record(exc):
+                raise
+            rejected.append(RejectedRecord(record, _reason(exc)))
+    return rejected
+
+
+def invalid_record(exc: sa.exc.DBAPIError) -> bool:
+    """The database refused the data itself (not the connection). SQLAlchemy does not map
+    every asyncpg error to DataError, so the driver's SQLSTATE decides where it has one."""
+    if isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError):
+        return True
+    cause: BaseException | None = exc.orig
+    for _ in range(3):
+        if cause is None:
+            break
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate[:2] in _INVALID_SQLSTATE_CLASSES
+        cause = cause.__cause__
+    return False
+
+
+def _reason(exc: sa.exc.DBAPIError) -> str:
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    return type(cause or exc.orig or exc).__name__
+
+
+def _unique(records: Sequence[UsageRecord]) -> list[UsageRecord]:
+    """First record per request_id: a duplicate inside one batch must not reach the rollup twice."""
+    seen: set[str] = set()
+    out = []
+    for record in records:
+        if record.request_id not in seen:
+            seen.add(record.request_id)
+            out.append(record)
+    return out
+
+
+async def _insert_batch(engine: AsyncEngine, batch: list[UsageRecord]) -> None:
     async with engine.begin() as conn:
-        await conn.execute(stmt, rows)
+        inserted = await _insert_new(conn, batch)
+        fresh = [r for r in batch if r.request_id in inserted]
+        rows = rollup_rows(fresh)
+        if rows:
+            await _add_to_rollup(conn, rows)
+
+
+def _dialect_insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    name = conn.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database {name}")  # pragma: no cover - two databases only
+
+
+async def _insert_new(conn: AsyncConnection, batch: list[UsageRecord]) -> set[str]:
+    stmt = (_dialect_insert(conn, usage_records)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(usage_records.c.request_id))
+    result = await conn.execute(stmt, [r.to_row() for r in batch])
+    return set(result.scalars().all())
+
+
+async def _add_to_rollup(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    stmt = _dialect_insert(conn, usage_daily)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(ROLLUP_DIMENSIONS),
+        set_={name: usage_daily.c[name] + stmt.excluded[name] for name in _ROLLUP_SUMS})
+    await conn.execute(stmt, rows)
+
+
+def rollup_rows(records: Sequence[UsageRecord]) -> list[dict[str, Any]]:
+    """The records summed per (UTC day, tenant, feature, model, provider), in key order so
+    that concurrent writers lock rollup rows in the same order (no deadlocks)."""
+    sums: dict[tuple[date, str, str, str, str], dict[str, Any]] = {}
+    for r in records:
+        key = (r.ts.astimezone(UTC).date(), r.tenant, r.feature or "", r.model or "", r.provider or "")
+        row = sums.get(key)
+        if row is None:
+            row = sums[key] = dict(zip(ROLLUP_DIMENSIONS, key, strict=True))
+            row.update({name: 0 for name in _ROLLUP_SUMS})
+            row["cost_usd"] = Decimal(0)
+        row["requests"] += 1
+        row["errors"] += r.status != "ok"
+        if r.cache_hit:
+            row["cache_hits"] += 1
+            row["saved_tokens"] += r.prompt_tokens + r.completion_tokens
+        else:
+            row["prompt_tokens"] += r.prompt_tokens
+            row["completion_tokens"] += r.completion_tokens
+            row["cached_tokens"] += r.cached_tokens
+        row["cost_usd"] += to_money(r.cost_usd)   # as the record is stored
+    return [sums[key] for key in sorted(sums)]

@@ -1,0 +1,25 @@
+"""Which outbox a gateway uses: the Redis Stream when Redis is configured (durable across
+a crash, drained by every replica), else the in-process queue (embedded mode)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.settings import Settings
+from gateway.usage.outbox import MemoryOutbox, UsageOutbox
+from gateway.usage.redis_outbox import RedisStreamOutbox, StreamConfig, default_consumer_name
+
+
+def build_outbox(settings: Settings, engine: AsyncEngine, redis: Redis | None) -> UsageOutbox:
+    if redis is None:
+        return MemoryOutbox(engine, batch_size=settings.usage_batch_size,
+                            interval=settings.usage_flush_interval_seconds)
+    return RedisStreamOutbox(redis, engine, StreamConfig(
+        key=settings.usage_stream_key,
+        group=settings.usage_consumer_group,
+        consumer=settings.usage_consumer_name or default_consumer_name(),
+        batch_size=settings.usage_batch_size,
+        interval=settings.usage_flush_interval_seconds,
+        claim_idle=settings.usage_claim_idle_seconds,
+    ))
