@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import config_cmd, serve, tenants
+from gateway.cli import config_cmd, serve, tenants, usage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(commands)
     config_cmd.register(commands)
     tenants.register(commands)
+    usage.register(commands)
     return parser
 
 
