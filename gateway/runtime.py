@@ -32,7 +32,8 @@ from gateway.tenancy.admin_key import AdminKey
 from gateway.tenancy.directory import KeyDirectory
 from gateway.tenancy.service import TenancyService
 from gateway.tenancy.wiring import open_tenancy
-from gateway.usage.outbox import MemoryOutbox, UsageOutbox
+from gateway.usage.outbox import UsageOutbox
+from gateway.usage.wiring import build_outbox
 from providers import build_provider
 from providers.base import Provider, ProviderConfig
 
@@ -104,8 +105,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         stack.push_async_callback(limiter.close)
         cache_store: CacheStore = (RedisCacheStore(redis, catalog.cache.max_entry_bytes) if redis is not None
                                    else MemoryCacheStore(catalog.cache.max_entries, catalog.cache.max_entry_bytes))
-        outbox: UsageOutbox = MemoryOutbox(engine, batch_size=settings.usage_batch_size,
-                                           interval=settings.usage_flush_interval_seconds)
+        outbox: UsageOutbox = build_outbox(settings, engine, redis)
         await outbox.start()
         stack.push_async_callback(outbox.close)   # closed before the engine: flushes first
 
