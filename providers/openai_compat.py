@@ -80,6 +80,23 @@ def _error_message(body: JSON | None, payload: bytes) -> str:
     return payload[:_MAX_ERROR_TEXT].decode("utf-8", "replace")
 
 
+class _Deadlines:
+    """One call's time limits as loop-clock deadlines, from the moment it starts."""
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        self.timeouts = timeouts
+        now = asyncio.get_running_loop().time()
+        self.first_byte = now + timeouts.first_byte
+        self.total = now + timeouts.total
+
+    def next_read(self) -> tuple[float, str]:
+        """The deadline of the next read mid-stream, and what to say if it passes."""
+        idle_deadline = asyncio.get_running_loop().time() + self.timeouts.idle
+        if idle_deadline <= self.total:
+            return idle_deadline, f"upstream stream idle for more than {self.timeouts.idle:g}s"
+        return self.total, f"upstream stream exceeded the total time limit of {self.timeouts.total:g}s"
+
+
 class OpenAICompatibleProvider(Provider):
     """Shared by the `openai` and `vllm` provider types; they differ in endpoints and auth."""
 
@@ -137,12 +154,14 @@ class OpenAICompatibleProvider(Provider):
         payload = self.build_body(request, upstream_model)
         if request.stream:
             return self._stream(payload)
-        response = await self._post("/chat/completions", payload)
+        deadlines = _Deadlines(self.timeouts)
+        response = await self._post("/chat/completions", payload, deadlines)
         try:
-            async with asyncio.timeout(self.timeouts.total):
+            async with asyncio.timeout_at(deadlines.total):
                 raw = await response.read()
         except TimeoutError:
-            raise self._error(ErrorKind.TIMEOUT, "upstream timed out reading the response", 504) from None
+            raise self._error(ErrorKind.TIMEOUT, f"upstream did not finish the response within "
+                              f"{self.timeouts.total:g}s", 504) from None
         except aiohttp.ClientError as exc:
             raise self._error(ErrorKind.CONNECT, f"upstream connection failed: {type(exc).__name__}",
                               502) from None
@@ -153,8 +172,13 @@ class OpenAICompatibleProvider(Provider):
         return ChatResult(body=body, usage=usage, raw=raw)
 
     async def _stream(self, payload: bytes) -> AsyncIterator[ChatChunk]:
-        response = await self._post("/chat/completions", payload)
+        """Until the first event arrives, the wait is bounded by `first_byte` and a timeout
+        is retryable (TIMEOUT: the router may fall back). After it, each gap is bounded by
+        `idle` and the whole stream by `total`, and a timeout ends the stream (STREAM, 504)."""
+        deadlines = _Deadlines(self.timeouts)
+        response = await self._post("/chat/completions", payload, deadlines)
         clean = False
+        started = False
         try:
             content_type = response.headers.get("Content-Type", "")
             if "text/event-stream" not in content_type:
@@ -162,11 +186,18 @@ class OpenAICompatibleProvider(Provider):
                                   f"upstream answered a stream with content type {content_type!r}", 502)
 
             async def readline() -> bytes:
+                if started:
+                    deadline, message = deadlines.next_read()
+                    error = self._error(ErrorKind.STREAM, message, 504)
+                else:
+                    deadline = deadlines.first_byte
+                    error = self._error(ErrorKind.TIMEOUT, f"upstream sent no first chunk within "
+                                        f"{self.timeouts.first_byte:g}s", 504)
                 try:
-                    async with asyncio.timeout(self.timeouts.idle):
+                    async with asyncio.timeout_at(deadline):
                         return await response.content.readline()
                 except TimeoutError:
-                    raise self._error(ErrorKind.STREAM, "upstream stream idle timeout", 504) from None
+                    raise error from None
                 except aiohttp.ClientError as exc:
                     raise self._error(ErrorKind.STREAM,
                                       f"upstream stream broken: {type(exc).__name__}", 502) from None
@@ -184,6 +215,7 @@ class OpenAICompatibleProvider(Provider):
                 if "error" in chunk:
                     message = _error_message(chunk, data)
                     raise self._error(ErrorKind.STREAM, f"upstream stream error: {message}", 502)
+                started = True
                 yield ChatChunk(data=chunk, raw=data)
             raise self._error(ErrorKind.STREAM, "upstream closed the stream before [DONE]", 502)
         finally:
@@ -195,9 +227,13 @@ class OpenAICompatibleProvider(Provider):
     # -- embeddings -------------------------------------------------------------------
 
     async def embeddings(self, body: JSON, upstream_model: str) -> EmbeddingsResult:
-        response = await self._post("/embeddings", orjson.dumps({**body, "model": upstream_model}))
+        deadlines = _Deadlines(self.timeouts)
+        response = await self._post("/embeddings", orjson.dumps({**body, "model": upstream_model}), deadlines)
         try:
-            raw = await response.read()
+            async with asyncio.timeout_at(deadlines.total):
+                raw = await response.read()
+        except TimeoutError:
+            raise self._error(ErrorKind.TIMEOUT, "upstream did not finish the response in time", 504) from None
         finally:
             response.release()
         parsed = self._parse_json(raw, response)
@@ -205,26 +241,34 @@ class OpenAICompatibleProvider(Provider):
 
     # -- I/O --------------------------------------------------------------------------
 
-    async def _post(self, path: str, payload: bytes) -> aiohttp.ClientResponse:
-        """Sends the request; returns once a 2xx response's headers arrived."""
+    async def _post(self, path: str, payload: bytes, deadlines: _Deadlines) -> aiohttp.ClientResponse:
+        """Sends the request; returns once a 2xx response's headers arrived, within `first_byte`."""
         last: ProviderError | None = None
         headers = dict(self._headers)
         propagate.inject(headers)   # W3C traceparent of the current attempt's span, if any
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeouts.connect)
         for endpoint in self._endpoint_order():
             try:
-                async with asyncio.timeout(self.timeouts.first_byte):
-                    response = await self.session.post(endpoint + path, data=payload, headers=headers)
+                async with asyncio.timeout_at(deadlines.first_byte):
+                    response = await self.session.post(endpoint + path, data=payload, headers=headers,
+                                                       timeout=timeout)
+            except aiohttp.ConnectionTimeoutError:
+                # Nothing was sent: the next endpoint of the pool may take it.
+                last = self._error(ErrorKind.CONNECT, f"cannot connect to upstream within "
+                                   f"{self.timeouts.connect:g}s", 502)
+                continue
             except TimeoutError:
-                raise self._error(ErrorKind.TIMEOUT, "upstream did not answer in time", 504) from None
+                raise self._error(ErrorKind.TIMEOUT, f"upstream did not answer within "
+                                  f"{self.timeouts.first_byte:g}s", 504) from None
             except (aiohttp.ClientConnectionError, OSError) as exc:
-                # Nothing was received: the next endpoint of the pool may take it.
                 last = self._error(ErrorKind.CONNECT, f"cannot connect to upstream: {type(exc).__name__}", 502)
                 continue
             if response.status < 300:
                 return response
             try:
-                raw = await response.read()
-            except aiohttp.ClientError:
+                async with asyncio.timeout_at(deadlines.total):
+                    raw = await response.read()
+            except (aiohttp.ClientError, TimeoutError):
                 raw = b""
             finally:
                 response.release()
