@@ -24,6 +24,7 @@ from gateway.pipeline.guardrails import ScanForPii
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.routing.breaker import BreakerBoard
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
 from gateway.settings import Settings
@@ -57,6 +58,7 @@ class Runtime:
     admin_key: AdminKey
     exit_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     draining: bool = False
+    breakers: BreakerBoard | None = None    # the router's circuit breakers (GET /admin/providers)
 
     async def close(self) -> None:
         await self.exit_stack.aclose()
@@ -112,7 +114,10 @@ async def open_runtime(settings: Settings) -> Runtime:
         tenancy_parts = await open_tenancy(engine, catalog, settings, stack)
         directory, tenancy = tenancy_parts.directory, tenancy_parts.service
         latency = LatencyTracker()
-        router = Router(providers, latency)
+        breakers = BreakerBoard.for_catalog(catalog, redis)
+        await breakers.start()
+        stack.push_async_callback(breakers.close)
+        router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)
         pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
                                   cache_store=cache_store, outbox=outbox, router=router, latency=latency)
         if settings.embedded and settings.bootstrap_demo_tenant:
@@ -121,7 +126,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         return Runtime(settings=settings, catalog=catalog, engine=engine, redis=redis, directory=directory,
                        tenancy=tenancy, limiter=limiter, cache_store=cache_store, outbox=outbox,
                        providers=providers, latency=latency, pipeline=pipeline, admin_key=tenancy_parts.admin_key,
-                       exit_stack=stack)
+                       exit_stack=stack, breakers=breakers)
     except BaseException:
         await stack.aclose()
         raise
