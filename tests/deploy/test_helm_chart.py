@@ -5,6 +5,7 @@ rendered objects carry the operational settings the issue asks for."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,19 @@ def test_default_values_leave_out_what_needs_infrastructure(rendered: Rendered) 
     kinds = {d["kind"] for d in rendered("default")}
     assert "Job" not in kinds and "Ingress" not in kinds  # no database host, no hostnames
     assert "GATEWAY_DATABASE_HOST" not in env_of(pod_spec(rendered("default"))["containers"][0])
+
+
+def test_every_value_is_documented() -> None:
+    import yaml
+
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    rows = [line for line in (CHART_DIR / "README.md").read_text().splitlines() if line.startswith("| `")]
+    for top, value in values.items():
+        children = list(value) if isinstance(value, dict) and value else [None]
+        for child in children:
+            documented = [
+                row
+                for row in rows
+                if re.search(rf"`{top}[.`]", row.split("|")[1]) and (child is None or child in row)
+            ]
+            assert documented, f"values.yaml {top}{'.' + child if child else ''} is not in README.md"
