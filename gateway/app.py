@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.api import admin, health, openai, usage
+from gateway.api import admin, health, openai, providers_admin, usage
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.runtime import open_runtime
 from gateway.settings import Settings
@@ -103,4 +103,5 @@ def create_app(settings: Settings | None = None, *, public: bool = True, admin_a
     if admin_api:
         app.include_router(admin.router)
         app.include_router(usage.router)
+        app.include_router(providers_admin.router)
     return app

@@ -1,0 +1,44 @@
+"""GET /admin/providers: every deployment's circuit breaker state, its recent error rate
+and its measured latency, so that an operator sees why traffic moved. Admin key only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from gateway.api.admin import AdminRuntime
+from gateway.routing.breaker import BreakerBoard
+from gateway.routing.latency import LatencyTracker
+from gateway.runtime import Runtime
+
+router = APIRouter(prefix="/admin")
+
+
+def deployment_rows(runtime: Runtime, breakers: BreakerBoard, latency: LatencyTracker) -> list[dict[str, Any]]:
+    rows = []
+    for model, entry in runtime.catalog.models.items():
+        for deployment in entry.deployments:
+            view = breakers.view(deployment.provider, deployment.upstream)
+            ttft = latency.estimate(model, deployment.provider)
+            rows.append({
+                "model": model,
+                "provider": deployment.provider,
+                "upstream": deployment.upstream,
+                "state": view.state.label,
+                "retry_after_seconds": round(view.retry_after, 3),
+                "window_seconds": breakers.policy.window_seconds,
+                "requests": view.calls,
+                "failures": view.failures,
+                "error_rate": round(view.error_rate, 4),
+                "latency_ewma_ms": round(ttft * 1000, 1) if ttft is not None else None,
+            })
+    return rows
+
+
+@router.get("/providers")
+async def list_providers(runtime: AdminRuntime) -> dict[str, Any]:
+    breakers = runtime.breakers
+    if breakers is None:   # a runtime built without a router (never by open_runtime)
+        breakers = BreakerBoard(runtime.catalog.routing.breaker)
+    return {"data": deployment_rows(runtime, breakers, runtime.latency)}
