@@ -1,5 +1,6 @@
 """`llm-gateway serve`: the gateway on uvicorn (uvloop + httptools), optionally with the
-admin API on its own port so that it stays off the public listener."""
+admin API on its own port so that it stays off the public listener, and optionally as
+several worker processes (`--workers N`) whose metrics are merged at every scrape."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.catalog import CatalogError, load_catalog
 from gateway.runtime import open_runtime
 from gateway.settings import Settings
 from gateway.telemetry.logging import configure as configure_logging
+from gateway.telemetry.multiprocess import ENV as METRICS_DIR_ENV
+from gateway.telemetry.multiprocess import MetricsSupervisor, metrics_directory
 
 
 def register(commands: Any) -> None:
@@ -42,7 +47,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print(exc, flush=True)
         return 2
     if args.workers > 1:
-        raise SystemExit("--workers > 1 is not supported by this build; run one process per core instead")
+        return serve_workers(settings, args)
     try:
         import uvloop
         uvloop.run(serve(settings, args.host, args.port, args.admin_port))
@@ -90,3 +95,92 @@ async def serve(settings: Settings, host: str, port: int, admin_port: int | None
         await asyncio.gather(*(s.serve() for s in servers))
     finally:
         await runtime.close()
+
+
+# -- several workers --------------------------------------------------------------------
+
+_WORKER_ADMIN_ENV = "LLM_GATEWAY_WORKER_ADMIN_LISTEN"   # host:port each worker serves /admin on
+
+
+def serve_workers(settings: Settings, args: argparse.Namespace) -> int:
+    """uvicorn's supervisor runs `args.workers` processes on one public socket, each building
+    its app from the environment (`worker_app`); every worker writes its metrics under one
+    PROMETHEUS_MULTIPROC_DIR, and a worker that exits is marked dead there."""
+    asyncio.run(_prepare_once(settings))   # migrations, admin key, demo tenant: not raced by N workers
+    os.environ["GATEWAY_BOOTSTRAP_DEMO_TENANT"] = "false"
+    if args.admin_port is not None:
+        _reuseport_socket(args.host, args.admin_port).close()   # taken? fail here, not in every worker
+        os.environ[_WORKER_ADMIN_ENV] = f"{args.host}:{args.admin_port}"
+    with metrics_directory(os.environ.get(METRICS_DIR_ENV)):
+        config = uvicorn.Config("gateway.cli.serve:worker_app", factory=True, host=args.host, port=args.port,
+                                workers=args.workers, http="httptools", lifespan="on", access_log=False,
+                                log_config=None, timeout_graceful_shutdown=round(settings.shutdown_grace_seconds))
+        sock = config.bind_socket()
+        print(f"llm-gateway listening on http://{args.host}:{args.port} with {args.workers} workers"
+              + (f" (admin on http://{args.host}:{args.admin_port})" if args.admin_port else ""), flush=True)
+        MetricsSupervisor(config, sockets=[sock]).run()
+    return 0
+
+
+async def _prepare_once(settings: Settings) -> None:
+    runtime = await open_runtime(settings)
+    await runtime.close()
+
+
+def worker_app() -> FastAPI:
+    """One worker's app (uvicorn's app factory). With --admin-port each worker also serves the
+    admin API on that port, bound with SO_REUSEPORT so the kernel spreads admin connections."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    admin_listen = os.environ.get(_WORKER_ADMIN_ENV)
+    app = create_app(settings, admin_api=admin_listen is None)
+    opened = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with opened(app):
+            runtime = app.state.runtime
+            servers: list[uvicorn.Server] = []
+            if admin_listen is not None:
+                host, _, port = admin_listen.rpartition(":")
+                admin = create_app(settings, public=False)
+                admin.state.runtime = runtime
+                servers.append(_server(admin, host, int(port), settings.shutdown_grace_seconds))
+            admin_tasks = [asyncio.create_task(s.serve(sockets=[_reuseport_socket(s.config.host, s.config.port)]))
+                           for s in servers]
+
+            def stop() -> None:
+                runtime.draining = True        # /readyz turns 503 at once
+                for server in servers:
+                    server.should_exit = True
+
+            _also_on_stop_signals(stop)
+            try:
+                yield
+            finally:
+                stop()
+                await asyncio.gather(*admin_tasks)
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def _also_on_stop_signals(callback: Callable[[], None]) -> None:
+    """Runs `callback` on SIGTERM/SIGINT, then the handler uvicorn installed for the worker."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+
+        def handler(sig: int, frame: Any, previous: Any = previous) -> None:
+            callback()
+            if callable(previous):
+                previous(sig, frame)
+
+        signal.signal(signum, handler)
+
+
+def _reuseport_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
