@@ -16,6 +16,8 @@ class QuotaRequest:
     limits: Limits
     tokens: int                # estimated prompt tokens + max_tokens
     usd: Decimal = Decimal(0)  # estimated cost, reserved against the monthly budget
+    key_id: str | None = None  # the API key, when it has limits of its own
+    key_limits: Limits | None = None   # counted for this key alone, on top of the tenant's
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,10 @@ class Reservation:
     tokens: Window | None = None
     settled: bool = False
     handle: object = field(default=None)   # store-specific (e.g. the member ids to adjust)
+
+
+class LimiterUnavailable(Exception):
+    """The shared store (Redis) could not be reached; the caller decides: fail open or closed."""
 
 
 class Limiter(ABC):

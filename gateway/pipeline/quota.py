@@ -1,5 +1,7 @@
-"""Stage 2: may this tenant send one more request of this size now? Reserves the request
-and its estimated tokens and cost; the charge stage settles the reservation."""
+"""Stage 2: may this tenant (and this key) send one more request of this size now?
+Reserves the request and its estimated tokens (prompt estimate + max_tokens, or the
+configured default) and cost, against every limit at once; the charge stage settles the
+reservation with actual usage. A 429 names the limit and says when the request would fit."""
 
 from __future__ import annotations
 
@@ -21,11 +23,18 @@ class ReserveQuota:
         self._default_max_tokens = default_max_tokens
 
     def limits_for(self, ctx: RequestContext) -> Limits:
+        """The tenant's limits: its tier's, with the tenant's own overrides on top."""
         assert ctx.principal is not None
-        tenant, key = ctx.principal.tenant, ctx.principal.key
+        tenant = ctx.principal.tenant
         tier = self._catalog.tiers.get(tenant.tier)
         tier_limits = tier.model_dump(exclude_none=True) if tier else {}
-        return Limits.merged(tier_limits, tenant.limit_overrides, key.limits)
+        return Limits.merged(tier_limits, tenant.limit_overrides)
+
+    def key_limits_for(self, ctx: RequestContext) -> Limits | None:
+        """A key's own limits, counted for that key alone (the tenant's still apply)."""
+        assert ctx.principal is not None
+        limits = ctx.principal.key.limits
+        return Limits.merged(limits) if limits else None
 
     def estimate(self, ctx: RequestContext) -> tuple[int, Decimal]:
         prompt = estimate_prompt_tokens(ctx.request.messages)
@@ -48,7 +57,9 @@ class ReserveQuota:
     async def __call__(self, ctx: RequestContext) -> None:
         tokens, cost = self.estimate(ctx)
         ctx.estimated_cost = cost
-        request = QuotaRequest(scope=ctx.tenant_name, limits=self.limits_for(ctx), tokens=tokens, usd=cost)
+        assert ctx.principal is not None
+        request = QuotaRequest(scope=ctx.tenant_name, limits=self.limits_for(ctx), tokens=tokens, usd=cost,
+                               key_id=ctx.principal.key.id, key_limits=self.key_limits_for(ctx))
         try:
             ctx.reservation = await self._limiter.reserve(request)
         except RateLimited as exc:
