@@ -19,7 +19,9 @@ from tests.support.threads import LoopThread, free_port
 
 @dataclass
 class Behavior:
-    """What the next request gets. kind: ok | status | hang | cut | malformed | wrong_type | drip | tools"""
+    """What the next request gets. kind: ok | status | hang | cut | malformed | wrong_type | drip | tools,
+    and (waiting for the client to close, noting when in `closed_at`) hang_until_closed | stall_stream,
+    and slow_stream (every chunk `chunk_delay` seconds after the one before)."""
 
     kind: str = "ok"
     status: int = 200
@@ -27,6 +29,7 @@ class Behavior:
     text: str | None = None
     delay: float = 0.0
     body: dict[str, Any] | None = None
+    chunk_delay: float = 0.0
 
 
 @dataclass
@@ -44,6 +47,7 @@ class FakeOpenAI:
     requests: list[Seen] = field(default_factory=list)
     disconnects: int = 0
     completed_streams: int = 0
+    closed_at: list[float] = field(default_factory=list)   # time.monotonic() when a waiting call saw its client leave
 
     @property
     def url(self) -> str:
@@ -72,6 +76,9 @@ class FakeOpenAI:
             return web.json_response(error, status=behavior.status, headers=headers)
         if behavior.kind == "hang":
             await asyncio.sleep(3600)
+        if behavior.kind == "hang_until_closed":
+            await self._until_closed(request)
+            return web.Response(status=499)
         if behavior.kind == "malformed":
             return web.Response(body=b'{"id": "x", "choices": [', content_type="application/json")
         if behavior.kind == "wrong_type":
@@ -86,8 +93,15 @@ class FakeOpenAI:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         chunks = _chunks(body, text, behavior)
+        if behavior.kind == "stall_stream":   # two chunks, then nothing until the client leaves
+            for chunk in chunks[:2]:
+                await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+            await self._until_closed(request)
+            return response
         try:
             for i, chunk in enumerate(chunks):
+                if behavior.kind == "slow_stream" and i > 0:
+                    await asyncio.sleep(behavior.chunk_delay)
                 if behavior.kind == "cut" and i == len(chunks) // 2:
                     request.transport.close()  # type: ignore[union-attr]
                     return response
@@ -100,6 +114,15 @@ class FakeOpenAI:
             self.disconnects += 1
             raise
         return response
+
+    async def _until_closed(self, request: web.Request, limit: float = 60.0) -> None:
+        deadline = time.monotonic() + limit
+        while request.transport is not None and not request.transport.is_closing():
+            if time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.01)
+        self.closed_at.append(time.monotonic())
+        self.disconnects += 1
 
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model",
