@@ -14,7 +14,7 @@ from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
 from gateway.catalog import Catalog, load_catalog
 from gateway.db import create_engine, migrate
 from gateway.limits.base import Limiter
-from gateway.limits.memory import MemoryLimiter
+from gateway.limits.factory import build_limiter
 from gateway.pipeline import Pipeline
 from gateway.pipeline.allowlist import CheckAllowlist
 from gateway.pipeline.auth import Authenticate
@@ -103,7 +103,7 @@ async def open_runtime(settings: Settings) -> Runtime:
             stack.push_async_callback(provider.close)
             providers[name] = provider
 
-        limiter: Limiter = MemoryLimiter()
+        limiter: Limiter = build_limiter(settings)   # Redis when redis_url is set, else in process
         stack.push_async_callback(limiter.close)
         cache_store: CacheStore = (RedisCacheStore(redis, catalog.cache.max_entry_bytes) if redis is not None
                                    else MemoryCacheStore(catalog.cache.max_entries, catalog.cache.max_entry_bytes))
