@@ -16,7 +16,8 @@ from gateway.api.deps import RuntimeDep, bearer_token
 from gateway.api.streaming import finish_detached, relay, replayed
 from gateway.cache.replay import replay_chunks
 from gateway.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied, UpstreamError
-from gateway.limits.base import Reservation, Window
+from gateway.limits.base import Reservation
+from gateway.limits.headers import ratelimit_headers
 from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
 from gateway.runtime import Runtime
 from gateway.telemetry import tracing
@@ -35,26 +36,11 @@ def request_id_of(request: Request) -> str:
     return f"req_{uuid.uuid4().hex}"
 
 
-def _duration(seconds: float) -> str:
-    """OpenAI's reset format: `1s`, `6m0s`, `250ms`."""
-    if seconds < 1:
-        return f"{max(0, round(seconds * 1000))}ms"
-    minutes, rest = divmod(int(seconds + 0.999), 60)
-    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
-
-
-def _window_headers(window: Window | None, kind: str) -> dict[str, str]:
-    if window is None:
-        return {}
-    return {f"x-ratelimit-limit-{kind}": str(window.limit),
-            f"x-ratelimit-remaining-{kind}": str(max(0, window.remaining)),
-            f"x-ratelimit-reset-{kind}": _duration(window.reset_seconds)}
-
-
 def rate_limit_headers(reservation: Reservation | None) -> dict[str, str]:
+    """x-ratelimit-* of an admitted request (a 429 carries its own, from the limiter)."""
     if reservation is None:
         return {}
-    return {**_window_headers(reservation.requests, "requests"), **_window_headers(reservation.tokens, "tokens")}
+    return ratelimit_headers(reservation.requests, reservation.tokens)
 
 
 def response_headers(ctx: RequestContext) -> dict[str, str]:
