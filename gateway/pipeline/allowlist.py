@@ -1,10 +1,10 @@
 """Stage 3: is the requested model (or alias) one this tenant may use? Answers before any
 provider is contacted; resolves the name to the deployments to try.
 
-An allowlist holds model names, alias names and glob patterns (`gpt-4o*`, `*`). An alias is
-callable only if it is allowed itself and resolves to at least one allowed model; it then
-resolves to allowed models only (gateway/routing/candidates.py). `callable_models` lists
-exactly the names that pass this stage, for /v1/models.
+An allowlist holds model names, alias names and glob patterns (`gpt-4o*`, `*`), resolved
+against the catalog when the tenant is loaded (gateway/tenancy/allowlist.py): an alias is
+allowed only if it reaches an allowed model, and resolves to allowed models only
+(gateway/routing/candidates.py). /v1/models lists the same names `Tenant.allows` accepts.
 """
 
 from __future__ import annotations
@@ -33,17 +33,6 @@ class CheckAllowlist:
         if not candidates:
             raise PermissionDenied(f"The alias `{name}` resolves to no model this key may use.", param="model")
         return candidates
-
-    def callable_models(self, tenant: Tenant) -> list[str]:
-        """Every model and alias name the tenant may call (chat or embeddings), catalog order."""
-        names = []
-        for name in (*self._catalog.models, *self._catalog.aliases):
-            try:
-                self.candidates(name, tenant)
-            except (NotFound, PermissionDenied):
-                continue
-            names.append(name)
-        return names
 
     async def __call__(self, ctx: RequestContext) -> None:
         assert ctx.principal is not None

@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.catalog import Catalog
 from gateway.errors import AuthenticationFailed
+from gateway.tenancy.allowlist import callable_names
 from gateway.tenancy.changes import Change, ChangeKind
 from gateway.tenancy.keys import hash_key, looks_like_key
 from gateway.tenancy.last_used import LastUsedRecorder
@@ -41,8 +43,10 @@ def key_from_row(row: sa.Row) -> ApiKey:
 
 
 class KeyDirectory:
-    def __init__(self, engine: AsyncEngine, ttl: float = 1.0, last_used: LastUsedRecorder | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, ttl: float = 1.0, last_used: LastUsedRecorder | None = None,
+                 catalog: Catalog | None = None) -> None:
         self._engine = engine
+        self._catalog = catalog      # resolves each tenant's allowlist once per load
         self._ttl = ttl
         self.last_used = last_used
         self._entries: dict[str, _Entry] = {}
@@ -119,7 +123,9 @@ class KeyDirectory:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        tenant = Tenant(id=row.t_id, name=row.name, tier=row.tier, models=tuple(row.models or ()),
+        models = tuple(row.models or ())
+        tenant = Tenant(id=row.t_id, name=row.name, tier=row.tier, models=models,
                         limit_overrides=dict(row.t_limits or {}), pii_mode=row.pii_mode,
-                        cache_mode=row.cache_mode, disabled=bool(row.disabled))
+                        cache_mode=row.cache_mode, disabled=bool(row.disabled),
+                        callable=callable_names(models, self._catalog) if self._catalog is not None else None)
         return Principal(tenant=tenant, key=key_from_row(row))

@@ -31,8 +31,9 @@ def generate_admin_key() -> str:
 
 
 def display_prefix(key: str) -> str:
-    tenant_part, _, random_part = key.rpartition("-")
-    return f"{tenant_part}-{random_part[:DISPLAY_PREFIX_RANDOM_CHARS]}..."
+    # Split at the second '-': the random part is url-safe and may hold '-' itself.
+    scheme, tenant, random_part = key.split("-", 2)
+    return f"{scheme}-{tenant}-{random_part[:DISPLAY_PREFIX_RANDOM_CHARS]}..."
 
 
 def looks_like_key(key: str) -> bool:

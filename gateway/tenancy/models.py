@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,6 +46,10 @@ def is_glob(entry: str) -> bool:
     return any(c in entry for c in "*?[")
 
 
+def matches_allowlist(entries: Iterable[str], name: str) -> bool:
+    return any(entry == name or (is_glob(entry) and fnmatch.fnmatchcase(name, entry)) for entry in entries)
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     id: str
@@ -55,10 +60,14 @@ class Tenant:
     pii_mode: str | None = None
     cache_mode: str | None = None
     disabled: bool = False
+    # The catalog names the allowlist lets this tenant call, resolved once when the tenant is
+    # loaded (gateway/tenancy/allowlist.py): an alias is in it only if it reaches an allowed model.
+    callable: frozenset[str] | None = None
 
     def allows(self, name: str) -> bool:
-        return any(entry == name or (is_glob(entry) and fnmatch.fnmatchcase(name, entry))
-                   for entry in self.models)
+        if self.callable is not None:
+            return name in self.callable
+        return matches_allowlist(self.models, name)
 
 
 @dataclass(frozen=True, slots=True)
