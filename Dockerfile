@@ -28,12 +28,12 @@ RUN groupadd --system --gid 10001 gateway \
        --home-dir /nonexistent --shell /usr/sbin/nologin gateway
 COPY --from=build /opt/venv /opt/venv
 # Everything the process writes goes to /tmp (an emptyDir in Kubernetes): Python
-# never writes bytecode, and prometheus_client's multiprocess files live under /tmp.
+# never writes bytecode, and `serve --workers N` puts prometheus_client's multiprocess
+# files in a directory under $TMPDIR.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    TMPDIR=/tmp \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+    TMPDIR=/tmp
 WORKDIR /tmp
 USER 10001:10001
 EXPOSE 8080 8081

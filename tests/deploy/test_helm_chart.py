@@ -126,8 +126,16 @@ def test_termination_grace_outlasts_the_drain(rendered: Rendered) -> None:
     drain = int(env["GATEWAY_SHUTDOWN_GRACE_SECONDS"])
     pre_stop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
     assert spec["terminationGracePeriodSeconds"] > pre_stop + drain
-    assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
     assert env["GATEWAY_CONFIG"] == "/etc/llm-gateway/gateway.yaml"
+
+
+def test_multiprocess_metrics_only_with_several_workers(rendered: Rendered) -> None:
+    prod = pod_spec(rendered("prod"))["containers"][0]
+    assert "--workers=2" in prod["args"]
+    assert env_of(prod)["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    # One worker: prometheus_client's default registry (the variable would need the directory).
+    default = pod_spec(rendered("default"))["containers"][0]
+    assert "--workers=1" in default["args"] and "PROMETHEUS_MULTIPROC_DIR" not in env_of(default)
 
 
 def test_configuration_and_secrets_reach_the_container(rendered: Rendered) -> None:
