@@ -115,10 +115,11 @@ def test_data_stores_are_encrypted_and_private() -> None:
     for setting in [
         "transit_encryption_enabled = true",
         "at_rest_encryption_enabled = true",
-        'cluster_mode               = "enabled"',
+        'cluster_mode               = var.cache_cluster_mode ? "enabled" : "disabled"',
         "auth_token                 = random_password.cache_auth_token.result",
     ]:
         assert setting in cache
+    assert re.search(r'variable "cache_cluster_mode" \{[^}]*default     = true', (MODULE / "variables.tf").read_text())
     database = (MODULE / "rds.tf").read_text()
     for setting in [
         "manage_master_user_password   = true",

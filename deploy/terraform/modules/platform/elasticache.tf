@@ -1,4 +1,4 @@
-# Valkey in cluster mode for rate limits, the response cache and the usage outbox:
+# Valkey (cluster mode unless cache_cluster_mode = false) for rate limits, the response cache and the usage outbox:
 # TLS in transit (required), encryption at rest with the data key, an auth token
 # that Terraform generates and stores in Secrets Manager (secrets.tf).
 resource "aws_security_group" "cache" {
@@ -32,10 +32,10 @@ resource "aws_elasticache_replication_group" "cache" {
   engine_version       = var.valkey_version
   node_type            = var.cache_node_type
   port                 = 6379
-  parameter_group_name = "default.valkey${split(".", var.valkey_version)[0]}.cluster.on"
+  parameter_group_name = "default.valkey${split(".", var.valkey_version)[0]}${var.cache_cluster_mode ? ".cluster.on" : ""}"
 
-  cluster_mode               = "enabled"
-  num_node_groups            = var.cache_shards
+  cluster_mode               = var.cache_cluster_mode ? "enabled" : "disabled"
+  num_node_groups            = var.cache_cluster_mode ? var.cache_shards : 1
   replicas_per_node_group    = var.cache_replicas_per_shard
   automatic_failover_enabled = true
   multi_az_enabled           = true

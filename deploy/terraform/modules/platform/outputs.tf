@@ -52,8 +52,10 @@ output "database_secret_arn" {
 }
 
 output "redis_host" {
-  description = "Valkey configuration endpoint (cluster mode)."
-  value       = aws_elasticache_replication_group.cache.configuration_endpoint_address
+  description = "Valkey endpoint: the configuration endpoint in cluster mode, else the primary."
+  value = (var.cache_cluster_mode
+    ? aws_elasticache_replication_group.cache.configuration_endpoint_address
+  : aws_elasticache_replication_group.cache.primary_endpoint_address)
 }
 
 output "redis_port" {

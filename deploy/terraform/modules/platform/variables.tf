@@ -97,6 +97,12 @@ variable "cache_node_type" {
   default     = "cache.t4g.medium"
 }
 
+variable "cache_cluster_mode" {
+  description = "Valkey cluster mode (shards behind a configuration endpoint). The gateway's Redis client must speak the cluster protocol for every store (limits, cache, outbox, pub/sub) when this is on."
+  type        = bool
+  default     = true
+}
+
 variable "cache_shards" {
   description = "Node groups (shards) of the cluster-mode Valkey replication group."
   type        = number
