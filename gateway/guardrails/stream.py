@@ -43,7 +43,11 @@ class StreamRedactor:
     def _emit(self, buffer: str, cut: int) -> str:
         offset = len(self._context)
         cut = max(cut, offset)
-        findings = [f for f in self._detector.find(buffer) if f.end > offset]
+        findings = []
+        # A finding not yet emitted lies in the pending text (or, for a custom match
+        # longer than the hold-back bound, ends there): skip the scan when none can.
+        if self._detector.could_match(buffer[offset:]):
+            findings = [f for f in self._detector.find(buffer) if f.end > offset]
         for finding in findings:
             if finding.start < cut < finding.end:
                 cut = max(finding.start, offset)
