@@ -67,6 +67,7 @@ _KEYWORDS = {
     ),
 }
 _BARE_GROUPS = {"ssn": "ssn_bare", "phone_us": "phone_bare"}
+BARE_TYPES = frozenset(_BARE_GROUPS)
 # A bare number's keyword lies within this many characters, in the same sentence,
 # with no other number in between ("phone 5552345678, order 5552345678").
 CONTEXT_WINDOW = 48

@@ -88,7 +88,13 @@ class PiiDetector:
         self._shapes += [custom.shape for custom in self._custom]
         self.types: tuple[str, ...] = builtin + tuple(custom.name for custom in self._custom)
         self._tags = {kind: f"[REDACTED-{kind.upper()}]" for kind in self.types}
-        self.max_match_len: int = max((shape.max_len for shape in self._shapes), default=0)
+        # The most a stream ever holds back: the longest match, or a bare number and
+        # the words after it that may still name it.
+        bare_types = [kind for kind in digit_types if kind in detectors.BARE_TYPES]
+        self.max_match_len: int = max(
+            [shape.max_len for shape in self._shapes] + ([self._undecided_window] if bare_types else []),
+            default=0,
+        )
 
     def find(self, text: str) -> list[Finding]:
         """Sorted, non-overlapping findings; on overlap the earlier, then the longer wins."""
@@ -143,7 +149,7 @@ class PiiDetector:
             waiting = detectors.undecided_bare(self._digits, text, max(0, len(text) - self._undecided_window))
             if waiting is not None:
                 held = len(text) - waiting
-        longest = min(len(text), self.max_match_len - 1)
+        longest = min(len(text), max((shape.max_len for shape in self._shapes), default=0))
         reversed_tail = text[len(text) - longest :][::-1]
         for shape in self._shapes:
             limit = min(len(text), shape.max_len - 1)

@@ -26,6 +26,11 @@ class StreamRedactor:
         self._pending = ""  # raw text not emitted yet
         self.counts: Counter[str] = Counter()
 
+    @property
+    def held(self) -> int:
+        """Characters received but not emitted yet (at most detector.max_match_len)."""
+        return len(self._pending)
+
     def feed(self, text: str) -> str:
         """The redacted text that is safe to emit now."""
         if not text:

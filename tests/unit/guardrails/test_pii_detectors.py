@@ -8,8 +8,10 @@ import re
 
 import pytest
 
+from gateway.guardrails.detectors import CONTEXT_WINDOW
 from gateway.guardrails.pattern_shape import pattern_shape
 from gateway.guardrails.pii import CUSTOM_MAX_MATCH_LEN, PII_TYPES, Finding, PiiDetector, luhn_valid
+from tests.unit.guardrails.pii_corpus import generate
 
 DETECTOR = PiiDetector()
 
@@ -257,8 +259,10 @@ def test_max_match_len_covers_the_longest_written_forms() -> None:
     for kind, value in longest.items():
         assert found(f"{kind}: {value}") == [(kind, value)]
         assert len(value) <= PiiDetector(types=[kind]).max_match_len
-    assert PiiDetector(types=["ssn"]).max_match_len == 11
-    assert PiiDetector(types=["ssn"], custom={"e": r"EMP-\d{6}"}).max_match_len == 11
+    assert PiiDetector(types=["credit_card"]).max_match_len == 23
+    assert PiiDetector(types=["credit_card"], custom={"e": r"EMP-\d{6}"}).max_match_len == 23
+    # A bare SSN may be held until the words after it had their chance to name it.
+    assert PiiDetector(types=["ssn"]).max_match_len == 11 + CONTEXT_WINDOW
     assert PiiDetector(types=[], custom={"e": r"EMP-\d{6}"}).max_match_len == 10
     assert PiiDetector(types=[], custom={"e": r"EMP-\d+"}).max_match_len == CUSTOM_MAX_MATCH_LEN
 
@@ -278,7 +282,7 @@ NO_EMAIL = PiiDetector(types=["ssn", "credit_card", "phone_us"])
         (NO_EMAIL, "call (212", len("(212")),
         (NO_EMAIL, "SSN 123-45-678", len("123-45-678")),
         (NO_EMAIL, "it is 2024. ", len("2024. ")),  # ". " could still be "." + extension, etc.
-        (NO_EMAIL, "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9", NO_EMAIL.max_match_len - 1),
+        (NO_EMAIL, "1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9", 34 - 1),  # longest phone - 1
     ],
 )
 def test_holdback_keeps_only_what_could_still_become_a_match(detector: PiiDetector, text: str, held: int) -> None:
@@ -307,3 +311,20 @@ def test_pattern_shape_reads_width_and_characters() -> None:
     assert pattern_shape(re.compile(r"[^x]{3}")).chars is None  # any character but x
     ignore_case = pattern_shape(re.compile(r"(?i:emp)-\d"))
     assert ignore_case.chars is not None and ignore_case.chars.match("E")
+
+
+def test_could_match_never_rules_out_a_finding() -> None:
+    detector = PiiDetector(custom={"employee_id": r"EMP-\d{6}"})
+    for record in generate(lines=300):
+        text = str(record["text"])
+        if detector.find(text):
+            assert detector.could_match(text), text
+    assert not DETECTOR.could_match("Plain prose, a price of $20 and a time of 10:30.")
+    assert detector.could_match("EMP")  # could be part of a custom match
+    assert PiiDetector(types=[], custom={"anything": r"[^x]{3}"}).could_match("abc")
+
+
+def test_a_custom_pattern_of_any_character_holds_back_its_bound() -> None:
+    detector = PiiDetector(types=[], custom={"quoted": r"'[^']{1,300}'"})
+    assert detector.max_match_len == CUSTOM_MAX_MATCH_LEN
+    assert detector.holdback("x" * 1000) == CUSTOM_MAX_MATCH_LEN - 1
