@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
@@ -72,6 +73,38 @@ def _feature(request: Request, body: dict[str, Any]) -> str | None:
     return feature[:128] if feature else None
 
 
+class ClientLeft(Exception):
+    """The client closed its connection while the pipeline worked on its request."""
+
+
+async def _disconnected(request: Request) -> None:
+    # The body is read by now, so the next ASGI message is the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def run_unless_client_leaves(request: Request, work: Coroutine[Any, Any, None]) -> None:
+    """Runs `work`, cancelling it -- and the upstream call inside it -- the moment the client
+    disconnects (then raises ClientLeft). The server does not cancel a handler whose client
+    left, and nothing else reads the connection while a non-streamed answer is awaited."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    left = False
+    try:
+        done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        left = task not in done
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait((task,))     # the stages unwind: breaker permit, upstream connection
+    if left:
+        if not task.cancelled():
+            task.exception()                # retrieved: an error while unwinding is moot now
+        raise ClientLeft
+    task.result()
+
+
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
     tracing.begin_request(request.headers)   # the server span; ended by the telemetry stage
@@ -84,17 +117,19 @@ async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
         check_chat_body(body)
         ctx.request = ChatRequest(body)
         ctx.feature = _feature(request, body)
-        await runtime.pipeline.run(ctx)
+        await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
     except GatewayError as error:
         ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
         ctx.finished_at = time.perf_counter()
         await finish_detached(ctx, runtime.pipeline, background)
         return error_response(error, response_headers(ctx))
-    except BaseException:
+    except BaseException as exc:
         ctx.outcome = Outcome.CLIENT_CLOSED
         ctx.http_status = 499
         ctx.finished_at = time.perf_counter()
-        await finish_detached(ctx, runtime.pipeline, background)
+        await finish_detached(ctx, runtime.pipeline, background, getattr(ctx.stream, "aclose", None))
+        if isinstance(exc, ClientLeft):
+            return Response(status_code=499)    # nobody is there to read it
         raise
 
     headers = response_headers(ctx)
