@@ -30,6 +30,9 @@ class PlatformOutputs:
     ecr_repository_url: str
     karpenter_queue_name: str
     karpenter_node_role_name: str
+    vpc_id: str
+    vpc_cidr: str
+    load_balancer_controller_role_arn: str
 
     @classmethod
     def from_terraform_json(cls, text: str) -> PlatformOutputs:
@@ -89,6 +92,7 @@ def gateway_values(outputs: PlatformOutputs) -> dict[str, Any]:
         },
         "redis": {"host": outputs.redis_host, "port": outputs.redis_port, "tls": True},
         "serviceAccount": {"roleArn": outputs.gateway_role_arn},
+        "networkPolicy": {"adminFromCIDRs": [outputs.vpc_cidr]},
         "externalSecret": {
             "enabled": True,
             "database": {"key": outputs.database_secret_arn},
@@ -116,6 +120,10 @@ def root_application(layout: Layout, outputs: PlatformOutputs, revision: str) ->
         "karpenter": {
             "interruptionQueue": outputs.karpenter_queue_name,
             "nodeRoleName": outputs.karpenter_node_role_name,
+        },
+        "loadBalancerController": {
+            "roleArn": outputs.load_balancer_controller_role_arn,
+            "vpcId": outputs.vpc_id,
         },
     }
     return {

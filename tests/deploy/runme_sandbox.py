@@ -39,6 +39,9 @@ def fake_terraform_outputs(**overrides: Any) -> dict[str, Any]:
         "ecr_repository_url": "123456789012.dkr.ecr.us-east-1.amazonaws.com/llm-gateway",
         "karpenter_queue_name": "Karpenter-llm-gateway-dev",
         "karpenter_node_role_name": "llm-gateway-dev-karpenter-node",
+        "vpc_id": "vpc-0123456789abcdef0",
+        "vpc_cidr": "10.10.0.0/16",
+        "load_balancer_controller_role_arn": "arn:aws:iam::123456789012:role/llm-gateway-dev-load-balancer-controller",
     }
     values.update(overrides)
     sensitive = {"database_username"}

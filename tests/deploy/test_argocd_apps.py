@@ -55,6 +55,8 @@ def test_children_cover_the_platform(children: list[dict[str, Any]], tmp_path: P
         "platform-policies",
         "karpenter",
         "cluster-config",
+        "metrics-server",
+        "aws-load-balancer-controller",
     }
     for app in children:
         assert app["kind"] == "Application" and app["metadata"]["namespace"] == "argocd"
@@ -70,7 +72,14 @@ def test_sync_order(children: list[dict[str, Any]]) -> None:
     by_name = {app["metadata"]["name"]: app for app in children}
     gateway = wave(by_name["llm-gateway"])
     # CRDs (ExternalSecret, ServiceMonitor, ClusterPolicy) exist before the gateway syncs.
-    for dependency in ["external-secrets", "kube-prometheus-stack", "kyverno", "cluster-config"]:
+    for dependency in [
+        "external-secrets",
+        "kube-prometheus-stack",
+        "kyverno",
+        "cluster-config",
+        "metrics-server",
+        "aws-load-balancer-controller",
+    ]:
         assert wave(by_name[dependency]) < gateway
     assert wave(by_name["kyverno"]) < wave(by_name["platform-policies"])
     assert wave(by_name["external-secrets"]) < wave(by_name["cluster-config"])

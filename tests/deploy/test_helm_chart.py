@@ -208,6 +208,8 @@ def test_identity_monitoring_and_network(rendered: Rendered) -> None:
     assert (monitor["port"], monitor["path"]) == ("http", "/metrics")
     policy = find(docs, "NetworkPolicy")["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
+    admin_rule = next(rule for rule in policy["ingress"] if rule["ports"][0]["port"] == "admin")
+    assert {"ipBlock": {"cidr": "10.20.0.0/16"}} in admin_rule["from"]  # the internal ALB's VPC
     egress_ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
     assert {53, 5432, 6379, 443} <= egress_ports
 

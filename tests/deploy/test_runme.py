@@ -67,6 +67,8 @@ def test_all_calls_every_tool_in_order(sandbox: RunmeSandbox) -> None:
     assert gateway["externalSecret"]["database"]["key"].endswith(":secret:rds!db-1234-AbCdEf")
     assert values["externalSecrets"]["roleArn"].endswith("llm-gateway-dev-external-secrets")
     assert values["karpenter"]["interruptionQueue"] == "Karpenter-llm-gateway-dev"
+    assert gateway["networkPolicy"] == {"adminFromCIDRs": ["10.10.0.0/16"]}
+    assert values["loadBalancerController"]["vpcId"] == "vpc-0123456789abcdef0"
     assert values["gateway"]["valueFiles"] == ["values.yaml"]  # dev: no values-prod.yaml
 
 

@@ -88,3 +88,18 @@ output "ecr_repository_url" {
   description = "See modules/platform/outputs.tf."
   value       = module.platform.ecr_repository_url
 }
+
+output "vpc_id" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.vpc_id
+}
+
+output "vpc_cidr" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.vpc_cidr
+}
+
+output "load_balancer_controller_role_arn" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.load_balancer_controller_role_arn
+}

@@ -92,3 +92,18 @@ output "ecr_repository_url" {
   description = "ECR repository of the gateway image."
   value       = aws_ecr_repository.gateway.repository_url
 }
+
+output "vpc_id" {
+  description = "VPC of the cluster (the load balancer controller needs it)."
+  value       = module.vpc.vpc_id
+}
+
+output "vpc_cidr" {
+  description = "CIDR of the VPC (internal load balancers reach the admin port from it)."
+  value       = module.vpc.vpc_cidr_block
+}
+
+output "load_balancer_controller_role_arn" {
+  description = "IRSA role of the AWS Load Balancer Controller."
+  value       = module.load_balancer_controller_irsa.iam_role_arn
+}
