@@ -8,8 +8,10 @@ module "eks" {
   cluster_name    = local.name
   cluster_version = var.kubernetes_version
 
+  # Public endpoint only for the listed CIDRs (where RUNME.py runs); with none, the API is
+  # private and kubectl/helm must run from inside the VPC (VPN, bastion).
   cluster_endpoint_public_access       = length(var.cluster_endpoint_public_access_cidrs) > 0
-  cluster_endpoint_public_access_cidrs = var.cluster_endpoint_public_access_cidrs
+  cluster_endpoint_public_access_cidrs = length(var.cluster_endpoint_public_access_cidrs) > 0 ? var.cluster_endpoint_public_access_cidrs : null
   cluster_endpoint_private_access      = true
 
   enable_cluster_creator_admin_permissions = true
