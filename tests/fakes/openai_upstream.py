@@ -20,8 +20,10 @@ from tests.support.threads import LoopThread, free_port
 @dataclass
 class Behavior:
     """What the next request gets. kind: ok | status | hang | cut | malformed | wrong_type | drip | tools,
-    and (waiting for the client to close, noting when in `closed_at`) hang_until_closed | stall_stream,
-    and slow_stream (every chunk `chunk_delay` seconds after the one before)."""
+    and (waiting for the client to close, noting when in `closed_at`) hang_until_closed | stall_stream |
+    silent_stream (headers, then no chunk at all),
+    and slow_stream (every chunk `chunk_delay` seconds after the one before), slow_cut (the same, closing
+    the connection halfway, as cut does)."""
 
     kind: str = "ok"
     status: int = 200
@@ -93,16 +95,16 @@ class FakeOpenAI:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         chunks = _chunks(body, text, behavior)
-        if behavior.kind == "stall_stream":   # two chunks, then nothing until the client leaves
-            for chunk in chunks[:2]:
+        if behavior.kind in ("stall_stream", "silent_stream"):   # 2 or 0 chunks, then nothing
+            for chunk in chunks[:2] if behavior.kind == "stall_stream" else []:
                 await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
             await self._until_closed(request)
             return response
         try:
             for i, chunk in enumerate(chunks):
-                if behavior.kind == "slow_stream" and i > 0:
+                if behavior.kind in ("slow_stream", "slow_cut") and i > 0:
                     await asyncio.sleep(behavior.chunk_delay)
-                if behavior.kind == "cut" and i == len(chunks) // 2:
+                if behavior.kind in ("cut", "slow_cut") and i == len(chunks) // 2:
                     request.transport.close()  # type: ignore[union-attr]
                     return response
                 if behavior.kind == "drip" and i > 0:
