@@ -5,6 +5,7 @@ caches it again. Works on a single node, Redis Cluster and ElastiCache cluster m
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -20,6 +21,7 @@ from gateway.limits.plan import (
     CheckState,
     Handle,
     Kind,
+    Plan,
     adjustments,
     conclude,
     make_plan,
@@ -40,12 +42,20 @@ class RedisLimiter(Limiter):
         self._window_ms = to_ms(window_seconds)
         self._clock = clock
         self._owns_client = owns_client
+        # A cluster client learns the slot map on its first command; commands racing that
+        # first discovery can hit connections it is replacing, so discovery comes first.
+        self._discovered = not isinstance(redis, RedisCluster)
+        self._discovery = asyncio.Lock()
 
     async def reserve(self, request: QuotaRequest) -> Reservation:
-        now = to_ms(self._clock() if self._clock is not None else time.time())
-        plan = make_plan(request, now)
+        plan = make_plan(request, to_ms(self._clock() if self._clock is not None else time.time()))
         if not plan.checks:
             return Reservation(request=request)
+        return await self.execute(request, plan)
+
+    async def execute(self, request: QuotaRequest, plan: Plan) -> Reservation:
+        """Runs one plan (a retried call with the same plan takes its share only once)."""
+        now = plan.now_ms
         keys: list[str] = [plan.record_key]
         args: list[str | int] = ["" if self._clock is None else now, self._window_ms, plan.id, RECORD_TTL_MS,
                                  len(plan.checks)]
@@ -82,6 +92,8 @@ class RedisLimiter(Limiter):
         """EVALSHA; on NOSCRIPT, EVAL (which caches the script on that node again)."""
         redis = cast(Any, self._redis)   # redis-py types eval* as sync-or-async
         try:
+            if not self._discovered:
+                await self._discover()
             try:
                 reply = await redis.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:
@@ -89,3 +101,9 @@ class RedisLimiter(Limiter):
         except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
             raise LimiterUnavailable(f"{script.name}: {type(exc).__name__}") from exc
         return reply if isinstance(reply, list) else [reply]
+
+    async def _discover(self) -> None:
+        async with self._discovery:
+            if not self._discovered:
+                await cast(RedisCluster, self._redis).initialize()
+                self._discovered = True
