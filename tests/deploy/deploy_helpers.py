@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
@@ -44,7 +44,7 @@ def tools_dir() -> Path:
     return Path(os.environ.get("DEPLOY_TOOLS_DIR", REPO_ROOT / ".venv-deploy-tools"))
 
 
-def missing_tool(reason: str) -> None:
+def missing_tool(reason: str) -> NoReturn:
     """Skip, or fail under CI=true: CI must have run deploy/install-validate-tools.sh."""
     message = f"{reason}; run deploy/install-validate-tools.sh"
     if os.environ.get("CI") == "true":
@@ -62,7 +62,6 @@ def find_tool(name: str) -> str:
         if on_path:
             return on_path
     missing_tool(f"{name} not found in {tools_dir() / group} or on PATH")
-    raise AssertionError("unreachable")
 
 
 def run_tool(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -199,11 +198,11 @@ def check_kubernetes(docs: list[dict[str, Any]], workdir: Path) -> list[str]:
     if not builtin:
         return problems
     workdir.mkdir(parents=True, exist_ok=True)
-    files = []
+    files: list[str] = []
     for index, doc in enumerate(builtin):
-        path = workdir / f"{index:03d}-{doc['kind']}.yaml".lower()
-        path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        files.append(str(path))
+        written = workdir / f"{index:03d}-{doc['kind']}.yaml".lower()
+        written.write_text(yaml.safe_dump(doc, sort_keys=False))
+        files.append(str(written))
     validator = find_tool("kubernetes-validate")
     done = run_tool([validator, "--strict", "-k", KUBERNETES_VERSION, *files])
     lines = (done.stdout + done.stderr).splitlines()
