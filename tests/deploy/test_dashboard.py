@@ -28,6 +28,7 @@ GATEWAY_METRICS = {
     "gateway_circuit_state": "gauge",
     "gateway_circuit_transitions_total": "counter",
     "gateway_usage_outbox_pending": "gauge",
+    "gateway_ratelimit_degraded": "gauge",  # gateway/telemetry/metrics.py, beyond DESIGN.md's list
 }
 
 # What the issue asks the dashboard to show, as (metric, what a panel must do with it).
