@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.usage.tables import usage_records
 from tests.conftest import unique
+from tests.support.gateway import RunningGateway
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -98,3 +99,24 @@ def poll(check: Callable[[], bool], timeout: float, interval: float = 0.25) -> b
         if time.monotonic() > deadline:
             return False
         time.sleep(interval)
+
+
+def gateway_records(gw: RunningGateway, tenant: str, *, at_least: int = 1, timeout: float = 15) -> list[sa.Row]:
+    """The tenant's records as the gateway's own engine sees them, once `at_least` are there
+    (flushing the embedded outbox first)."""
+
+    async def query() -> list[sa.Row]:
+        async with gw.runtime.engine.connect() as conn:
+            return list((await conn.execute(sa.select(usage_records).where(usage_records.c.tenant == tenant)
+                                            .order_by(usage_records.c.id))).all())
+
+    rows: list[sa.Row] = []
+
+    def enough() -> bool:
+        nonlocal rows
+        gw.flush_usage()
+        rows = gw.run(query)
+        return len(rows) >= at_least
+
+    poll(enough, timeout, interval=0.05)
+    return rows
