@@ -162,9 +162,11 @@ class Breaker:
         self._probes_out = 0
         self._probe_successes = 0
         self._probe_period_start = now
-        self._ok.clear()
-        self._failed.clear()
         self.remote_ok = self.remote_failed = 0
+        if state is State.CLOSED:
+            # a fresh start; while open, the counts that opened it stay on view as they age
+            self._ok.clear()
+            self._failed.clear()
 
 
 @dataclass(eq=False, slots=True)

@@ -31,6 +31,9 @@ models:
   solo:
     price: {{input: 1, output: 2}}
     deployments: [{{provider: primary, upstream: solo-upstream}}]
+aliases:
+  cheapest: {{rank: price}}
+  fastest: {{rank: latency}}
 tiers:
   pro: {{rpm: 100000, tpm: 100000000}}
 cache: {{mode: "off"}}

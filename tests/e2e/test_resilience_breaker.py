@@ -1,0 +1,120 @@
+"""A deployment that keeps failing is taken out of the chain by its circuit breaker: no
+call reaches it until the cool-down ends, then a few probes decide whether it is back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import make_settings
+from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
+from tests.integration.routing.helpers import catalog, chat
+from tests.support.gateway import RunningGateway, running_gateway, write_catalog
+
+COOLDOWN = 1.5
+ROUTING = f"""
+routing:
+  breaker: {{failure_rate: 0.5, min_requests: 4, window_seconds: 30, cooldown_seconds: {COOLDOWN},
+            half_open_probes: 2}}
+  retry: {{budget_ratio: 0}}
+"""
+
+
+@pytest.fixture
+def setup(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[RunningGateway, FakeOpenAI, FakeOpenAI]]:
+    with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
+        path = write_catalog(tmp_path, catalog(primary.url, secondary.url, routing=ROUTING))
+        with running_gateway(make_settings(sqlite_url, path)) as gw:
+            yield gw, primary, secondary
+
+
+def deployment(gw: RunningGateway, model: str, provider: str) -> dict[str, object]:
+    response = gw.admin("GET", "/admin/providers")
+    assert response.status_code == 200, response.text
+    rows = [r for r in response.json()["data"] if r["model"] == model and r["provider"] == provider]
+    assert len(rows) == 1
+    row: dict[str, object] = rows[0]
+    return row
+
+
+def circuit_gauge(gw: RunningGateway, provider: str) -> float:
+    for line in httpx.get(gw.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith(f'gateway_circuit_state{{provider="{provider}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no gateway_circuit_state series for " + provider)
+
+
+def test_500s_open_the_breaker_then_no_call_reaches_it_until_half_open(
+        setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI]) -> None:
+    gw, primary, secondary = setup
+    key = gw.create_key()
+    primary.default = Behavior("status", 500)
+    for _ in range(4):                                    # min_requests failures: the breaker opens
+        assert chat(gw, key).headers["x-gateway-provider"] == "secondary"
+    assert len(primary.requests) == 4
+    row = deployment(gw, "gpt-4o-mini", "primary")
+    assert row["state"] == "open" and row["error_rate"] == 1.0
+    assert circuit_gauge(gw, "primary") == 2
+
+    opened = time.monotonic()
+    while time.monotonic() - opened < COOLDOWN - 0.4:     # open: skipped at once, never called
+        response = chat(gw, key)
+        assert response.status_code == 200 and response.headers["x-gateway-provider"] == "secondary"
+    assert len(primary.requests) == 4
+    assert deployment(gw, "gpt-4o-mini", "secondary")["state"] == "closed"
+
+    primary.default = Behavior()                          # the upstream recovers
+    time.sleep(max(0.0, COOLDOWN - (time.monotonic() - opened)) + 0.1)
+    assert deployment(gw, "gpt-4o-mini", "primary")["state"] == "half_open"
+    providers = [chat(gw, key).headers["x-gateway-provider"] for _ in range(3)]
+    assert providers == ["primary"] * 3                   # two probes succeeded: closed again
+    assert deployment(gw, "gpt-4o-mini", "primary")["state"] == "closed"
+    assert circuit_gauge(gw, "primary") == 0
+
+
+def test_a_failed_probe_opens_the_breaker_again(setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI]) -> None:
+    gw, primary, _ = setup
+    key = gw.create_key()
+    primary.default = Behavior("status", 503)
+    for _ in range(4):
+        chat(gw, key)
+    time.sleep(COOLDOWN + 0.1)
+    assert chat(gw, key).headers["x-gateway-provider"] == "secondary"   # the probe failed, and fell back
+    assert len(primary.requests) == 5
+    assert deployment(gw, "gpt-4o-mini", "primary")["state"] == "open"
+    chat(gw, key)
+    assert len(primary.requests) == 5
+
+
+def test_an_open_breaker_on_the_only_deployment_is_a_503_at_once(
+        setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI]) -> None:
+    gw, primary, _ = setup
+    key = gw.create_key()
+    primary.default = Behavior("status", 500)
+    for _ in range(4):
+        assert chat(gw, key, model="solo").status_code == 503
+    started = time.monotonic()
+    response = chat(gw, key, model="solo")
+    assert time.monotonic() - started < 0.5
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "no_provider_available"
+    assert 1 <= int(response.headers["Retry-After"]) <= COOLDOWN + 1
+    assert len(primary.requests) == 4
+
+
+def test_cheapest_skips_an_open_breaker(setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI]) -> None:
+    gw, primary, secondary = setup
+    key = gw.create_key()
+    primary.default = Behavior("status", 500)
+    for _ in range(4):
+        chat(gw, key)
+    before = len(primary.requests)
+    response = chat(gw, key, model="cheapest")
+    assert response.status_code == 200
+    assert response.headers["x-gateway-provider"] == "secondary"
+    assert response.json()["model"] == "gpt-4o-mini"      # still the cheapest model, on its other deployment
+    assert len(primary.requests) == before
