@@ -61,6 +61,7 @@ class MemoryOutbox(UsageOutbox):
         self._write_timeout = write_timeout
         self._queue: deque[UsageRecord] = deque()
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()     # the drain task and an explicit flush must take turns
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -89,14 +90,19 @@ class MemoryOutbox(UsageOutbox):
             log.error("usage records lost at shutdown: the database is unreachable",
                       extra={"pending": len(self._queue)})
 
-    def take_all(self) -> list[UsageRecord]:
+    async def take_all(self) -> list[UsageRecord]:
         """Empties the queue into the caller's hands (to hand the records on elsewhere)."""
-        records = list(self._queue)
-        self._queue.clear()
-        return records
+        async with self._flushing:
+            records = list(self._queue)
+            self._queue.clear()
+            return records
 
     async def flush(self) -> bool:
         """Writes everything queued; False if the database refused (records stay queued)."""
+        async with self._flushing:
+            return await self._flush_queue()
+
+    async def _flush_queue(self) -> bool:
         while self._queue:
             batch = [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
             try:

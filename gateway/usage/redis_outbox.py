@@ -256,7 +256,7 @@ class RedisStreamOutbox(UsageOutbox):
         durable and any replica can write them."""
         if not await self._fallback.pending() or time.monotonic() < self._redis_down_until:
             return
-        records = self._fallback.take_all()
+        records = await self._fallback.take_all()
         try:
             await self._rehome_records(records)
         except BaseException:
@@ -285,7 +285,7 @@ class RedisStreamOutbox(UsageOutbox):
 
     async def _hand_over_fallback(self) -> None:
         """What is still in process at shutdown goes to Redis, else to the database."""
-        records = self._fallback.take_all()
+        records = await self._fallback.take_all()
         if not records:
             return
         try:
