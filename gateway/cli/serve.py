@@ -22,6 +22,7 @@ from gateway.catalog import CatalogError, load_catalog
 from gateway.runtime import open_runtime
 from gateway.settings import Settings
 from gateway.telemetry.logging import configure as configure_logging
+from gateway.telemetry.logging import lifecycle_log
 from gateway.telemetry.multiprocess import ENV as METRICS_DIR_ENV
 from gateway.telemetry.multiprocess import MetricsSupervisor, metrics_directory
 
@@ -106,6 +107,9 @@ def serve_workers(settings: Settings, args: argparse.Namespace) -> int:
     """uvicorn's supervisor runs `args.workers` processes on one public socket, each building
     its app from the environment (`worker_app`); every worker writes its metrics under one
     PROMETHEUS_MULTIPROC_DIR, and a worker that exits is marked dead there."""
+    if settings.redis_url is None:
+        lifecycle_log.warning("several workers without GATEWAY_REDIS_URL: each keeps its own rate limits "
+                              "and cache", extra={"workers": args.workers})
     asyncio.run(_prepare_once(settings))   # migrations, admin key, demo tenant: not raced by N workers
     os.environ["GATEWAY_BOOTSTRAP_DEMO_TENANT"] = "false"
     if args.admin_port is not None:

@@ -11,10 +11,16 @@ value is dropped (`mark_process_dead`) instead of lingering.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
+
+# Multiprocess mode writes a file per metric kind and process as metrics are created: the
+# directory an operator names may not exist yet when this module is first imported.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 # LLM calls take 10 ms to minutes; the gateway's own overhead is micro- to milliseconds.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
