@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import signal
 import socket
@@ -67,7 +68,7 @@ class _Server(uvicorn.Server):
 
 def _server(app: Any, host: str, port: int, grace: float) -> uvicorn.Server:
     config = uvicorn.Config(app, host=host, port=port, http="httptools", lifespan="on",
-                            access_log=False, log_config=None, timeout_graceful_shutdown=round(grace))
+                            access_log=False, log_config=None, timeout_graceful_shutdown=math.ceil(grace))
     return _Server(config)
 
 
@@ -118,7 +119,7 @@ def serve_workers(settings: Settings, args: argparse.Namespace) -> int:
     with metrics_directory(os.environ.get(METRICS_DIR_ENV)):
         config = uvicorn.Config("gateway.cli.serve:worker_app", factory=True, host=args.host, port=args.port,
                                 workers=args.workers, http="httptools", lifespan="on", access_log=False,
-                                log_config=None, timeout_graceful_shutdown=round(settings.shutdown_grace_seconds))
+                                log_config=None, timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds))
         sock = config.bind_socket()
         print(f"llm-gateway listening on http://{args.host}:{args.port} with {args.workers} workers"
               + (f" (admin on http://{args.host}:{args.admin_port})" if args.admin_port else ""), flush=True)
