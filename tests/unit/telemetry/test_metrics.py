@@ -7,7 +7,7 @@ from prometheus_client import Gauge, Histogram
 
 from gateway.telemetry import metrics
 
-# DESIGN.md, Metrics (plus the breaker transitions of issue 8).
+# DESIGN.md, Metrics, plus breaker transitions (issue 8) and rate-limit degradation (issue 4).
 CONTRACT = {
     "gateway_requests_total": ("counter", ("tenant", "model", "provider", "status")),
     "gateway_request_duration_seconds": ("histogram", ("provider", "model")),
@@ -18,6 +18,7 @@ CONTRACT = {
     "gateway_cache_requests_total": ("counter", ("result",)),
     "gateway_guardrail_events_total": ("counter", ("tenant", "type")),
     "gateway_ratelimit_rejections_total": ("counter", ("tenant", "limit")),
+    "gateway_ratelimit_degraded": ("gauge", ()),
     "gateway_upstream_errors_total": ("counter", ("provider", "kind")),
     "gateway_fallbacks_total": ("counter", ("from_provider", "to_provider")),
     "gateway_circuit_state": ("gauge", ("provider",)),
