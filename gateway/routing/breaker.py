@@ -73,8 +73,9 @@ class Breaker:
     def __init__(self, key: str, provider: str, upstream: str, policy: BreakerPolicy,
                  *, closes_locally: bool = True) -> None:
         self.key, self.provider, self.upstream, self.policy = key, provider, upstream, policy
-        # With shared state, probe successes are counted across replicas, not here.
-        self._closes_locally = closes_locally
+        # With shared state, probe successes are counted across replicas, not here
+        # (unless the shared store is unreachable: see SharedBreakers).
+        self.closes_locally = closes_locally
         self.state = State.CLOSED
         self.gen = 0
         self.until = 0.0
@@ -122,7 +123,7 @@ class Breaker:
             self._probes_out = max(0, self._probes_out - 1)
             if outcome is Outcome.FAILURE:
                 return self._move(State.OPEN, now)
-            if outcome is Outcome.SUCCESS and self._closes_locally:
+            if outcome is Outcome.SUCCESS and self.closes_locally:
                 self._probe_successes += 1
                 if self._probe_successes >= self.policy.half_open_probes:
                     return self._move(State.CLOSED, now)
@@ -218,7 +219,8 @@ class BreakerBoard:
     shared state."""
 
     def __init__(self, policy: BreakerPolicy, *, identities: Mapping[str, str] | None = None,
-                 redis: Redis | None = None, clock: Callable[[], float] = time.time) -> None:
+                 redis: Redis | None = None, redis_prefix: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.policy = policy
         self.clock = clock
         self._identities = dict(identities or {})
@@ -226,8 +228,8 @@ class BreakerBoard:
         self.by_key: dict[str, Breaker] = {}
         self.shared: SharedBreakers | None = None
         if redis is not None:
-            from gateway.routing.breaker_sync import SharedBreakers
-            self.shared = SharedBreakers(redis, self)
+            from gateway.routing.breaker_sync import PREFIX, SharedBreakers
+            self.shared = SharedBreakers(redis, self, prefix=redis_prefix or PREFIX)
 
     @classmethod
     def for_catalog(cls, catalog: Catalog, redis: Redis | None = None) -> BreakerBoard:
@@ -250,7 +252,8 @@ class BreakerBoard:
         if found is None:
             identity = self._identities.get(provider, provider)
             key = hashlib.sha256(f"{identity}\0{upstream}".encode()).hexdigest()[:24]
-            found = Breaker(key, provider, upstream, self.policy, closes_locally=self.shared is None)
+            found = Breaker(key, provider, upstream, self.policy,
+                            closes_locally=self.shared is None or not self.shared.healthy)
             self._breakers[(provider, upstream)] = found
             self.by_key[key] = found
             metrics.CIRCUIT_STATE.labels(provider).set(self._worst(provider))

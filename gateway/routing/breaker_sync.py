@@ -131,6 +131,10 @@ class SharedBreakers:
         self._healthy = True
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
     def state_key(self, breaker: Breaker) -> str:
         return f"{self.prefix}:state:{breaker.key}"
 
@@ -171,7 +175,8 @@ class SharedBreakers:
                     keys=[self.state_key(breaker)],
                     args=[gen, self.policy.half_open_probes, repr(now), self.policy.cooldown_seconds,
                           _STATE_TTL_MS, self.channel, breaker.key])
-        except (RedisError, OSError, TimeoutError):
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
             return True      # Redis is away: this replica probes on its own authority
         if int(moved):
             self.board.count(breaker, State.HALF_OPEN)
@@ -325,10 +330,14 @@ class SharedBreakers:
     def _failed(self, exc: BaseException) -> None:
         if self._healthy:
             self._healthy = False
+            for breaker in self.board.by_key.values():
+                breaker.closes_locally = True     # else a half-open breaker could never close
             log.warning("breaker state not shared: Redis unreachable; breakers run per replica",
                         extra={"error": type(exc).__name__})
 
     def _recovered(self) -> None:
         if not self._healthy:
             self._healthy = True
+            for breaker in self.board.by_key.values():
+                breaker.closes_locally = False
             log.info("breaker state shared through Redis again")
