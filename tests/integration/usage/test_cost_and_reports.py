@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import cycle
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -152,14 +153,14 @@ def test_costs_are_exact_and_reports_add_up(gateway: RunningGateway, tmp_path: P
     assert Decimal(api_json["totals"]["cost_usd"]) == by_model["big-model"]
 
 
-def _cli_report(gw: RunningGateway, tenant: str, cwd: Path) -> dict[str, object]:
+def _cli_report(gw: RunningGateway, tenant: str, cwd: Path) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env["GATEWAY_DATABASE_URL"] = gw.runtime.settings.database_url
     command = Path(sys.executable).parent / "llm-gateway"
     done = subprocess.run([str(command), "usage", "--tenant", tenant, "--since", "1d", "--group-by", "model",
                            "--format", "json"], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout)
+    result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 

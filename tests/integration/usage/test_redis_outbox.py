@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -104,7 +105,7 @@ async def test_entries_left_pending_by_a_dead_consumer_are_claimed(
         await writer.append(record)
     # A replica reads the entries, then dies before writing or acknowledging them.
     await redis.xgroup_create(stream.key, stream.group, id="0")
-    read = await redis.xreadgroup(stream.group, "dead-replica", {stream.key: ">"}, count=100)
+    read: Any = await redis.xreadgroup(stream.group, "dead-replica", {stream.key: ">"}, count=100)
     assert len(read[0][1]) == 20
     assert (await redis.xpending(stream.key, stream.group))["pending"] == 20
 
@@ -230,5 +231,5 @@ async def test_unreadable_and_invalid_entries_are_dead_lettered_without_blocking
         assert await eventually(lambda: _stream_empty(redis, stream.key))
     finally:
         await outbox.close()
-    dead = await redis.xrange(stream.dead_key)
+    dead: Any = await redis.xrange(stream.dead_key)
     assert sorted(fields[b"error"] for _, fields in dead) == [b"JSONDecodeError", b"StringDataRightTruncationError"]
