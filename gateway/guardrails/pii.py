@@ -82,19 +82,17 @@ class PiiDetector:
         self._email = "email" in builtin
         digit_types = tuple(kind for kind in builtin if kind in detectors.DIGIT_TYPES)
         self._digits = detectors.digit_pattern(digit_types) if digit_types else None
-        # A bare number waiting for its keyword ends at most this far from the end.
-        self._undecided_window = CONTEXT_WINDOW + max((detectors.SHAPES[k][0] for k in digit_types), default=0)
         self._shapes = [_Shape.of(*detectors.SHAPES[kind]) for kind in builtin]
         self._shapes += [custom.shape for custom in self._custom]
         self.types: tuple[str, ...] = builtin + tuple(custom.name for custom in self._custom)
         self._tags = {kind: f"[REDACTED-{kind.upper()}]" for kind in self.types}
-        # The most a stream ever holds back: the longest match, or a bare number and
-        # the words after it that may still name it.
-        bare_types = [kind for kind in digit_types if kind in detectors.BARE_TYPES]
-        self.max_match_len: int = max(
-            [shape.max_len for shape in self._shapes] + ([self._undecided_window] if bare_types else []),
-            default=0,
-        )
+        self._longest_match = max((shape.max_len for shape in self._shapes), default=0)
+        # A bare number whose keyword may still follow starts at most this far back.
+        bare_lengths = [detectors.SHAPES[kind][0] for kind in digit_types if kind in detectors.BARE_TYPES]
+        self._undecided_window = CONTEXT_WINDOW + max(bare_lengths) if bare_lengths else 0
+        # The most a stream ever holds back: a match, or a bare number and the words
+        # after it that may still name it.
+        self.max_match_len: int = max(self._longest_match, self._undecided_window)
 
     def find(self, text: str) -> list[Finding]:
         """Sorted, non-overlapping findings; on overlap the earlier, then the longer wins."""
@@ -145,12 +143,11 @@ class PiiDetector:
         would complete (or a bare number whose keyword may still follow); a stream
         must not emit them yet."""
         held = 0
-        if self._digits is not None:
+        if self._digits is not None and self._undecided_window:
             waiting = detectors.undecided_bare(self._digits, text, max(0, len(text) - self._undecided_window))
             if waiting is not None:
                 held = len(text) - waiting
-        longest = min(len(text), max((shape.max_len for shape in self._shapes), default=0))
-        reversed_tail = text[len(text) - longest :][::-1]
+        reversed_tail = text[len(text) - min(len(text), self._longest_match) :][::-1]
         for shape in self._shapes:
             limit = min(len(text), shape.max_len - 1)
             if limit <= held:
