@@ -152,15 +152,20 @@ class GatewayProcess:
         self.stop()
 
 
+# One pooled client: a new httpx client per call costs ~0.1 s on a busy machine (TLS context
+# set-up), which would swamp the latencies these tests measure.
+_client = httpx.Client(timeout=30)
+
+
 def chat(url: str, key: str | None, model: str = "mock-echo", **headers: str) -> httpx.Response:
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
-    return httpx.post(url + "/v1/chat/completions", headers=headers, timeout=30,
-                      json={"model": model, "messages": [{"role": "user", "content": "hello"}]})
+    return _client.post(url + "/v1/chat/completions", headers=headers,
+                        json={"model": model, "messages": [{"role": "user", "content": "hello"}]})
 
 
 def models(url: str, key: str) -> httpx.Response:
-    return httpx.get(url + "/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return _client.get(url + "/v1/models", headers={"Authorization": f"Bearer {key}"})
 
 
 def wait_for_status(probe: Any, status: int, timeout: float = 5.0, interval: float = 0.005) -> float:
