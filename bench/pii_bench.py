@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.guardrails.pii import PiiDetector  # noqa: E402
-from gateway.guardrails.stream import StreamRedactor  # noqa: E402
-from tests.unit.guardrails.pii_corpus import generate  # noqa: E402
+from gateway.guardrails.pii import PiiDetector
+from gateway.guardrails.stream import StreamRedactor
+from tests.unit.guardrails.pii_corpus import generate
 
 PROSE = """\
 Hi! I'm putting together the quarterly update for the leadership team and could use a hand.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from gateway.guardrails.pii import PiiDetector
+from gateway.guardrails.pii import Finding, PiiDetector
 
 # Emitted text kept (not re-emitted) so detectors see what precedes new text: the
 # boundary look-behind and the keyword window of a bare number.
@@ -48,7 +48,7 @@ class StreamRedactor:
     def _emit(self, buffer: str, cut: int) -> str:
         offset = len(self._context)
         cut = max(cut, offset)
-        findings = []
+        findings: list[Finding] = []
         # A finding not yet emitted lies in the pending text (or, for a custom match
         # longer than the hold-back bound, ends there): skip the scan when none can.
         if self._detector.could_match(buffer[offset:]):
