@@ -1,0 +1,123 @@
+"""The batch writer on SQLite and PostgreSQL: idempotent (records and rollup), exact money,
+an invalid record isolated instead of stalling its batch, and migration 0002's backfill."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.db import alembic_config, create_engine
+from gateway.usage.record import UsageRecord
+from gateway.usage.tables import usage_daily, usage_records
+from gateway.usage.writer import insert_records
+from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, require_postgres, unique
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def record(tenant: str, n: int, cost: str = "0.0000123", **overrides: object) -> UsageRecord:
+    values: dict[str, object] = {"request_id": f"{tenant}-{n}", "tenant": tenant, "status": "ok", "http_status": 200,
+                                 "model": "m", "provider": "p", "prompt_tokens": 10, "completion_tokens": n,
+                                 "cost_usd": Decimal(cost)}
+    values.update(overrides)
+    return UsageRecord(**values)  # type: ignore[arg-type]
+
+
+async def totals(engine: AsyncEngine, tenant: str) -> tuple[int, Decimal, int, Decimal]:
+    async with engine.connect() as conn:
+        raw = (await conn.execute(sa.select(sa.func.count(), sa.func.sum(usage_records.c.cost_usd))
+                                  .where(usage_records.c.tenant == tenant))).one()
+        daily = (await conn.execute(sa.select(sa.func.sum(usage_daily.c.requests), sa.func.sum(usage_daily.c.cost_usd))
+                                    .where(usage_daily.c.tenant == tenant))).one()
+    return int(raw[0]), Decimal(raw[1] or 0), int(daily[0] or 0), Decimal(daily[1] or 0)
+
+
+async def test_writing_a_batch_again_changes_nothing(engine: AsyncEngine) -> None:
+    tenant = unique()
+    batch = [record(tenant, n) for n in range(10)]
+    assert await insert_records(engine, [*batch, batch[0], batch[3]]) == []   # duplicates inside a batch, too
+    assert await insert_records(engine, batch[5:]) == []                       # a retried half
+    assert await insert_records(engine, batch) == []
+    assert await totals(engine, tenant) == (10, Decimal("0.000123"), 10, Decimal("0.000123"))
+
+
+async def test_money_sums_exactly(engine: AsyncEngine) -> None:
+    tenant = unique()
+    costs = ["0.1", "0.2", "0.0000000001", "0.0000000075", "12345.6789012345", "0.3333333333"]
+    batch = [record(tenant, n, cost) for n, cost in enumerate(costs * 50)]
+    await insert_records(engine, batch)
+    expected = sum((Decimal(c) for c in costs), Decimal(0)) * 50
+    assert await totals(engine, tenant) == (300, expected, 300, expected)
+
+
+async def test_an_invalid_record_is_handed_back_and_the_rest_written(engine: AsyncEngine) -> None:
+    tenant = unique()
+    invalid = record(tenant, 99, status=None)   # NOT NULL: no retry can ever write it
+    batch = [record(tenant, 0), invalid, record(tenant, 1)]
+    rejected = await insert_records(engine, batch)
+    assert [r.record for r in rejected] == [invalid]
+    assert rejected[0].reason and "None" not in rejected[0].reason
+    assert (await totals(engine, tenant))[0] == 2
+
+
+@pytest.fixture
+async def legacy_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of its own at revision 0003, before the usage rollup."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'legacy.db'}"
+        return
+    require_postgres()
+    name = f"gw_legacy_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user="postgres", database="test")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.mark.parametrize("legacy_url", ["sqlite", "postgres"], indirect=True)
+async def test_migration_backfills_the_rollup_from_existing_records(legacy_url: str) -> None:
+    config = alembic_config(legacy_url)
+    await asyncio.to_thread(command.upgrade, config, "0003")
+    engine = create_engine(legacy_url)
+    try:
+        ts = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+        async with engine.begin() as conn:
+            for n, (cost, hit) in enumerate([("0.0000123", False), ("1.5", False), ("0", True)]):
+                await conn.execute(sa.text(
+                    "INSERT INTO usage_records (request_id, ts, tenant, feature, model, provider, status, http_status,"
+                    " prompt_tokens, completion_tokens, cached_tokens, cost_usd, fallback_count, stream, cache_hit,"
+                    " redactions) VALUES (:rid, :ts, 'acme', 'search', 'm', 'p', 'ok', 200, 10, 4, 0, :cost, 0,"
+                    " false, :hit, 0)").bindparams(   # bound as the 0001 schema's column types were
+                        sa.bindparam("ts", type_=sa.DateTime(timezone=True)),
+                        sa.bindparam("cost", type_=sa.Numeric(20, 10))),
+                    {"rid": f"legacy-{n}", "ts": ts, "cost": Decimal(cost), "hit": hit})
+        await engine.dispose()
+        await asyncio.to_thread(command.upgrade, config, "head")
+        engine = create_engine(legacy_url)
+        async with engine.connect() as conn:
+            costs = sorted((await conn.execute(sa.select(usage_records.c.cost_usd))).scalars())
+            daily = (await conn.execute(sa.select(usage_daily))).one()
+        assert costs == [Decimal(0), Decimal("0.0000123"), Decimal("1.5")]
+        assert (daily.day.isoformat(), daily.tenant, daily.feature, daily.requests) == ("2026-11-20", "acme", "search", 3)
+        assert (daily.prompt_tokens, daily.saved_tokens, daily.cache_hits) == (20, 14, 1)
+        assert daily.cost_usd == Decimal("1.5000123")
+    finally:
+        await engine.dispose()
