@@ -50,7 +50,7 @@ def circuit_gauge(gw: RunningGateway, provider: str) -> float:
 
 def test_500s_open_the_breaker_then_no_call_reaches_it_until_half_open(
         setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI]) -> None:
-    gw, primary, secondary = setup
+    gw, primary, _ = setup
     key = gw.create_key()
     primary.default = Behavior("status", 500)
     for _ in range(4):                                    # min_requests failures: the breaker opens
@@ -107,7 +107,7 @@ def test_an_open_breaker_on_the_only_deployment_is_a_503_at_once(
 
 
 def test_cheapest_skips_an_open_breaker(setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI]) -> None:
-    gw, primary, secondary = setup
+    gw, primary, _ = setup
     key = gw.create_key()
     primary.default = Behavior("status", 500)
     for _ in range(4):

@@ -62,7 +62,7 @@ def test_a_retry_after_beyond_the_bound_falls_back_at_once(
     response = chat(gw, key)
     assert time.monotonic() - started < 0.8
     assert response.headers["x-gateway-provider"] == "secondary"
-    assert len(primary.requests) == 5 + 1
+    assert len(primary.requests) == 5 + 1 and len(secondary.requests) == 1
 
 
 def test_a_500_is_retried_once_in_place_then_falls_back(setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI]) -> None:
@@ -80,7 +80,7 @@ def test_without_budget_a_failure_is_not_retried(setup: tuple[RunningGateway, Fa
     primary.then(Behavior("status", 500))
     response = chat(gw, gw.create_key())         # a cold gateway: no first attempts, no budget
     assert response.headers["x-gateway-provider"] == "secondary"
-    assert len(primary.requests) == 1
+    assert len(primary.requests) == 1 and len(secondary.requests) == 1
 
 
 def test_a_provider_wide_outage_stays_under_the_retry_ceiling(

@@ -32,7 +32,7 @@ def setup(sqlite_url: str, tmp_path: Path) -> Iterator[tuple[RunningGateway, Fak
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_hang_before_headers_times_out_and_falls_back_within_the_bound(
         setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI], stream: bool) -> None:
-    gw, primary, secondary = setup
+    gw, primary, _ = setup
     primary.then(Behavior("hang"))
     key = gw.create_key()
     started = time.monotonic()
