@@ -127,5 +127,5 @@ class KeyDirectory:
         tenant = Tenant(id=row.t_id, name=row.name, tier=row.tier, models=models,
                         limit_overrides=dict(row.t_limits or {}), pii_mode=row.pii_mode,
                         cache_mode=row.cache_mode, disabled=bool(row.disabled),
-                        callable=callable_names(models, self._catalog) if self._catalog is not None else None)
+                        allowed_names=callable_names(models, self._catalog) if self._catalog is not None else None)
         return Principal(tenant=tenant, key=key_from_row(row))

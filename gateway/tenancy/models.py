@@ -62,11 +62,11 @@ class Tenant:
     disabled: bool = False
     # The catalog names the allowlist lets this tenant call, resolved once when the tenant is
     # loaded (gateway/tenancy/allowlist.py): an alias is in it only if it reaches an allowed model.
-    callable: frozenset[str] | None = None
+    allowed_names: frozenset[str] | None = None
 
     def allows(self, name: str) -> bool:
-        if self.callable is not None:
-            return name in self.callable
+        if self.allowed_names is not None:
+            return name in self.allowed_names
         return matches_allowlist(self.models, name)
 
 

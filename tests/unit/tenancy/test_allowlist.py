@@ -30,7 +30,7 @@ ALL_NAMES = [*CATALOG.models, *CATALOG.aliases]
 
 
 def tenant(*entries: str) -> Tenant:
-    return Tenant(id="t", name="t", tier="pro", models=entries, callable=callable_names(entries, CATALOG))
+    return Tenant(id="t", name="t", tier="pro", models=entries, allowed_names=callable_names(entries, CATALOG))
 
 
 @pytest.mark.parametrize(("entries", "expected"), [

@@ -67,7 +67,7 @@ def test_allowlist_entries_match_names_and_globs_exactly() -> None:
 
 
 def test_a_resolved_allowlist_is_what_allows_answers() -> None:
-    tenant = Tenant(id="t", name="t", tier="pro", models=("*",), callable=frozenset({"mock-echo"}))
+    tenant = Tenant(id="t", name="t", tier="pro", models=("*",), allowed_names=frozenset({"mock-echo"}))
     assert tenant.allows("mock-echo")
     assert not tenant.allows("auto")
 
