@@ -9,6 +9,7 @@ stream's headers leave before its overhead is known, so streams report it here o
 
 from __future__ import annotations
 
+import logging
 import time
 
 from gateway.catalog import Catalog
@@ -51,7 +52,9 @@ class RecordTelemetry:
             metrics.TOKENS.labels(tenant, model, "completion").inc(usage.completion_tokens)
             metrics.COST.labels(tenant, model).inc(float(ctx.cost))
         ids = tracing.end_request(ctx, model=model, provider_type=self._provider_type(ctx))
-        request_log.info("request", extra={
+        # A failure of the gateway or its upstreams is a warning; a client's mistake is not.
+        level = logging.WARNING if ctx.http_status >= 500 else logging.INFO
+        request_log.log(level, "request", extra={
             "request_id": ctx.request_id,
             "trace_id": ids.trace_id if ids else None,
             "span_id": ids.span_id if ids else None,

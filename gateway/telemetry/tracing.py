@@ -51,6 +51,7 @@ class RequestTrace:
     span: Span | None                 # the server span; None when tracing is off
     parent: Context                   # what upstream attempts descend from
     upstream: Span | None = None      # a streaming attempt's span, ended when the stream ends
+    calls: int = 0                    # upstream calls so far (retries included)
     facts: genai.ResponseFacts = field(default_factory=genai.ResponseFacts)
 
 
@@ -226,9 +227,10 @@ class _AttemptSpan:
             "gen_ai.provider.name": genai.provider_name(self._provider.type),
             "gen_ai.request.model": self._model,
             "gateway.provider": self._provider.name,
-            "gateway.attempt": len(self._ctx.attempts),
+            "gateway.attempt": self._state.calls,
             **genai.request_attributes(self._ctx.request),
         }
+        self._state.calls += 1
         self._span = self._tracer.start_span(f"{genai.OPERATION} {self._model}", context=self._state.parent,
                                              kind=SpanKind.CLIENT, attributes=attributes)
         self._token = otel_context.attach(trace.set_span_in_context(self._span, self._state.parent))

@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind
 
 from gateway.telemetry.logging import JsonFormatter
 from tests.conftest import make_settings
-from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.openai_upstream import Behavior, FakeOpenAI
 from tests.integration.telemetry.traffic import EMAIL, MODEL, PROMPTS, chat, scripted_traffic
 from tests.support.gateway import RunningGateway, running_gateway
 
@@ -68,6 +68,21 @@ def test_one_line_per_request_with_its_fields_and_nothing_secret(
         assert secret not in everything
     for prompt in (*PROMPTS.values(), "tagged question", EMAIL):
         assert prompt not in everything
+
+
+def test_a_request_the_gateway_failed_is_a_warning_naming_each_upstream_error(
+        gateway: RunningGateway, upstreams: tuple[FakeOpenAI, FakeOpenAI], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    primary, secondary = upstreams
+    primary.default = secondary.default = Behavior("status", 500)
+    response = chat(gateway.url, gateway.create_key(), "nobody will answer this")
+    primary.default = secondary.default = Behavior()
+    assert response.status_code == 503
+    (line,) = [line for line in formatted(caplog) if line["logger"] == "gateway.request"]
+    assert (line["level"], line["status"], line["outcome"]) == ("warning", 503, "error")
+    assert line["error_code"] == response.json()["error"]["code"]
+    assert set(line["upstream_errors"]) == {"primary:server", "secondary:server"}
+    assert "nobody will answer" not in caplog.text
 
 
 def test_lifecycle_lines_at_start_and_stop(catalog_path: Path, sqlite_url: str,

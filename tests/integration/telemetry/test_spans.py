@@ -85,6 +85,7 @@ def test_a_fallback_is_one_server_span_with_a_client_span_per_attempt(
         assert client_attributes["gen_ai.provider.name"] == "openai"
         assert client_attributes["gen_ai.request.model"] == MODEL
         assert client_attributes["gen_ai.request.max_tokens"] == 50
+    assert [dict(c.attributes or {})["gateway.attempt"] for c in clients] == list(range(len(clients)))
     *failed, answered = clients
     assert failed and all(dict(c.attributes or {})["gateway.provider"] == "primary" for c in failed)
     for client in failed:
