@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.routing.policy import RoutingPolicy
 from providers import PROVIDER_OPTIONS
@@ -80,11 +80,13 @@ class CustomPattern(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     pattern: str
 
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        re.compile(value)
-        return value
+    @model_validator(mode="after")
+    def _usable(self) -> CustomPattern:
+        # The detector's own checks: compiles, cannot match empty text, no clash with a built-in.
+        from gateway.guardrails.pii import PiiDetector
+
+        PiiDetector(types=[], custom={self.name: self.pattern})
+        return self
 
 
 class PiiPolicy(_Strict):
@@ -217,7 +219,7 @@ def parse_catalog(text: str, source: str = "gateway.yaml") -> Catalog:
             loc = tuple(str(p) for p in err["loc"])
             where = _nearest_line(lines, loc)
             key = ".".join(loc) or "(top level)"
-            message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            message = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
             if not loc:  # a model validator names its own key inside the message
                 key, _, message = str(err["msg"]).removeprefix("Value error, ").partition(": ")
                 where = _nearest_line(lines, tuple(key.split(".")))

@@ -64,3 +64,11 @@ def test_price_is_exact_decimal_per_million_tokens() -> None:
     assert price.cost(1_000_000, 0) == Decimal("0.15")
     assert price.cost(1000, 500, cached_tokens=400) == (600 * Decimal("0.15") + 400 * Decimal("0.075")
                                                          + 500 * Decimal("0.60")) / 1_000_000
+
+
+@pytest.mark.parametrize("pattern", ["EMP-(\\d{6}", "x*", "(?:)"])
+def test_unusable_custom_pii_patterns_are_config_errors(pattern: str) -> None:
+    text = VALID + f"guardrails:\n  pii:\n    custom: [{{name: employee_id, pattern: '{pattern}'}}]\n"
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(text, "gateway.yaml")
+    assert "gateway.yaml:17:" in str(caught.value) and "custom" in str(caught.value)
