@@ -219,7 +219,8 @@ def parse_catalog(text: str, source: str = "gateway.yaml") -> Catalog:
             loc = tuple(str(p) for p in err["loc"])
             where = _nearest_line(lines, loc)
             key = ".".join(loc) or "(top level)"
-            message = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
+            message = ("unknown key" if err["type"] == "extra_forbidden"
+                       else str(err["msg"]).removeprefix("Value error, "))
             if not loc:  # a model validator names its own key inside the message
                 key, _, message = str(err["msg"]).removeprefix("Value error, ").partition(": ")
                 where = _nearest_line(lines, tuple(key.split(".")))
