@@ -65,7 +65,9 @@ def test_500s_open_the_breaker_then_no_call_reaches_it_until_half_open(
         response = chat(gw, key)
         assert response.status_code == 200 and response.headers["x-gateway-provider"] == "secondary"
     assert len(primary.requests) == 4
-    assert deployment(gw, "gpt-4o-mini", "secondary")["state"] == "closed"
+    healthy = deployment(gw, "gpt-4o-mini", "secondary")
+    assert healthy["state"] == "closed" and healthy["error_rate"] == 0.0
+    assert isinstance(healthy["latency_ewma_ms"], float) and healthy["latency_ewma_ms"] > 0
 
     primary.default = Behavior()                          # the upstream recovers
     time.sleep(max(0.0, COOLDOWN - (time.monotonic() - opened)) + 0.1)
@@ -118,3 +120,36 @@ def test_cheapest_skips_an_open_breaker(setup: tuple[RunningGateway, FakeOpenAI,
     assert response.headers["x-gateway-provider"] == "secondary"
     assert response.json()["model"] == "gpt-4o-mini"      # still the cheapest model, on its other deployment
     assert len(primary.requests) == before
+
+
+def test_replicas_sharing_redis_share_the_breaker(sqlite_url: str, redis_url: str, tmp_path: Path) -> None:
+    routing = ROUTING.replace("cooldown_seconds: 1.5", "cooldown_seconds: 30")
+    with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
+        path = write_catalog(tmp_path, catalog(primary.url, secondary.url, routing=routing))
+        settings = make_settings(sqlite_url, path, redis_url=redis_url)
+        with running_gateway(settings) as one, running_gateway(settings) as two:
+            primary.default = Behavior("status", 500)
+            key_one = one.create_key()
+            for _ in range(4):                            # the failures are all seen by replica one
+                assert chat(one, key_one).headers["x-gateway-provider"] == "secondary"
+            assert deployment(one, "gpt-4o-mini", "primary")["state"] == "open"
+            deadline = time.monotonic() + 3
+            while deployment(two, "gpt-4o-mini", "primary")["state"] != "open":
+                assert time.monotonic() < deadline, "replica two never learned of the open breaker"
+                time.sleep(0.05)
+            response = chat(two, two.create_key())
+            assert response.headers["x-gateway-provider"] == "secondary"
+            assert len(primary.requests) == 4             # replica two skipped it without a call
+
+
+def test_admin_providers_wants_the_admin_key(setup: tuple[RunningGateway, FakeOpenAI, FakeOpenAI]) -> None:
+    gw, _, _ = setup
+    tenant_key = gw.create_key()
+    for headers in ({}, {"Authorization": f"Bearer {tenant_key}"}):
+        response = httpx.get(gw.url + "/admin/providers", headers=headers, timeout=10)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "invalid_api_key"
+    rows = gw.admin("GET", "/admin/providers").json()["data"]
+    assert {(r["model"], r["provider"]) for r in rows} == {("gpt-4o-mini", "primary"), ("gpt-4o-mini", "secondary"),
+                                                            ("solo", "primary")}
+    assert all(r["state"] == "closed" and r["requests"] == 0 for r in rows)
