@@ -9,24 +9,30 @@ from typing import Any
 
 JSON = dict[str, Any]
 
+# Top-level fields a completion and each chunk of its stream share; `cache` is the
+# gateway's own hit marker, carried on every replayed chunk.
+_HEAD_FIELDS = ("id", "created", "model", "system_fingerprint", "service_tier")
+
 
 class StreamAssembler:
-    """Accumulates `chat.completion.chunk`s, choice by choice, tool call by tool call."""
+    """Accumulates `chat.completion.chunk`s, choice by choice, tool call by tool call.
+    `choices` is how many the request asked for (`n`): fewer seen is not complete."""
 
-    def __init__(self) -> None:
+    def __init__(self, choices: int = 1) -> None:
+        self.expected_choices = choices
         self.head: JSON = {}
         self.choices: dict[int, JSON] = {}
         self.usage: JSON | None = None
 
     def add(self, chunk: JSON) -> None:
         if not self.head:
-            self.head = {k: chunk[k] for k in ("id", "created", "model", "system_fingerprint") if k in chunk}
+            self.head = {k: chunk[k] for k in _HEAD_FIELDS if k in chunk}
         if chunk.get("usage"):
             self.usage = chunk["usage"]
         for choice in chunk.get("choices") or ():
             index = int(choice.get("index", 0))
             message = self.choices.setdefault(index, {"index": index, "message": {"role": "assistant"},
-                                                      "finish_reason": None, "logprobs": None})
+                                                      "logprobs": None, "finish_reason": None})
             delta = choice.get("delta") or {}
             target = message["message"]
             if delta.get("role"):
@@ -36,6 +42,8 @@ class StreamAssembler:
                     target[field] = target.get(field, "") + delta[field]
             for call in delta.get("tool_calls") or ():
                 self._add_tool_call(target, call)
+            if choice.get("logprobs"):
+                self._add_logprobs(message, choice["logprobs"])
             if choice.get("finish_reason"):
                 message["finish_reason"] = choice["finish_reason"]
 
@@ -56,15 +64,25 @@ class StreamAssembler:
         if function.get("arguments"):
             slot["function"]["arguments"] += function["arguments"]
 
+    @staticmethod
+    def _add_logprobs(message: JSON, logprobs: JSON) -> None:
+        # Each chunk carries the token entries of its own text: the whole answer's are the lists joined.
+        target: JSON = message["logprobs"] if message["logprobs"] is not None else {}
+        for field in ("content", "refusal"):
+            entries = logprobs.get(field)
+            if isinstance(entries, list):
+                target[field] = (target.get(field) or []) + entries
+        message["logprobs"] = target or None
+
     @property
     def complete(self) -> bool:
-        return bool(self.choices) and all(c["finish_reason"] for c in self.choices.values())
+        return (len(self.choices) >= self.expected_choices
+                and all(c["finish_reason"] for c in self.choices.values()))
 
     def completion(self) -> JSON:
         body: JSON = {"id": self.head.get("id", ""), "object": "chat.completion",
                       "created": self.head.get("created", 0), "model": self.head.get("model", "")}
-        if "system_fingerprint" in self.head:
-            body["system_fingerprint"] = self.head["system_fingerprint"]
+        body.update({k: v for k, v in self.head.items() if k not in body})
         body["choices"] = [self.choices[i] for i in sorted(self.choices)]
         for choice in body["choices"]:
             choice["message"].setdefault("content", None)
@@ -74,10 +92,12 @@ class StreamAssembler:
 
 
 def replay_chunks(completion: JSON) -> Iterator[JSON]:
-    """The chunks a stream of `completion` would have carried: role, content, tool calls,
-    finish reason per choice, then a usage-only chunk when the completion has usage."""
+    """The chunks a stream of `completion` would have carried: role, content (with its
+    logprobs), tool calls, finish reason per choice, then a usage-only chunk when the
+    completion has usage. A completion marked `"cache": "hit"` marks every chunk so."""
     head = {"id": completion.get("id", ""), "object": "chat.completion.chunk",
             "created": completion.get("created", 0), "model": completion.get("model", "")}
+    head.update({k: completion[k] for k in (*_HEAD_FIELDS, "cache") if k in completion and k not in head})
     for choice in completion.get("choices") or ():
         index = choice.get("index", 0)
         message = choice.get("message") or {}
@@ -86,7 +106,8 @@ def replay_chunks(completion: JSON) -> Iterator[JSON]:
             first["content"] = message["content"]
         if message.get("refusal") is not None:
             first["refusal"] = message["refusal"]
-        yield {**head, "choices": [{"index": index, "delta": first, "logprobs": None, "finish_reason": None}]}
+        yield {**head, "choices": [{"index": index, "delta": first, "logprobs": choice.get("logprobs"),
+                                    "finish_reason": None}]}
         for i, call in enumerate(message.get("tool_calls") or ()):
             delta = {"tool_calls": [{"index": i, "id": call.get("id"), "type": call.get("type", "function"),
                                      "function": call.get("function", {})}]}
