@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Iterable
 import orjson
 
 from gateway.cache.replay import StreamAssembler
+from gateway.cache.storable import requested_choices
 from gateway.errors import UpstreamError, UpstreamTimeout
 from gateway.pipeline import Pipeline
-from gateway.pipeline.context import Outcome, RequestContext
+from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
 from providers.base import ChatChunk, ProviderError, Usage
 from providers.sse import DONE_EVENT, encode_event
 from providers.tokens import estimate_prompt_tokens, tokens_for_chars
@@ -44,7 +45,9 @@ def replayed(chunks: Iterable[dict]) -> AsyncIterator[ChatChunk]:  # type: ignor
 async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline: Pipeline,
                 background: set[asyncio.Task[None]]) -> AsyncIterator[bytes]:
     include_usage = ctx.request.wants_stream_usage
-    assembler = StreamAssembler() if ctx.cache_key is not None and ctx.cache_write else None
+    storing = ctx.cache_key is not None and ctx.cache_write and ctx.cache_status is not CacheStatus.HIT
+    assembler = StreamAssembler(requested_choices(ctx.request.body)) if storing else None
+    redactor = pipeline.guardrails.stream_redactor(ctx)
     produced_chars = 0
     try:
         while True:
@@ -61,11 +64,17 @@ async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline:
             if usage is not None:
                 ctx.usage = usage
             produced_chars += _delta_text(chunk)
+            # With response redaction one chunk may become two: held text goes out before a finish.
+            for out in (chunk,) if redactor is None else [ChatChunk(data=d) for d in redactor.chunk(chunk.data)]:
+                if assembler is not None:
+                    assembler.add(out.data)
+                if out.is_usage_only and not include_usage:
+                    continue    # injected by the gateway to charge real usage; the client did not ask
+                yield encode_event(out.to_bytes())
+        for data in redactor.end() if redactor is not None else ():   # held by a choice that never finished
             if assembler is not None:
-                assembler.add(chunk.data)
-            if chunk.is_usage_only and not include_usage:
-                continue    # injected by the gateway to charge real usage; the client did not ask
-            yield encode_event(chunk.to_bytes())
+                assembler.add(data)
+            yield encode_event(orjson.dumps(data))
         yield DONE_EVENT
         if assembler is not None and assembler.complete:
             ctx.completion = orjson.dumps(assembler.completion())
