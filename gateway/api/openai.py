@@ -117,7 +117,7 @@ async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
         check_chat_body(body)
         ctx.request = ChatRequest(body)
         ctx.feature = _feature(request, body)
-        await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
+        await runtime.pipeline.run(ctx)
     except GatewayError as error:
         ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
         ctx.finished_at = time.perf_counter()
@@ -145,6 +145,7 @@ async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
     assert ctx.result is not None
     if ctx.cache_status is not CacheStatus.HIT:
         ctx.usage = ctx.result.usage
+        runtime.pipeline.guardrails.redact_result(ctx)   # before it is stored: the cache keeps what was sent
         ctx.completion = ctx.result.to_bytes()
     payload = ctx.result.to_bytes()
     ctx.finished_at = time.perf_counter()
