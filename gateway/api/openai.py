@@ -117,7 +117,7 @@ async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
         check_chat_body(body)
         ctx.request = ChatRequest(body)
         ctx.feature = _feature(request, body)
-        await runtime.pipeline.run(ctx)
+        await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
     except GatewayError as error:
         ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
         ctx.finished_at = time.perf_counter()
