@@ -23,7 +23,9 @@ class Behavior:
     and (waiting for the client to close, noting when in `closed_at`) hang_until_closed | stall_stream |
     silent_stream (headers, then no chunk at all),
     and slow_stream (every chunk `chunk_delay` seconds after the one before), slow_cut (the same, closing
-    the connection halfway, as cut does)."""
+    the connection halfway, as cut does).
+    `pieces`: the answer's text in exactly these content deltas (any kind that answers; the whole text
+    when not streamed); kind tool_stream: two tool calls streamed in fragments, finish_reason tool_calls."""
 
     kind: str = "ok"
     status: int = 200
@@ -32,6 +34,7 @@ class Behavior:
     delay: float = 0.0
     body: dict[str, Any] | None = None
     chunk_delay: float = 0.0
+    pieces: list[str] | None = None
 
 
 @dataclass
@@ -86,6 +89,8 @@ class FakeOpenAI:
         if behavior.kind == "wrong_type":
             return web.Response(text="<html>gateway error</html>", content_type="text/html")
         text = behavior.text if behavior.text is not None else _echo(body)
+        if behavior.pieces is not None:
+            text = "".join(behavior.pieces)
         if body.get("stream"):
             return await self._stream(request, body, behavior, text)
         return web.json_response(_completion(body, text, behavior))
@@ -176,9 +181,19 @@ def _chunks(body: dict[str, Any], text: str, behavior: Behavior) -> list[dict[st
         return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
     out = [chunk({"role": "assistant", "content": ""})]
-    words = text.split(" ")
-    out += [chunk({"content": w if i == 0 else " " + w}) for i, w in enumerate(words)]
-    out.append(chunk({}, "stop"))
+    if behavior.kind == "tool_stream":
+        out = [chunk({"role": "assistant", "content": None})]
+        for i, (call_id, city) in enumerate((("call_1", "Paris"), ("call_2", "Oslo"))):
+            out.append(chunk({"tool_calls": [{"index": i, "id": call_id, "type": "function",
+                                              "function": {"name": "get_weather", "arguments": ""}}]}))
+            out += [chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
+                    for part in ('{"ci', 'ty": "', city, '"}')]
+        out.append(chunk({}, "tool_calls"))
+    else:
+        pieces = behavior.pieces if behavior.pieces is not None else [
+            w if i == 0 else " " + w for i, w in enumerate(text.split(" "))]
+        out += [chunk({"content": piece}) for piece in pieces]
+        out.append(chunk({}, "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
         out.append({**head, "choices": [], "usage": _usage(text)})
     return out
