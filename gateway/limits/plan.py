@@ -15,6 +15,7 @@ dollars are estimates until the charge stage settles them with actual usage.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,16 +106,22 @@ def to_ms(seconds: float) -> int:
 
 def day_period(now_ms: int) -> tuple[str, int]:
     """The UTC day's label and the epoch ms at which it ends."""
-    day = now_ms // 86_400_000
-    start = datetime.fromtimestamp(day * 86_400, UTC)
-    return start.strftime("%Y%m%d"), (day + 1) * 86_400_000
+    day, day_end, _, _ = _periods(now_ms // 86_400_000)
+    return day, day_end
 
 
 def month_period(now_ms: int) -> tuple[str, int]:
     """The UTC calendar month's label and the epoch ms at which it ends."""
-    now = datetime.fromtimestamp(now_ms / 1000, UTC)
-    following = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
-    return now.strftime("%Y%m"), int(following.timestamp()) * 1000
+    _, _, month, month_end = _periods(now_ms // 86_400_000)
+    return month, month_end
+
+
+@functools.lru_cache(maxsize=8)
+def _periods(day: int) -> tuple[str, int, str, int]:
+    """Day and month of a UTC day number: computed once a day, not once a request."""
+    start = datetime.fromtimestamp(day * 86_400, UTC)
+    following = datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
+    return start.strftime("%Y%m%d"), (day + 1) * 86_400_000, start.strftime("%Y%m"), int(following.timestamp()) * 1000
 
 
 def make_plan(request: QuotaRequest, now_ms: int, reservation_id: str | None = None) -> Plan:
