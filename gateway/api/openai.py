@@ -84,25 +84,32 @@ async def _disconnected(request: Request) -> None:
 
 
 async def run_unless_client_leaves(request: Request, work: Coroutine[Any, Any, None]) -> None:
-    """Runs `work`, cancelling it -- and the upstream call inside it -- the moment the client
-    disconnects (then raises ClientLeft). The server does not cancel a handler whose client
-    left, and nothing else reads the connection while a non-streamed answer is awaited."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
-    left = False
+    """Runs `work` in this task, cancelling it -- and the upstream call inside it -- the
+    moment the client disconnects (then raises ClientLeft). The server does not cancel a
+    handler whose client left, and nothing else reads the connection while a non-streamed
+    answer is awaited, so a watcher task does."""
+    route = asyncio.current_task()
+    assert route is not None
+    working, left = True, False
+
+    async def watch() -> None:
+        nonlocal left
+        await _disconnected(request)
+        if working:
+            left = True
+            route.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-        left = task not in done
+        await work
+    except asyncio.CancelledError:
+        if not left:
+            raise
+        route.uncancel()                    # our own cancellation, handled here
+        raise ClientLeft from None
     finally:
+        working = False
         watcher.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait((task,))     # the stages unwind: breaker permit, upstream connection
-    if left:
-        if not task.cancelled():
-            task.exception()                # retrieved: an error while unwinding is moot now
-        raise ClientLeft
-    task.result()
 
 
 @router.post("/v1/chat/completions")
