@@ -97,7 +97,7 @@ def test_several_choices_interleaved() -> None:
     assembler = assemble(stream, choices=2)
     assert assembler.complete
     completion = assembler.completion()
-    expected = [(0, "red", None, [], "stop"), (1, "blue sky", None, [], "stop")]
+    expected: list[tuple[Any, ...]] = [(0, "red", None, [], "stop"), (1, "blue sky", None, [], "stop")]
     assert contents(completion) == expected
     assert contents(sdk_reassembled(list(replay_chunks(completion)))) == expected
 
