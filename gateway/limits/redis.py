@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from redis.asyncio import Redis, RedisCluster
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
 from gateway.limits.base import Limiter, LimiterUnavailable, QuotaRequest, Reservation
 from gateway.limits.plan import (
@@ -99,7 +99,10 @@ class RedisLimiter(Limiter):
             except NoScriptError:
                 reply = await redis.eval(script.text, len(keys), *keys, *args)
         except (TimeoutError, RedisError, RedisClusterException, OSError) as exc:
-            raise LimiterUnavailable(f"{script.name}: {type(exc).__name__}") from exc
+            # A server's own error text (a script error, OOM, READONLY) says what went wrong;
+            # connection errors are told by their class (their text may name hosts).
+            detail = f": {str(exc)[:200]}" if isinstance(exc, ResponseError) else ""
+            raise LimiterUnavailable(f"{script.name}: {type(exc).__name__}{detail}") from exc
         return reply if isinstance(reply, list) else [reply]
 
     async def _discover(self) -> None:
