@@ -1,15 +1,26 @@
-"""Cache stores: Redis in production (shared by replicas, TTL), a bounded LRU in process."""
+"""Cache stores: Redis in production (shared by replicas, TTL, a maximum entry size), a
+bounded LRU in process for the embedded default. Both drop an entry over the size limit."""
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 _PREFIX = "gw:cache:v1:"
+MAX_CONNECTIONS = 32        # per process
+T = TypeVar("T")
+
+log = logging.getLogger("gateway.cache")
 
 
 class CacheStore(ABC):
@@ -18,6 +29,9 @@ class CacheStore(ABC):
 
     @abstractmethod
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+
+    async def close(self) -> None:
+        """Releases what the store holds open (nothing, unless it owns a connection pool)."""
 
 
 class MemoryCacheStore(CacheStore):
@@ -46,24 +60,72 @@ class MemoryCacheStore(CacheStore):
             self._entries.popitem(last=False)
 
 
-class RedisCacheStore(CacheStore):
-    """A Redis outage makes the cache miss, never fail the request."""
+def cache_client(url: str) -> Redis:
+    """The cache's own client: short timeouts and one immediate retry (for a pooled connection
+    that died with a Redis restart), not redis-py's default retries with backoff, which keep
+    a request waiting seconds for an answer it can get from the model anyway."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=1, socket_connect_timeout=0.5, socket_timeout=1,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
+    return Redis(connection_pool=pool)
 
-    def __init__(self, redis: Redis, max_entry_bytes: int = 1024 * 1024) -> None:
+
+class RedisCacheStore(CacheStore):
+    """A Redis outage makes the cache miss (and skip its writes), never fail the request.
+    After a failure Redis is tried again at most every `recheck_seconds`, by one request;
+    the others miss at once meanwhile, so an outage costs no request a timeout but that one."""
+
+    def __init__(self, redis: Redis, max_entry_bytes: int = 1024 * 1024, *, owns_client: bool = False,
+                 recheck_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._redis = redis
         self._max_entry_bytes = max_entry_bytes
+        self._owns_client = owns_client
+        self._recheck = recheck_seconds
+        self._clock = clock
+        self._down = False
+        self._next_try = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, max_entry_bytes: int = 1024 * 1024) -> RedisCacheStore:
+        return cls(cache_client(url), max_entry_bytes, owns_client=True)
+
+    @property
+    def available(self) -> bool:
+        """False while Redis is known to be down and not due for another try."""
+        return not self._down or self._clock() >= self._next_try
 
     async def get(self, key: str) -> bytes | None:
-        try:
-            value = await self._redis.get(_PREFIX + key)
-        except (RedisError, OSError):
-            return None
+        value = await self._call(lambda: self._redis.get(_PREFIX + key))
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         if len(value) > self._max_entry_bytes:
             return
+        await self._call(lambda: self._redis.set(_PREFIX + key, value, ex=ttl_seconds))
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._redis.aclose()
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T | None:
+        if self._down:
+            now = self._clock()
+            if now < self._next_try:
+                return None
+            self._next_try = now + self._recheck       # this request probes; the rest skip
         try:
-            await self._redis.set(_PREFIX + key, value, ex=ttl_seconds)
-        except (RedisError, OSError):
-            return
+            result = await operation()
+        except (RedisError, OSError) as exc:
+            self._went_down(exc)
+            return None
+        if self._down:
+            self._down = False
+            log.info("response cache store reachable again")
+        return result
+
+    def _went_down(self, exc: BaseException) -> None:
+        self._next_try = self._clock() + self._recheck
+        if not self._down:
+            self._down = True
+            log.warning("response cache store unreachable (%s); the cache misses until it returns",
+                        type(exc).__name__)

@@ -1,0 +1,107 @@
+"""Both cache stores under one suite: the in-process LRU (embedded) and Redis (production,
+the shared server at 127.0.0.1:6379). Then Redis alone: the TTL it is given, and an outage
+that makes the cache miss instead of failing the request."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
+from tests.conftest import unique
+from tests.integration.limits.redis_servers import RedisServer, require_redis_server
+from tests.support.threads import free_port
+
+MAX_ENTRY = 4096
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[CacheStore]:
+    if request.param == "memory":
+        yield MemoryCacheStore(max_entry_bytes=MAX_ENTRY)
+        return
+    redis_store = RedisCacheStore.from_url(request.getfixturevalue("redis_url"), max_entry_bytes=MAX_ENTRY)
+    yield redis_store
+    await redis_store.close()
+
+
+async def test_a_value_set_is_read_back(store: CacheStore) -> None:
+    key = unique("k")
+    assert await store.get(key) is None
+    await store.set(key, b'{"choices": []}', 60)
+    assert await store.get(key) == b'{"choices": []}'
+
+
+async def test_a_value_is_gone_after_its_ttl(store: CacheStore) -> None:
+    key = unique("k")
+    await store.set(key, b"soon gone", 1)
+    assert await store.get(key) == b"soon gone"
+    deadline = time.monotonic() + 3
+    while await store.get(key) is not None:
+        assert time.monotonic() < deadline, "the entry outlived its TTL"
+        await asyncio.sleep(0.1)
+
+
+async def test_an_entry_over_the_maximum_size_is_not_stored(store: CacheStore) -> None:
+    big, fits = unique("k"), unique("k")
+    await store.set(big, b"x" * (MAX_ENTRY + 1), 60)
+    await store.set(fits, b"x" * MAX_ENTRY, 60)
+    assert await store.get(big) is None
+    assert await store.get(fits) == b"x" * MAX_ENTRY
+
+
+async def test_redis_entries_carry_the_ttl_under_the_cache_prefix(redis: Redis) -> None:
+    key = unique("k")
+    await RedisCacheStore(redis).set(key, b"v", 120)
+    ttl = await redis.ttl("gw:cache:v1:" + key)
+    assert 118 <= ttl <= 120
+
+
+async def test_nothing_listening_is_a_quick_miss_then_no_wait_at_all() -> None:
+    store = RedisCacheStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        started = time.monotonic()
+        assert await store.get("k") is None           # refused: a miss, not an error
+        assert time.monotonic() - started < 1.5
+        assert not store.available
+        started = time.monotonic()
+        for i in range(100):                           # meanwhile nobody waits on a dead Redis
+            assert await store.get(f"k{i}") is None
+            await store.set(f"k{i}", b"v", 60)
+        assert time.monotonic() - started < 0.1
+    finally:
+        await store.close()
+
+
+async def test_a_redis_outage_misses_and_the_cache_works_again_after_it(tmp_path: Path) -> None:
+    require_redis_server()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    clock = [0.0]
+    store = RedisCacheStore(cache_client(server.url), owns_client=True, recheck_seconds=2.0, clock=lambda: clock[0])
+    try:
+        await store.set("k", b"before", 60)
+        assert await store.get("k") == b"before"
+        server.stop()
+        assert await store.get("k") is None            # a miss, not an error
+        await store.set("k2", b"during", 60)           # skipped, not raised
+        server.start()                                 # back, empty: it saves nothing
+        assert await store.get("k") is None            # not tried again before the recheck interval
+        clock[0] += 2.0
+        await store.set("k3", b"after", 60)            # the probe finds it back
+        assert store.available and await store.get("k3") == b"after"
+    finally:
+        await store.close()
+        server.stop()
