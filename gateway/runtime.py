@@ -105,8 +105,10 @@ async def open_runtime(settings: Settings) -> Runtime:
 
         limiter: Limiter = build_limiter(settings)   # Redis when redis_url is set, else in process
         stack.push_async_callback(limiter.close)
-        cache_store: CacheStore = (RedisCacheStore(redis, catalog.cache.max_entry_bytes) if redis is not None
+        cache_store: CacheStore = (RedisCacheStore.from_url(settings.redis_url, catalog.cache.max_entry_bytes)
+                                   if settings.redis_url
                                    else MemoryCacheStore(catalog.cache.max_entries, catalog.cache.max_entry_bytes))
+        stack.push_async_callback(cache_store.close)
         outbox: UsageOutbox = build_outbox(settings, engine, redis)
         await outbox.start()
         stack.push_async_callback(outbox.close)   # closed before the engine: flushes first
