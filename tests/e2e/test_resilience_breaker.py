@@ -15,7 +15,7 @@ from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
 from tests.integration.routing.helpers import catalog, chat
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
 
-COOLDOWN = 1.5
+COOLDOWN = 2.5
 ROUTING = f"""
 routing:
   breaker: {{failure_rate: 0.5, min_requests: 4, window_seconds: 30, cooldown_seconds: {COOLDOWN},
@@ -55,13 +55,13 @@ def test_500s_open_the_breaker_then_no_call_reaches_it_until_half_open(
     primary.default = Behavior("status", 500)
     for _ in range(4):                                    # min_requests failures: the breaker opens
         assert chat(gw, key).headers["x-gateway-provider"] == "secondary"
+    opened = time.monotonic()                             # the cool-down began a little before this
     assert len(primary.requests) == 4
     row = deployment(gw, "gpt-4o-mini", "primary")
     assert row["state"] == "open" and row["error_rate"] == 1.0
     assert circuit_gauge(gw, "primary") == 2
 
-    opened = time.monotonic()
-    while time.monotonic() - opened < COOLDOWN - 0.4:     # open: skipped at once, never called
+    while time.monotonic() - opened < COOLDOWN / 2:       # open: skipped at once, never called
         response = chat(gw, key)
         assert response.status_code == 200 and response.headers["x-gateway-provider"] == "secondary"
     assert len(primary.requests) == 4
@@ -123,7 +123,7 @@ def test_cheapest_skips_an_open_breaker(setup: tuple[RunningGateway, FakeOpenAI,
 
 
 def test_replicas_sharing_redis_share_the_breaker(sqlite_url: str, redis_url: str, tmp_path: Path) -> None:
-    routing = ROUTING.replace("cooldown_seconds: 1.5", "cooldown_seconds: 30")
+    routing = ROUTING.replace(f"cooldown_seconds: {COOLDOWN}", "cooldown_seconds: 30")
     with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
         path = write_catalog(tmp_path, catalog(primary.url, secondary.url, routing=routing))
         settings = make_settings(sqlite_url, path, redis_url=redis_url)

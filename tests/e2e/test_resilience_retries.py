@@ -49,7 +49,7 @@ def test_a_429_is_retried_in_place_after_its_retry_after(setup: tuple[RunningGat
     assert response.status_code == 200
     assert response.headers["x-gateway-provider"] == "primary"
     assert len(primary.requests) == 5 + 2 and secondary.requests == []
-    assert 1.0 <= elapsed < 1.1 + 0.8             # Retry-After plus at most 10% jitter, plus slack
+    assert 1.0 <= elapsed < 1.1 + 1.5             # Retry-After plus at most 10% jitter, plus slack
 
 
 def test_a_retry_after_beyond_the_bound_falls_back_at_once(
