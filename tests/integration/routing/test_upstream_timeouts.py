@@ -48,7 +48,7 @@ async def test_no_headers_within_first_byte_is_a_retryable_timeout(
     started = time.monotonic()
     with pytest.raises(ProviderError) as raised:
         await call(provider, stream)
-    assert 0.5 <= time.monotonic() - started < 0.9
+    assert 0.5 <= time.monotonic() - started < 1.5
     assert raised.value.kind is ErrorKind.TIMEOUT and raised.value.retryable and raised.value.status == 504
 
 
@@ -58,7 +58,7 @@ async def test_a_stream_without_a_first_chunk_within_first_byte_is_a_retryable_t
     started = time.monotonic()
     with pytest.raises(ProviderError) as raised:
         await call(provider, True)
-    assert time.monotonic() - started < 0.9
+    assert time.monotonic() - started < 1.5
     assert raised.value.kind is ErrorKind.TIMEOUT and raised.value.retryable
 
 
@@ -80,7 +80,7 @@ async def test_a_stream_longer_than_total_is_ended(provider: OpenAICompatiblePro
     started = time.monotonic()
     with pytest.raises(ProviderError) as raised:
         await call(provider, True, text=" ".join(["w"] * 17))
-    assert 1.2 <= time.monotonic() - started < 1.6
+    assert 1.2 <= time.monotonic() - started < 2.2
     assert raised.value.kind is ErrorKind.STREAM and "total" in raised.value.message
 
 
