@@ -64,6 +64,7 @@ class Router:
                 if delay is None or not self.budget.try_spend():
                     continue
             await self._sleep(delay)
+            ctx.upstream_seconds += delay   # waiting out the upstream's Retry-After is not gateway overhead
             permit = await self.breakers.acquire(candidate.provider, candidate.upstream)
             if permit is None:
                 continue
