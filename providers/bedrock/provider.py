@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from opentelemetry import propagate
 from yarl import URL
 
 from providers.base import (
@@ -130,6 +131,7 @@ class BedrockProvider(Provider):
         url = self.endpoint + model_path(model, action)
         headers = sign(credentials, self.region, url, payload,
                        {"Content-Type": "application/json", "Accept": accept})
+        propagate.inject(headers)   # W3C traceparent of this attempt's span; unsigned, as SigV4 allows
         try:
             async with asyncio.timeout(self.timeouts.first_byte):
                 response = await self._session.post(URL(url, encoded=True), data=payload, headers=headers,
