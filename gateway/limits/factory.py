@@ -18,12 +18,13 @@ MAX_CONNECTIONS = 64        # per process; a burst waits for a connection rather
 
 
 def limiter_client(url: str) -> Redis:
-    """A client of the limiter's own: short timeouts and one immediate retry (for a pooled
-    connection that died with a Redis restart), so that an outage is noticed in about a
-    second, not after redis-py's default ten retries with backoff; and a blocking pool, so
-    that a burst of requests queues for connections instead of failing."""
+    """A client of the limiter's own: one immediate retry (for a pooled connection that
+    died with a Redis restart) instead of redis-py's default ten with backoff, so that a
+    refused connection is noticed at once; a reply may take a few seconds, because a busy
+    event loop reads late and a late read is no outage; and a blocking pool, so that a
+    burst of requests queues for connections instead of failing."""
     pool = BlockingConnectionPool.from_url(
-        url, max_connections=MAX_CONNECTIONS, timeout=5, socket_connect_timeout=1, socket_timeout=2,
+        url, max_connections=MAX_CONNECTIONS, timeout=10, socket_connect_timeout=1, socket_timeout=5,
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
     return Redis(connection_pool=pool)
 
