@@ -119,6 +119,8 @@ async def main(redis_url: str, n: int) -> None:
     tenants: list[str] = []
     print(f"quota stage on {redis_url}, {n} sequential requests each (uvloop, one process)\n")
     try:
+        ping = await timed(n, client.ping)
+        print(f"{'baseline: redis PING (one round trip)':<34}       {percentiles(ping)}")
         for name, limiter, limits, key_limits in (
                 ("redis: every limit + key limits", redis_limiter, EVERY_LIMIT, {"rpm": BIG, "tpm": BIG,
                                                                                  "monthly_usd": BIG}),
