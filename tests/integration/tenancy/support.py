@@ -153,8 +153,9 @@ class GatewayProcess:
 
 
 # One pooled client: a new httpx client per call costs ~0.1 s on a busy machine (TLS context
-# set-up), which would swamp the latencies these tests measure.
-_client = httpx.Client(timeout=30)
+# set-up), which would swamp the latencies these tests measure. Idle connections are dropped
+# before uvicorn's 5 s keep-alive closes them under us.
+_client = httpx.Client(timeout=30, limits=httpx.Limits(keepalive_expiry=2))
 
 
 def chat(url: str, key: str | None, model: str = "mock-echo", **headers: str) -> httpx.Response:
