@@ -92,9 +92,16 @@ async def serve(settings: Settings, host: str, port: int, admin_port: int | None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop)
-        print(f"llm-gateway listening on http://{host}:{port}"
-              + (f" (admin on http://{host}:{admin_port})" if admin_port else ""), flush=True)
-        await asyncio.gather(*(s.serve() for s in servers))
+        async def announce() -> None:
+            # Only once every listener is bound: scripts wait for this line before calling.
+            while not all(s.started for s in servers):
+                if any(s.should_exit for s in servers):
+                    return
+                await asyncio.sleep(0.01)
+            print(f"llm-gateway listening on http://{host}:{port}"
+                  + (f" (admin on http://{host}:{admin_port})" if admin_port else ""), flush=True)
+
+        await asyncio.gather(announce(), *(s.serve() for s in servers))
     finally:
         await runtime.close()
 
