@@ -11,16 +11,18 @@ entries were dropped is answered but not cached, so it cannot bring a stale answ
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.catalog import Catalog
-from gateway.errors import AuthenticationFailed
+from gateway.errors import AuthenticationFailed, ServiceUnavailable
 from gateway.tenancy.allowlist import callable_names
 from gateway.tenancy.changes import Change, ChangeKind
 from gateway.tenancy.keys import hash_key, looks_like_key
@@ -29,6 +31,8 @@ from gateway.tenancy.models import ApiKey, Principal, Tenant, as_utc
 from gateway.tenancy.tables import api_keys, tenants
 
 _MAX_ENTRIES = 100_000
+_LOAD_TIMEOUT = 5.0          # seconds; a hung database must not hang every request
+log = logging.getLogger("gateway.tenancy")
 
 
 @dataclass(slots=True)
@@ -64,13 +68,27 @@ class KeyDirectory:
         if entry is not None and time.monotonic() - entry.fetched_at < self._ttl:
             principal = entry.principal
         else:
-            principal = await self._load_once(digest)
+            principal = await self._reload(digest, entry)
         now = datetime.now(UTC)
         if principal is None or principal.tenant.disabled or not principal.key.usable_at(now):
             raise AuthenticationFailed()
         if self.last_used is not None:
             self.last_used.touch(principal.key.id, now)
         return principal
+
+    async def _reload(self, digest: str, entry: _Entry | None) -> Principal | None:
+        """Re-reads a key. While the database is unreachable a key known before keeps its last
+        answer (requests go on through an outage); a key never seen gets a 503, not a 401."""
+        try:
+            async with asyncio.timeout(_LOAD_TIMEOUT):
+                return await self._load_once(digest)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            if entry is None:
+                raise ServiceUnavailable("API keys cannot be verified right now; retry shortly.") from None
+            log.warning("key directory: database unreachable, serving the cached answer",
+                        extra={"error": type(exc).__name__})
+            entry.fetched_at = time.monotonic()   # try again after another ttl, not on every request
+            return entry.principal
 
     def apply(self, change: Change) -> None:
         """Drops what `change` may have made stale; the next request re-reads it."""

@@ -169,3 +169,25 @@ def _applying(directory: KeyDirectory) -> Any:
     async def publish(change: Any) -> None:
         directory.apply(change)
     return publish
+
+
+async def test_a_database_outage_keeps_known_keys_working_and_is_503_for_unknown_ones(
+        engine: AsyncEngine, service: TenancyService) -> None:
+    from gateway.errors import ServiceUnavailable
+    from tests.support.threads import free_port
+
+    name = unique()
+    await service.create_tenant(name, tier="pro", models=["*"])
+    issued = await service.create_key(name)
+    directory = KeyDirectory(engine, ttl=0.05, catalog=CATALOG)
+    assert (await directory.authenticate(issued.key)).tenant.name == name
+    # The database goes away: nothing listens where the directory now looks.
+    unreachable = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
+    directory._engine = unreachable
+    try:
+        await asyncio.sleep(0.1)   # past the ttl: the next request re-reads, and fails to
+        assert (await directory.authenticate(issued.key)).tenant.name == name
+        with pytest.raises(ServiceUnavailable):
+            await directory.authenticate(f"sk-{name}-" + "x" * 43)
+    finally:
+        await unreachable.dispose()
