@@ -98,7 +98,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_settings(database_url: str, config: Path | None = None, **overrides: object) -> Settings:
-    return Settings(database_url=database_url, config=config, bootstrap_demo_tenant=False, **overrides)
+    """Settings for one test's gateway. With Redis, the usage stream is the test's own, so a
+    gateway of another test (sharing Redis) never drains this test's records into its database."""
+    if overrides.get("redis_url") and "usage_stream_key" not in overrides:
+        overrides["usage_stream_key"] = f"gw:usage:test:{unique()}"
+    return Settings(database_url=database_url, config=config, bootstrap_demo_tenant=False, **overrides)  # type: ignore[arg-type]
 
 
 def unique(prefix: str = "t") -> str:
