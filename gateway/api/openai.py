@@ -30,11 +30,21 @@ JSON_TYPE = "application/json"
 _REQUEST_ID_MAX = 128
 
 
-def request_id_of(request: Request) -> str:
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+def client_request_id(request: Request) -> str | None:
+    """The client's x-request-id, when it is one we can echo and store."""
     given = request.headers.get("x-request-id", "")
     if given and len(given) <= _REQUEST_ID_MAX and given.isprintable():
         return given
-    return f"req_{uuid.uuid4().hex}"
+    return None
+
+
+def request_id_of(request: Request) -> str:
+    """The id a client knows this request by: its own x-request-id, or a new one."""
+    return client_request_id(request) or new_request_id()
 
 
 def rate_limit_headers(reservation: Reservation | None) -> dict[str, str]:
@@ -45,7 +55,8 @@ def rate_limit_headers(reservation: Reservation | None) -> dict[str, str]:
 
 
 def response_headers(ctx: RequestContext) -> dict[str, str]:
-    headers = {"x-request-id": ctx.request_id, "x-gateway-cache": ctx.cache_status.value,
+    headers = {"x-request-id": ctx.client_request_id or ctx.request_id, "x-gateway-request-id": ctx.request_id,
+               "x-gateway-cache": ctx.cache_status.value,
                **rate_limit_headers(ctx.reservation)}
     if ctx.route is not None:
         headers["x-gateway-provider"] = ctx.route.provider
@@ -116,7 +127,8 @@ async def run_unless_client_leaves(request: Request, work: Coroutine[Any, Any, N
 async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
     tracing.begin_request(request.headers)   # the server span; ended by the telemetry stage
     read_cache, write_cache = _cache_flags(request)
-    ctx = RequestContext(request_id=request_id_of(request), request=ChatRequest({}),
+    ctx = RequestContext(request_id=new_request_id(), client_request_id=client_request_id(request),
+                         request=ChatRequest({}),
                          api_key=bearer_token(request), cache_read=read_cache, cache_write=write_cache)
     background: set[asyncio.Task[None]] = request.app.state.background
     try:

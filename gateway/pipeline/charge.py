@@ -61,6 +61,7 @@ class Charge:
             provider = "cache"
         return UsageRecord(
             request_id=ctx.request_id,
+            client_request_id=ctx.client_request_id,
             tenant=ctx.principal.tenant.name,
             key_id=ctx.principal.key.id,
             feature=ctx.feature,

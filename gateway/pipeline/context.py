@@ -50,10 +50,11 @@ class Route:
 
 @dataclass(slots=True)
 class RequestContext:
-    request_id: str
+    request_id: str                     # the gateway's own: unique, keys the usage record
     request: ChatRequest
     api_key: str | None
     feature: str | None = None
+    client_request_id: str | None = None   # the client's x-request-id, echoed back and recorded
     cache_read: bool = True             # Cache-Control: no-cache turns this off
     cache_write: bool = True            # Cache-Control: no-store turns this off
     started: float = field(default_factory=time.perf_counter)

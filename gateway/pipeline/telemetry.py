@@ -56,6 +56,7 @@ class RecordTelemetry:
         level = logging.WARNING if ctx.http_status >= 500 else logging.INFO
         request_log.log(level, "request", extra={
             "request_id": ctx.request_id,
+            "client_request_id": ctx.client_request_id,
             "trace_id": ids.trace_id if ids else None,
             "span_id": ids.span_id if ids else None,
             "tenant": tenant,

@@ -32,6 +32,7 @@ class UsageRecord:
     stream: bool = False
     cache_hit: bool = False
     redactions: int = 0
+    client_request_id: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies every value and was two thirds

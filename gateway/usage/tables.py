@@ -52,7 +52,7 @@ class Money(sa.TypeDecorator[Decimal]):
 usage_records = sa.Table(
     "usage_records", metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("request_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("request_id", sa.String(128), nullable=False, unique=True),   # the gateway's own id
     sa.Column("ts", Timestamp, nullable=False),
     sa.Column("tenant", sa.String(64), nullable=False),
     sa.Column("key_id", sa.String(32)),
@@ -74,6 +74,7 @@ usage_records = sa.Table(
     sa.Column("stream", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("cache_hit", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("redactions", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("client_request_id", sa.String(128)),                          # the client's x-request-id
     sa.Index("ix_usage_records_tenant_ts", "tenant", "ts"),
     sa.Index("ix_usage_records_ts", "ts"),
 )

@@ -108,3 +108,23 @@ def test_revoked_key_is_refused(gateway: RunningGateway) -> None:
     response = chat(gateway, key, "hi")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_a_reused_client_request_id_never_drops_a_record(gateway: RunningGateway) -> None:
+    """Every request is billed, even when a client sends the same x-request-id twice."""
+    tenant = gateway.create_tenant()
+    key = gateway.create_key(tenant)
+    answers = [httpx.post(gateway.url + "/v1/chat/completions", timeout=30,
+                          headers={"Authorization": f"Bearer {key}", "x-request-id": "same-id-twice"},
+                          json={"model": "mock-echo", "messages": [{"role": "user", "content": f"q{i}"}]})
+               for i in range(2)]
+    assert [a.headers["x-request-id"] for a in answers] == ["same-id-twice"] * 2
+    gateway_ids = {a.headers["x-gateway-request-id"] for a in answers}
+    assert len(gateway_ids) == 2
+    deadline = time.monotonic() + 10
+    rows = records(gateway, tenant)
+    while len(rows) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows = records(gateway, tenant)
+    assert {r.request_id for r in rows} == gateway_ids
+    assert [r.client_request_id for r in rows] == ["same-id-twice"] * 2

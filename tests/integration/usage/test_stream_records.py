@@ -58,7 +58,7 @@ def test_a_completed_stream_is_charged_from_the_reported_usage(gateway: RunningG
 
     [record] = gateway_records(gateway, tenant)
     completion_tokens = len("echo: one two three".split())     # the fake's own count
-    assert (record.request_id, record.status, record.http_status, record.stream) == (
+    assert (record.client_request_id, record.status, record.http_status, record.stream) == (
         "req-complete-" + tenant, "ok", 200, True)
     assert (record.prompt_tokens, record.completion_tokens) == (FAKE_PROMPT_TOKENS, completion_tokens)
     assert record.cost_usd == cost(FAKE_PROMPT_TOKENS, completion_tokens)
@@ -100,7 +100,8 @@ def test_a_cache_hit_is_recorded_at_zero_cost_with_the_tokens_it_saved(gateway: 
     assert [line for line in first if "content" in line][:1] and again[-1] == "data: [DONE]"
 
     miss, hit = gateway_records(gateway, tenant, at_least=2)
-    assert (miss.request_id, hit.request_id) == ("req-first-" + tenant, "req-hit-" + tenant)
+    assert (miss.client_request_id, hit.client_request_id) == ("req-first-" + tenant, "req-hit-" + tenant)
+    assert miss.request_id.startswith("req_") and miss.request_id != hit.request_id
     assert not miss.cache_hit and miss.cost_usd == cost(miss.prompt_tokens, miss.completion_tokens) > 0
     assert hit.cache_hit and hit.cost_usd == 0 and hit.stream
     assert (hit.prompt_tokens, hit.completion_tokens) == (miss.prompt_tokens, miss.completion_tokens)
