@@ -9,7 +9,9 @@ from fastapi import Depends, Request
 from gateway.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in a thread pool, and that
+    # hop cost ~7% of the gateway's CPU per request in a py-spy profile.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
