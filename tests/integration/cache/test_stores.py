@@ -13,9 +13,13 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
+from gateway.catalog import CachePolicy
+from gateway.pipeline.cache import LookupCache
+from gateway.pipeline.context import CacheStatus
 from tests.conftest import unique
 from tests.integration.limits.redis_servers import RedisServer, require_redis_server
 from tests.support.threads import free_port
+from tests.unit.cache.test_lookup_stage import answer, context
 
 MAX_ENTRY = 4096
 
@@ -105,3 +109,16 @@ async def test_a_redis_outage_misses_and_the_cache_works_again_after_it(tmp_path
     finally:
         await store.close()
         server.stop()
+
+
+async def test_the_cache_stage_over_a_dead_redis_misses_and_answers_go_on() -> None:
+    store = RedisCacheStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    stage = LookupCache(store, CachePolicy())
+    try:
+        ctx = context()
+        await stage(ctx)
+        assert ctx.cache_status is CacheStatus.MISS and ctx.result is None
+        ctx.completion = answer("stop")
+        await stage.remember(ctx)              # dropped, not raised
+    finally:
+        await store.close()
