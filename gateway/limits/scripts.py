@@ -56,7 +56,8 @@ local function trim(zkey, hkey)
     redis.call('HDEL', hkey, unpack(expired, s, e))
   end
   redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
-  redis.call('HINCRBY', hkey, '_sum', -freed)
+  -- never send -0: Lua prints it as "-0", which Redis refuses as an integer
+  if freed ~= 0 then redis.call('HINCRBY', hkey, '_sum', -freed) end
 end
 
 -- When enough of the oldest entries will have left the window to free `need`.

@@ -135,6 +135,19 @@ async def test_tpm_is_a_sliding_sum_and_retry_after_says_when_enough_leaves(
     assert await admits(limiter, ask(tenant, tokens=500, tpm=1000))
 
 
+async def test_released_reservations_leaving_the_window_are_harmless(
+        make_limiter: MakeLimiter, clock: FakeClock) -> None:
+    """Failed calls settle to zero tokens; when only such entries leave the tpm window the
+    store frees nothing (a regression: Redis refused the script's "-0" as an integer)."""
+    limiter = make_limiter(clock=clock)
+    tenant = unique()
+    for _ in range(3):
+        reservation = await limiter.reserve(ask(tenant, tokens=300, tpm=1000))
+        await limiter.settle(reservation, 0, Decimal(0))
+    clock.advance(61)
+    assert await admits(limiter, ask(tenant, tokens=900, tpm=1000))
+
+
 async def test_a_request_larger_than_the_limit_is_told_so(make_limiter: MakeLimiter) -> None:
     limiter = make_limiter()
     error = await rejection(limiter, ask(unique(), tokens=2000, tpm=1000))
