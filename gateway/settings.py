@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     database_password: SecretStr | None = None
     database_name: str = "gateway"
     redis_url: str | None = None
+    # True: GATEWAY_REDIS_URL names a node of a Redis/Valkey Cluster (ElastiCache cluster mode:
+    # its configuration endpoint); commands then go through a cluster client. False: one server.
+    redis_cluster: bool = False
     admin_key: SecretStr | None = None
 
     max_body_bytes: int = 4 * 1024 * 1024
