@@ -1,0 +1,121 @@
+"""Every Redis client of the gateway, built in one place from GATEWAY_REDIS_URL and
+GATEWAY_REDIS_CLUSTER.
+
+Commands go through a `Redis` (one server) or, in cluster mode, a `RedisCluster`, which
+learns the slot map from the node the URL names (on ElastiCache: the configuration
+endpoint) and sends each command to the node holding its key. That is enough for every
+store: each command or script touches one key or keys sharing one hash tag (the limiter's
+`{tenant}`), and pipelines without a transaction are split per node by the client.
+
+Pub/sub needs no cluster client. A classic PUBLISH on any node reaches the subscribers of
+every node (the cluster bus carries it), so publishers and subscribers talk to one node:
+the one the URL names (`node_client`), or one primary of a cluster client (`one_node`).
+
+Pools. A single server's pool blocks when every connection is busy: a burst waits up to
+`pool_timeout` for a connection rather than failing with "Too many connections" (redis-py's
+default pool holds 100 and raises beyond). redis-py's cluster pools cannot block, so a
+cluster client gets a per-node cap far above what one process has in flight.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.connection import SSLConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from gateway.settings import Settings
+
+Client = Redis | RedisCluster
+
+CLUSTER_MAX_CONNECTIONS_PER_NODE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    connect_timeout: float
+    read_timeout: float | None           # None: a reply may take any time (a subscriber's wait)
+    max_connections: int = 256           # one server: the pool's size, per process
+    pool_timeout: float = 10.0           # one server: how long a command waits for a free connection
+    quick_retry: bool = False            # one immediate retry (a pooled connection a restart killed)
+    health_check_interval: float = 0.0   # PING an idle connection before use after this many seconds
+    keepalive: bool = False
+
+
+# The runtime's shared client: usage stream, breaker sync, readiness.
+SHARED = ClientOptions(connect_timeout=2, read_timeout=2, health_check_interval=10)
+# Pub/sub: publishing is rare; a subscriber waits on its own schedule and relies on health
+# checks and TCP keepalive to notice a dead connection.
+PUBLISHER = ClientOptions(connect_timeout=2, read_timeout=2, max_connections=8)
+SUBSCRIBER = ClientOptions(connect_timeout=2, read_timeout=None, max_connections=4, health_check_interval=5,
+                           keepalive=True)
+
+# What a plain client to one node of a cluster takes over from the cluster's own settings.
+_NODE_KWARGS = frozenset({
+    "username", "password", "credential_provider", "client_name", "socket_connect_timeout", "socket_timeout",
+    "socket_keepalive", "socket_keepalive_options", "health_check_interval", "ssl_keyfile", "ssl_certfile",
+    "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers",
+})
+
+
+def command_client(url: str, *, cluster: bool, options: ClientOptions) -> Client:
+    """A client for commands and scripts: a cluster client when `cluster`, else one server's."""
+    if not cluster:
+        return node_client(url, options)
+    kwargs = _connection_kwargs(options)
+    if options.quick_retry:
+        kwargs["retry"] = Retry(NoBackoff(), 1)   # the cluster client refreshes its slot map, then retries
+    return RedisCluster.from_url(url, max_connections=CLUSTER_MAX_CONNECTIONS_PER_NODE, **kwargs)
+
+
+def node_client(url: str, options: ClientOptions) -> Redis:
+    """A plain client to the server (or cluster node) the URL names, on a blocking pool."""
+    kwargs = _connection_kwargs(options)
+    if options.quick_retry:
+        kwargs["retry"] = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+    pool = BlockingConnectionPool.from_url(url, max_connections=options.max_connections,
+                                           timeout=options.pool_timeout, **kwargs)
+    return Redis(connection_pool=pool)
+
+
+def shared_client(settings: Settings) -> Client | None:
+    """The runtime's shared client, or None without Redis (embedded mode)."""
+    if not settings.redis_url:
+        return None
+    return command_client(settings.redis_url, cluster=settings.redis_cluster, options=SHARED)
+
+
+@asynccontextmanager
+async def one_node(client: Client) -> AsyncIterator[Redis]:
+    """A plain client to one node of `client`, for pub/sub: `client` itself when it is one
+    server's; for a cluster, a new connection to a primary picked at random (so that a
+    retry after a lost node lands elsewhere), closed on exit."""
+    if isinstance(client, Redis):
+        yield client
+        return
+    await client.initialize()
+    node = random.choice(client.get_primaries())
+    kwargs = {k: v for k, v in node.connection_kwargs.items() if k in _NODE_KWARGS}
+    plain = Redis(host=node.host, port=int(node.port), ssl=issubclass(node.connection_class, SSLConnection),
+                  max_connections=4, **kwargs)
+    try:
+        yield plain
+    finally:
+        await plain.aclose()
+
+
+def _connection_kwargs(options: ClientOptions) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"socket_connect_timeout": options.connect_timeout,
+                              "socket_timeout": options.read_timeout}
+    if options.health_check_interval:
+        kwargs["health_check_interval"] = options.health_check_interval
+    if options.keepalive:
+        kwargs["socket_keepalive"] = True
+    return kwargs
