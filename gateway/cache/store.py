@@ -10,11 +10,9 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+
+from gateway.redis_client import Client, ClientOptions, command_client
 
 _PREFIX = "gw:cache:v1:"
 MAX_CONNECTIONS = 32        # per process
@@ -60,14 +58,12 @@ class MemoryCacheStore(CacheStore):
             self._entries.popitem(last=False)
 
 
-def cache_client(url: str) -> Redis:
+def cache_client(url: str, cluster: bool = False) -> Client:
     """The cache's own client: short timeouts and one immediate retry (for a pooled connection
     that died with a Redis restart), not redis-py's default retries with backoff, which keep
     a request waiting seconds for an answer it can get from the model anyway."""
-    pool = BlockingConnectionPool.from_url(
-        url, max_connections=MAX_CONNECTIONS, timeout=1, socket_connect_timeout=0.5, socket_timeout=1,
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
-    return Redis(connection_pool=pool)
+    return command_client(url, cluster=cluster, options=ClientOptions(
+        connect_timeout=0.5, read_timeout=1, max_connections=MAX_CONNECTIONS, pool_timeout=1, quick_retry=True))
 
 
 class RedisCacheStore(CacheStore):
@@ -75,7 +71,7 @@ class RedisCacheStore(CacheStore):
     After a failure Redis is tried again at most every `recheck_seconds`, by one request;
     the others miss at once meanwhile, so an outage costs no request a timeout but that one."""
 
-    def __init__(self, redis: Redis, max_entry_bytes: int = 1024 * 1024, *, owns_client: bool = False,
+    def __init__(self, redis: Client, max_entry_bytes: int = 1024 * 1024, *, owns_client: bool = False,
                  recheck_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._redis = redis
         self._max_entry_bytes = max_entry_bytes
@@ -86,8 +82,8 @@ class RedisCacheStore(CacheStore):
         self._next_try = 0.0
 
     @classmethod
-    def from_url(cls, url: str, max_entry_bytes: int = 1024 * 1024) -> RedisCacheStore:
-        return cls(cache_client(url), max_entry_bytes, owns_client=True)
+    def from_url(cls, url: str, max_entry_bytes: int = 1024 * 1024, cluster: bool = False) -> RedisCacheStore:
+        return cls(cache_client(url, cluster), max_entry_bytes, owns_client=True)
 
     @property
     def available(self) -> bool:
