@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.redis_client import Client
 from gateway.telemetry import metrics
 from gateway.usage.outbox import (
     MAX_BACKOFF_SECONDS,
@@ -75,7 +75,7 @@ class StreamConfig:
 
 
 class RedisStreamOutbox(UsageOutbox):
-    def __init__(self, redis: Redis, engine: AsyncEngine, config: StreamConfig) -> None:
+    def __init__(self, redis: Client, engine: AsyncEngine, config: StreamConfig) -> None:
         self._redis = redis
         self._engine = engine
         self._config = config

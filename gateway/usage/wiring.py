@@ -3,15 +3,15 @@ a crash, drained by every replica), else the in-process queue (embedded mode).""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.redis_client import Client
 from gateway.settings import Settings
 from gateway.usage.outbox import MemoryOutbox, UsageOutbox
 from gateway.usage.redis_outbox import RedisStreamOutbox, StreamConfig, default_consumer_name
 
 
-def build_outbox(settings: Settings, engine: AsyncEngine, redis: Redis | None) -> UsageOutbox:
+def build_outbox(settings: Settings, engine: AsyncEngine, redis: Client | None) -> UsageOutbox:
     if redis is None:
         return MemoryOutbox(engine, batch_size=settings.usage_batch_size,
                             interval=settings.usage_flush_interval_seconds)
