@@ -30,6 +30,7 @@ from redis.asyncio.connection import SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, SlotNotCoveredError
 
 from gateway.settings import Settings
 
@@ -65,6 +66,26 @@ _NODE_KWARGS = frozenset({
 })
 
 
+class ClusterClient(RedisCluster):
+    """A RedisCluster that reports an unreachable cluster (no node answers, or slots left
+    uncovered) as a redis ConnectionError, as an unreachable server is reported, rather than
+    as RedisClusterException, which is no RedisError: every store's outage handling (a cache
+    miss, the usage fallback queue, local breakers and limits) then applies unchanged."""
+
+    async def initialize(self, additional_startup_nodes_info: list[tuple[str, int]] | None = None,
+                         last_failed_node_name: str | None = None) -> RedisCluster:
+        try:
+            return await super().initialize(additional_startup_nodes_info, last_failed_node_name)
+        except RedisClusterException as exc:
+            raise RedisConnectionError(f"Redis Cluster unreachable: {exc}") from exc
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except SlotNotCoveredError as exc:
+            raise RedisConnectionError(f"Redis Cluster slot not covered: {exc}") from exc
+
+
 def command_client(url: str, *, cluster: bool, options: ClientOptions) -> Client:
     """A client for commands and scripts: a cluster client when `cluster`, else one server's."""
     if not cluster:
@@ -72,7 +93,7 @@ def command_client(url: str, *, cluster: bool, options: ClientOptions) -> Client
     kwargs = _connection_kwargs(options)
     if options.quick_retry:
         kwargs["retry"] = Retry(NoBackoff(), 1)   # the cluster client refreshes its slot map, then retries
-    return RedisCluster.from_url(url, max_connections=CLUSTER_MAX_CONNECTIONS_PER_NODE, **kwargs)
+    return ClusterClient.from_url(url, max_connections=CLUSTER_MAX_CONNECTIONS_PER_NODE, **kwargs)
 
 
 def node_client(url: str, options: ClientOptions) -> Redis:
