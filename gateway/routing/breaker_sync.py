@@ -15,6 +15,10 @@ others adopt them at once rather than at the next sync. The only request-path ro
 is claiming a half-open probe, so that all replicas together send `half_open_probes`.
 
 If Redis is unreachable, each replica goes on with its local breakers alone.
+
+Redis Cluster: each script touches one key (a breaker's state), and a sync's pipeline holds
+no transaction, so the cluster client splits it per node; transitions are published with
+classic PUBLISH, which reaches subscribers on every node.
 """
 
 from __future__ import annotations
@@ -27,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from gateway.redis_client import one_node
 from gateway.routing.breaker import Breaker, State, Transition
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
+    from gateway.redis_client import Client
     from gateway.routing.breaker import BreakerBoard
 
 log = logging.getLogger("gateway.routing")
@@ -112,7 +116,7 @@ def _text(value: Any) -> str:
 
 
 class SharedBreakers:
-    def __init__(self, redis: Redis, board: BreakerBoard, *, prefix: str = PREFIX) -> None:
+    def __init__(self, redis: Client, board: BreakerBoard, *, prefix: str = PREFIX) -> None:
         self.redis = redis
         self.board = board
         self.policy = board.policy
@@ -300,22 +304,25 @@ class SharedBreakers:
         self.board.reevaluate(breaker, now)
 
     async def _listen(self) -> None:
+        # On a cluster, one node is enough: a transition PUBLISHed on any node reaches them all.
         while not self._closing:
-            pubsub = self.redis.pubsub()
             try:
-                await pubsub.subscribe(self.channel)
-                while not self._closing:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is not None:
-                        self._on_message(_text(message["data"]))
+                async with one_node(self.redis) as node:
+                    pubsub = node.pubsub()
+                    try:
+                        await pubsub.subscribe(self.channel)
+                        while not self._closing:
+                            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                            if message is not None:
+                                self._on_message(_text(message["data"]))
+                    finally:
+                        try:
+                            await pubsub.aclose()
+                        except (RedisError, OSError):
+                            pass
             except (RedisError, OSError) as exc:
                 self._failed(exc)
                 await asyncio.sleep(self.policy.sync_seconds)
-            finally:
-                try:
-                    await pubsub.aclose()
-                except (RedisError, OSError):
-                    pass
 
     def _on_message(self, data: str) -> None:
         try:
