@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
@@ -24,6 +24,7 @@ from gateway.pipeline.guardrails import ScanForPii
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.redis_client import Client, shared_client
 from gateway.routing.breaker import BreakerBoard
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
@@ -38,6 +39,9 @@ from gateway.usage.wiring import build_outbox
 from providers import build_provider
 from providers.base import Provider, ProviderConfig
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
 log = logging.getLogger("gateway.runtime")
 
 
@@ -46,7 +50,7 @@ class Runtime:
     settings: Settings
     catalog: Catalog
     engine: AsyncEngine
-    redis: Redis | None
+    redis: Client | None
     directory: KeyDirectory
     tenancy: TenancyService
     limiter: Limiter
@@ -90,10 +94,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
 
-        redis: Redis | None = None
-        if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url, health_check_interval=10,
-                                   socket_connect_timeout=2, socket_timeout=2)
+        redis = shared_client(settings)   # a cluster client with GATEWAY_REDIS_CLUSTER
+        if redis is not None:
             stack.push_async_callback(redis.aclose)
 
         providers: dict[str, Provider] = {}
@@ -105,7 +107,8 @@ async def open_runtime(settings: Settings) -> Runtime:
 
         limiter: Limiter = build_limiter(settings)   # Redis when redis_url is set, else in process
         stack.push_async_callback(limiter.close)
-        cache_store: CacheStore = (RedisCacheStore.from_url(settings.redis_url, catalog.cache.max_entry_bytes)
+        cache_store: CacheStore = (RedisCacheStore.from_url(settings.redis_url, catalog.cache.max_entry_bytes,
+                                                            settings.redis_cluster)
                                    if settings.redis_url
                                    else MemoryCacheStore(catalog.cache.max_entries, catalog.cache.max_entry_bytes))
         stack.push_async_callback(cache_store.close)
@@ -116,7 +119,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         tenancy_parts = await open_tenancy(engine, catalog, settings, stack)
         directory, tenancy = tenancy_parts.directory, tenancy_parts.service
         latency = LatencyTracker()
-        breakers = BreakerBoard.for_catalog(catalog, redis)
+        # cast: BreakerBoard's annotation still says Redis; SharedBreakers takes either client
+        breakers = BreakerBoard.for_catalog(catalog, cast("Redis | None", redis))
         await breakers.start()
         stack.push_async_callback(breakers.close)
         router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)
