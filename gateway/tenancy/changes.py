@@ -20,6 +20,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.redis_client import PUBLISHER, SUBSCRIBER, node_client
+
 log = logging.getLogger("gateway.tenancy.changes")
 
 # Versioned: a replica of a later release that changes the message publishes on its own channel.
@@ -68,11 +70,12 @@ class ChangeFeed:
         self._publisher: Redis | None = None
         self._subscriber: Redis | None = None
         if redis_url:
-            self._publisher = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+            # Plain clients to the node the URL names, in cluster mode too: a classic PUBLISH on
+            # any node of a cluster reaches the subscribers of every node.
+            self._publisher = node_client(redis_url, PUBLISHER)
             # No read timeout: the listener waits on its own schedule (_POLL_SECONDS) and relies on
             # health checks and TCP keepalive to notice a dead connection.
-            self._subscriber = Redis.from_url(redis_url, socket_connect_timeout=2, socket_keepalive=True,
-                                              health_check_interval=5)
+            self._subscriber = node_client(redis_url, SUBSCRIBER)
         self._task: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
         self.resubscriptions = 0     # how many times the subscription was (re)established
