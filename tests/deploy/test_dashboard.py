@@ -27,7 +27,7 @@ REQUIRED_VIEWS = [
     ("gateway_guardrail_events_total", "by (type)"),
     ("gateway_circuit_state", "by (provider)"),
     ("gateway_ratelimit_rejections_total", "rate("),
-    ("gateway_usage_outbox_pending", "sum("),
+    ("gateway_usage_outbox_pending", "max("),
     ("gateway_overhead_seconds_bucket", "histogram_quantile(0.99"),
 ]
 
