@@ -67,10 +67,15 @@ _NODE_KWARGS = frozenset({
 
 
 class ClusterClient(RedisCluster):
-    """A RedisCluster that reports an unreachable cluster (no node answers, or slots left
-    uncovered) as a redis ConnectionError, as an unreachable server is reported, rather than
-    as RedisClusterException, which is no RedisError: every store's outage handling (a cache
-    miss, the usage fallback queue, local breakers and limits) then applies unchanged."""
+    """A RedisCluster that learns the slot map before it routes any command, and reports an
+    unreachable cluster (no node answers, or slots left uncovered) as a redis ConnectionError.
+
+    Discovery first: commands that race a fresh client's first discovery can be sent on
+    connections the discovery replaces (a burst of blocking reads on a new client failed
+    that way, "Connection closed by server"). ConnectionError: an unreachable server is
+    reported so, whereas RedisClusterException is no RedisError; every store's outage
+    handling (a cache miss, the usage fallback queue, local breakers and limits) then
+    applies unchanged."""
 
     async def initialize(self, additional_startup_nodes_info: list[tuple[str, int]] | None = None,
                          last_failed_node_name: str | None = None) -> RedisCluster:
@@ -80,6 +85,7 @@ class ClusterClient(RedisCluster):
             raise RedisConnectionError(f"Redis Cluster unreachable: {exc}") from exc
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        await self.initialize()           # at once when done: a flag check
         try:
             return await super().execute_command(*args, **kwargs)
         except SlotNotCoveredError as exc:
