@@ -50,7 +50,9 @@ def keys_on_every_node(client: Client, count: int = 3) -> list[str]:
     by_node: dict[str, str] = {}
     for i in range(10_000):
         key = f"probe:{i}"
-        by_node.setdefault(client.get_node_from_key(key).name, key)
+        node = client.get_node_from_key(key)
+        assert node is not None
+        by_node.setdefault(node.name, key)
         if len(by_node) == count:
             return list(by_node.values())
     raise AssertionError("keys did not spread over the nodes")
