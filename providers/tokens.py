@@ -45,3 +45,14 @@ def estimate_prompt_tokens(messages: Iterable[Any]) -> int:
         total += estimate_text_tokens(text)
         count += 1
     return total + _PER_MESSAGE * max(count, 1)
+
+
+def embedding_inputs(body: dict[str, Any]) -> list[str]:
+    """The texts of an embeddings request (`input`: a string or a list of strings; token
+    arrays are counted by the provider, not here)."""
+    value = body.get("input")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []

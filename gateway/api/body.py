@@ -81,3 +81,24 @@ def check_chat_body(body: dict[str, Any]) -> None:
     _require_type(body, "user", str, "a string")
     _require_type(body, "metadata", dict, "an object")
     _require_type(body, "stop", (str, list), "a string or an array of strings")
+
+
+def check_embeddings_body(body: dict[str, Any]) -> None:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("`model` is required and must be a string.", param="model")
+    inputs = body.get("input")
+    if isinstance(inputs, str):
+        ok = bool(inputs)
+    elif isinstance(inputs, list) and inputs:
+        ok = all(isinstance(i, str) and i for i in inputs) or all(
+            isinstance(i, int) and not isinstance(i, bool) for i in inputs) or all(
+            isinstance(i, list) and i and all(isinstance(t, int) for t in i) for i in inputs)
+    else:
+        ok = False
+    if not ok:
+        raise InvalidRequest("`input` must be a non-empty string, array of strings, or array of token arrays.",
+                             param="input")
+    _require_type(body, "dimensions", int, "an integer")
+    _require_type(body, "encoding_format", str, "a string")
+    _require_type(body, "user", str, "a string")

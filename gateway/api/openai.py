@@ -5,24 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from gateway.api.body import check_chat_body, read_json
+from gateway.api.body import check_chat_body, check_embeddings_body, read_json
 from gateway.api.deps import RuntimeDep, bearer_token
 from gateway.api.streaming import finish_detached, relay, replayed
 from gateway.cache.replay import replay_chunks
-from gateway.errors import GatewayError, InvalidRequest, NotFound, PermissionDenied, UpstreamError
+from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
 from gateway.limits.headers import ratelimit_headers
-from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
+from gateway.pipeline.context import CacheStatus, Operation, Outcome, RequestContext
 from gateway.runtime import Runtime
 from gateway.telemetry import tracing
-from providers.base import ChatRequest, ProviderError
+from providers.base import ChatRequest
 
 router = APIRouter()
 
@@ -123,17 +123,14 @@ async def run_unless_client_leaves(request: Request, work: Coroutine[Any, Any, N
         watcher.cancel()
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
-    tracing.begin_request(request.headers)   # the server span; ended by the telemetry stage
-    read_cache, write_cache = _cache_flags(request)
-    ctx = RequestContext(request_id=new_request_id(), client_request_id=client_request_id(request),
-                         request=ChatRequest({}),
-                         api_key=bearer_token(request), cache_read=read_cache, cache_write=write_cache)
+async def admit(request: Request, runtime: Runtime, ctx: RequestContext,
+                check_body: Callable[[dict[str, Any]], None]) -> Response | None:
+    """Reads the body and runs stages 1-6. Returns the response that ends the request when
+    a stage refused it or the client left (the finishers have run), else None."""
     background: set[asyncio.Task[None]] = request.app.state.background
     try:
         body = await read_json(request, runtime.settings.max_body_bytes)
-        check_chat_body(body)
+        check_body(body)
         ctx.request = ChatRequest(body)
         ctx.feature = _feature(request, body)
         await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
@@ -150,6 +147,29 @@ async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
         if isinstance(exc, ClientLeft):
             return Response(status_code=499)    # nobody is there to read it
         raise
+    return None
+
+
+def new_context(request: Request, operation: Operation = Operation.CHAT) -> RequestContext:
+    read_cache, write_cache = _cache_flags(request)
+    return RequestContext(request_id=new_request_id(), client_request_id=client_request_id(request),
+                          request=ChatRequest({}), api_key=bearer_token(request), operation=operation,
+                          cache_read=read_cache, cache_write=write_cache)
+
+
+def _overhead_ms(ctx: RequestContext) -> str:
+    assert ctx.finished_at is not None
+    return f"{max(0.0, ctx.finished_at - ctx.started - ctx.upstream_seconds) * 1000:.2f}"
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
+    tracing.begin_request(request.headers)   # the server span; ended by the telemetry stage
+    ctx = new_context(request)
+    background: set[asyncio.Task[None]] = request.app.state.background
+    refused = await admit(request, runtime, ctx, check_chat_body)
+    if refused is not None:
+        return refused
 
     headers = response_headers(ctx)
     if ctx.request.stream:
@@ -168,7 +188,7 @@ async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
         ctx.completion = ctx.result.to_bytes()
     payload = ctx.result.to_bytes()
     ctx.finished_at = time.perf_counter()
-    headers["x-gateway-overhead-ms"] = f"{max(0.0, ctx.finished_at - ctx.started - ctx.upstream_seconds) * 1000:.2f}"
+    headers["x-gateway-overhead-ms"] = _overhead_ms(ctx)
     await finish_detached(ctx, runtime.pipeline, background)
     return Response(payload, media_type=JSON_TYPE, headers=headers)
 
@@ -185,37 +205,18 @@ async def list_models(request: Request, runtime: RuntimeDep) -> Response:
 
 @router.post("/v1/embeddings")
 async def embeddings(request: Request, runtime: RuntimeDep) -> Response:
-    principal = await runtime.directory.authenticate(bearer_token(request))
-    body = await read_json(request, runtime.settings.max_body_bytes)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidRequest("`model` is required and must be a string.", param="model")
-    inputs = body.get("input")
-    if not isinstance(inputs, str | list) or not inputs:
-        raise InvalidRequest("`input` must be a non-empty string or array.", param="input")
-    entry = runtime.catalog.models.get(model)
-    if entry is None:
-        raise NotFound(f"The model `{model}` does not exist.", param="model")
-    if entry.kind != "embeddings":
-        raise InvalidRequest(f"`{model}` is a chat model; use /v1/chat/completions.", param="model")
-    if not principal.tenant.allows(model):
-        raise PermissionDenied(f"This key may not use the model `{model}`.", param="model")
-    return await _embed(runtime, body, model, principal.tenant.name, request_id_of(request))
-
-
-async def _embed(runtime: Runtime, body: dict[str, Any], model: str, tenant: str, request_id: str) -> Response:
-    entry = runtime.catalog.models[model]
-    last: ProviderError | None = None
-    for deployment in entry.deployments:
-        provider = runtime.providers[deployment.provider]
-        try:
-            result = await provider.embeddings(body, deployment.upstream)
-        except ProviderError as exc:
-            if not exc.retryable:
-                raise UpstreamError(exc.message) from None
-            last = exc
-            continue
-        result.body["model"] = model
-        return Response(orjson.dumps(result.body), media_type=JSON_TYPE,
-                        headers={"x-request-id": request_id, "x-gateway-provider": deployment.provider})
-    raise UpstreamError(f"every deployment failed; last: {last.message if last else 'none'}")
+    """The same stages as chat (no cache): key, quota, allowlist, PII in the inputs, the
+    model's deployments with failover, and a usage record."""
+    tracing.begin_request(request.headers, Operation.EMBEDDINGS.value, "/v1/embeddings")
+    ctx = new_context(request, Operation.EMBEDDINGS)
+    refused = await admit(request, runtime, ctx, check_embeddings_body)
+    if refused is not None:
+        return refused
+    assert ctx.embeddings is not None
+    body = ctx.embeddings.body
+    body["model"] = ctx.request.model
+    payload = orjson.dumps(body)
+    ctx.finished_at = time.perf_counter()
+    headers = {**response_headers(ctx), "x-gateway-overhead-ms": _overhead_ms(ctx)}
+    await finish_detached(ctx, runtime.pipeline, request.app.state.background)
+    return Response(payload, media_type=JSON_TYPE, headers=headers)

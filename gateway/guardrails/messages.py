@@ -29,6 +29,17 @@ def scan_messages(messages: list[dict[str, Any]], detector: PiiDetector, *, reda
     return scanner.counts
 
 
+def scan_inputs(body: dict[str, Any], detector: PiiDetector, *, redact: bool) -> Counter[str]:
+    """The same for an embeddings request's `input` (a string or a list of strings)."""
+    scanner = _Scanner(detector, redact)
+    value = body.get("input")
+    if isinstance(value, str):
+        body["input"] = scanner.text(value)
+    elif isinstance(value, list):
+        body["input"] = [scanner.text(v) if isinstance(v, str) else v for v in value]
+    return scanner.counts
+
+
 class _Literal:
     """A JSON number or constant kept exactly as written."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from gateway.catalog import Catalog
 from gateway.errors import InvalidRequest, NotFound, PermissionDenied
-from gateway.pipeline.context import RequestContext
+from gateway.pipeline.context import Operation, RequestContext
 from gateway.routing.candidates import Candidate, resolve
 from gateway.routing.latency import LatencyTracker
 from gateway.tenancy.models import Tenant
@@ -38,6 +38,12 @@ class CheckAllowlist:
         assert ctx.principal is not None
         name = ctx.request.model
         entry = self._catalog.models.get(name)
-        if entry is not None and entry.kind != "chat":
+        if ctx.operation is Operation.EMBEDDINGS:
+            if entry is None and name in self._catalog.aliases:
+                raise InvalidRequest(f"`{name}` is an alias of chat models; embeddings need a concrete model.",
+                                     param="model")
+            if entry is not None and entry.kind != "embeddings":
+                raise InvalidRequest(f"`{name}` is a chat model; use /v1/chat/completions.", param="model")
+        elif entry is not None and entry.kind != "chat":
             raise InvalidRequest(f"`{name}` is an embeddings model; use /v1/embeddings.", param="model")
         ctx.candidates = self.candidates(name, ctx.principal.tenant)

@@ -18,7 +18,7 @@ from gateway.cache.keys import cache_key
 from gateway.cache.storable import requested_choices, storable
 from gateway.cache.store import CacheStore
 from gateway.catalog import CachePolicy
-from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
+from gateway.pipeline.context import CacheStatus, Operation, Outcome, RequestContext
 from gateway.telemetry import metrics
 from providers.base import ChatResult, Usage
 
@@ -39,7 +39,8 @@ class LookupCache:
         return ctx.principal.tenant.id if self._policy.scope == "tenant" else "shared"
 
     async def __call__(self, ctx: RequestContext) -> None:
-        if not self.enabled_for(ctx) or not (ctx.cache_read or ctx.cache_write):
+        if (ctx.operation is not Operation.CHAT or not self.enabled_for(ctx)
+                or not (ctx.cache_read or ctx.cache_write)):
             self._note(ctx, CacheStatus.BYPASS)
             return
         ctx.cache_key = cache_key(self.scope_of(ctx), ctx.request.model, ctx.request.body)

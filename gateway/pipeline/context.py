@@ -13,13 +13,20 @@ from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
 from gateway.routing.candidates import Candidate
 from gateway.tenancy.models import Principal
-from providers.base import ChatChunk, ChatRequest, ChatResult, Usage
+from providers.base import ChatChunk, ChatRequest, ChatResult, EmbeddingsResult, Usage
 
 
 class CacheStatus(StrEnum):
     HIT = "hit"
     MISS = "miss"
     BYPASS = "bypass"
+
+
+class Operation(StrEnum):
+    """What the request asks for; the same eight stages serve both."""
+
+    CHAT = "chat"
+    EMBEDDINGS = "embeddings"
 
 
 class Outcome(StrEnum):
@@ -58,6 +65,7 @@ class RequestContext:
     cache_read: bool = True             # Cache-Control: no-cache turns this off
     cache_write: bool = True            # Cache-Control: no-store turns this off
     started: float = field(default_factory=time.perf_counter)
+    operation: Operation = Operation.CHAT
 
     principal: Principal | None = None
     reservation: Reservation | None = None
@@ -70,6 +78,7 @@ class RequestContext:
     attempts: list[Attempt] = field(default_factory=list)
     route: Route | None = None
     result: ChatResult | None = None
+    embeddings: EmbeddingsResult | None = None
     stream: AsyncIterator[ChatChunk] | None = None
     completion: bytes | None = None     # the whole answer as JSON, once complete (for the cache)
     usage: Usage | None = None          # actual usage, once known (for a cut stream: what was produced)

@@ -24,10 +24,10 @@ from typing import Any
 
 from gateway.catalog import PiiPolicy
 from gateway.errors import ContentBlocked
-from gateway.guardrails.messages import scan_messages
+from gateway.guardrails.messages import scan_inputs, scan_messages
 from gateway.guardrails.pii import PiiDetector
 from gateway.guardrails.stream import StreamRedactor
-from gateway.pipeline.context import CacheStatus, RequestContext
+from gateway.pipeline.context import CacheStatus, Operation, RequestContext
 from gateway.telemetry import metrics
 
 JSON = dict[str, Any]
@@ -49,7 +49,10 @@ class ScanForPii:
         mode = self.mode_for(ctx)
         if mode == "off":
             return
-        found = scan_messages(ctx.request.messages, self.detector, redact=mode == "redact")
+        if ctx.operation is Operation.EMBEDDINGS:
+            found = scan_inputs(ctx.request.body, self.detector, redact=mode == "redact")
+        else:
+            found = scan_messages(ctx.request.messages, self.detector, redact=mode == "redact")
         if not found:
             return
         note_findings(ctx, found, redacted=mode == "redact")

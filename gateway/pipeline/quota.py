@@ -10,10 +10,10 @@ from decimal import Decimal
 from gateway.catalog import Catalog, Price
 from gateway.errors import RateLimited
 from gateway.limits.base import Limiter, QuotaRequest
-from gateway.pipeline.context import RequestContext
+from gateway.pipeline.context import Operation, RequestContext
 from gateway.telemetry import metrics
 from gateway.tenancy.models import Limits
-from providers.tokens import estimate_prompt_tokens
+from providers.tokens import embedding_inputs, estimate_prompt_tokens, estimate_text_tokens
 
 
 class ReserveQuota:
@@ -37,8 +37,11 @@ class ReserveQuota:
         return Limits.merged(limits) if limits else None
 
     def estimate(self, ctx: RequestContext) -> tuple[int, Decimal]:
-        prompt = estimate_prompt_tokens(ctx.request.messages)
-        completion = ctx.request.max_tokens or self._default_max_tokens
+        if ctx.operation is Operation.EMBEDDINGS:
+            prompt, completion = sum(estimate_text_tokens(t) for t in embedding_inputs(ctx.request.body)), 0
+        else:
+            prompt = estimate_prompt_tokens(ctx.request.messages)
+            completion = ctx.request.max_tokens or self._default_max_tokens
         cost = max((p.cost(prompt, completion) for p in self._prices(ctx.request.model)), default=Decimal(0))
         return prompt + completion, cost
 

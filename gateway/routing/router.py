@@ -20,7 +20,7 @@ from gateway.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
-from gateway.pipeline.context import Attempt, RequestContext, Route
+from gateway.pipeline.context import Attempt, Operation, RequestContext, Route
 from gateway.routing.breaker import BreakerBoard, Outcome, Permit, outcome_of
 from gateway.routing.candidates import Candidate
 from gateway.routing.latency import LatencyTracker
@@ -81,12 +81,17 @@ class Router:
         started = time.perf_counter()
         try:
             with tracing.upstream_attempt(ctx, provider, candidate.upstream):  # a client span per attempt
-                response = await provider.chat(ctx.request, candidate.upstream)
-                if isinstance(response, ChatResult):
+                if ctx.operation is Operation.EMBEDDINGS:
+                    ctx.embeddings = await provider.embeddings(ctx.request.body, candidate.upstream)
+                    ctx.usage = ctx.embeddings.usage
                     permit.release(Outcome.SUCCESS)
-                    ctx.result = response
                 else:
-                    ctx.stream = await self._with_first_chunk(response, candidate, permit)
+                    response = await provider.chat(ctx.request, candidate.upstream)
+                    if isinstance(response, ChatResult):
+                        permit.release(Outcome.SUCCESS)
+                        ctx.result = response
+                    else:
+                        ctx.stream = await self._with_first_chunk(response, candidate, permit)
         except ProviderError as exc:
             elapsed = time.perf_counter() - started
             ctx.upstream_seconds += elapsed

@@ -111,7 +111,7 @@ def enabled() -> bool:
 
 # -- the server span ------------------------------------------------------------------
 
-def begin_request(headers: Mapping[str, str]) -> None:
+def begin_request(headers: Mapping[str, str], operation: str = genai.OPERATION, route: str = CHAT_ROUTE) -> None:
     """Opens the request's server span, child of the client's `traceparent` if it sent one."""
     tracer = _tracer
     if tracer is None:
@@ -120,9 +120,9 @@ def begin_request(headers: Mapping[str, str]) -> None:
         else:
             _request.set(None)
         return
-    span = tracer.start_span(genai.OPERATION, context=_w3c.extract(headers), kind=SpanKind.SERVER,
-                             attributes={"gen_ai.operation.name": genai.OPERATION,
-                                         "http.request.method": "POST", "http.route": CHAT_ROUTE})
+    span = tracer.start_span(operation, context=_w3c.extract(headers), kind=SpanKind.SERVER,
+                             attributes={"gen_ai.operation.name": operation,
+                                         "http.request.method": "POST", "http.route": route})
     _request.set(RequestTrace(span, trace.set_span_in_context(span)))
 
 
@@ -138,7 +138,7 @@ def end_request(ctx: RequestContext, *, model: str, provider_type: str | None) -
         _end_streamed_attempt(state, ctx)
     if not span.is_recording():
         return _ids(span)
-    span.update_name(f"{genai.OPERATION} {model}")
+    span.update_name(f"{ctx.operation.value} {model}")
     span.set_attributes(_server_attributes(ctx, state, model, provider_type))
     if ctx.http_status >= 500:
         span.set_status(Status(StatusCode.ERROR, _error_type(ctx)))
@@ -223,7 +223,7 @@ class _AttemptSpan:
 
     def __enter__(self) -> None:
         attributes: dict[str, genai.AttributeValue] = {
-            "gen_ai.operation.name": genai.OPERATION,
+            "gen_ai.operation.name": self._ctx.operation.value,
             "gen_ai.provider.name": genai.provider_name(self._provider.type),
             "gen_ai.request.model": self._model,
             "gateway.provider": self._provider.name,
@@ -231,7 +231,7 @@ class _AttemptSpan:
             **genai.request_attributes(self._ctx.request),
         }
         self._state.calls += 1
-        self._span = self._tracer.start_span(f"{genai.OPERATION} {self._model}", context=self._state.parent,
+        self._span = self._tracer.start_span(f"{self._ctx.operation.value} {self._model}", context=self._state.parent,
                                              kind=SpanKind.CLIENT, attributes=attributes)
         self._token = otel_context.attach(trace.set_span_in_context(self._span, self._state.parent))
 
