@@ -83,6 +83,18 @@ gateway's own grace period for in-flight streams, then a margin for exit.
 {{- end }}
 {{- end }}
 
+{{/*
+"true" when the gateway talks to a Redis/Valkey Cluster (GATEWAY_REDIS_CLUSTER), else empty.
+redis.cluster "auto": an ElastiCache configuration endpoint (clustercfg.*) means cluster mode.
+*/}}
+{{- define "llm-gateway.redisCluster" -}}
+{{- $cluster := .Values.redis.cluster -}}
+{{- if eq (toString $cluster) "auto" -}}
+{{- $cluster = hasPrefix "clustercfg." .Values.redis.host -}}
+{{- end -}}
+{{- if and .Values.redis.host (eq (toString $cluster) "true") -}}true{{- end -}}
+{{- end }}
+
 {{- define "llm-gateway.podSecurityContext" -}}
 runAsNonRoot: true
 runAsUser: 10001
