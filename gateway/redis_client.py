@@ -77,10 +77,9 @@ class ClusterClient(RedisCluster):
     handling (a cache miss, the usage fallback queue, local breakers and limits) then
     applies unchanged."""
 
-    async def initialize(self, additional_startup_nodes_info: list[tuple[str, int]] | None = None,
-                         last_failed_node_name: str | None = None) -> RedisCluster:
+    async def initialize(self, *args: Any, **kwargs: Any) -> RedisCluster:   # (its parameters vary by version)
         try:
-            return await super().initialize(additional_startup_nodes_info, last_failed_node_name)
+            return await super().initialize(*args, **kwargs)
         except RedisClusterException as exc:
             raise RedisConnectionError(f"Redis Cluster unreachable: {exc}") from exc
 
