@@ -133,8 +133,8 @@ def test_sigterm_lets_ten_open_streams_finish_and_records_them(tmp_path: Path) -
                 process.wait(10)
     assert process.returncode == 0, output
     with sqlite3.connect(tmp_path / "gw.db") as db:
-        rows = db.execute("SELECT request_id, status, http_status, completion_tokens FROM usage_records "
-                          "WHERE request_id LIKE 'drain-%'").fetchall()
+        rows = db.execute("SELECT client_request_id, status, http_status, completion_tokens FROM usage_records "
+                          "WHERE client_request_id LIKE 'drain-%'").fetchall()
     assert sorted(r[0] for r in rows) == sorted(f"drain-{i}" for i in range(STREAMS))
     assert {(r[1], r[2]) for r in rows} == {("ok", 200)}
     assert all(r[3] == len(("echo: " + WORDS).split()) for r in rows)

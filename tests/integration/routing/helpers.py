@@ -51,14 +51,14 @@ def chat(gw: RunningGateway, key: str, *, model: str = "gpt-4o-mini", stream: bo
 
 
 def usage_record(gw: RunningGateway, request_id: str, wait: float = 10) -> dict[str, Any]:
-    """The usage record of one request, once its finishers have queued and flushed it."""
+    """The usage record of the request sent with x-request-id `request_id`, once flushed."""
     deadline = time.monotonic() + wait
     while True:
         gw.flush_usage()
 
         async def read() -> list[dict[str, Any]]:
             async with gw.runtime.engine.connect() as conn:
-                query = sa.select(usage_records).where(usage_records.c.request_id == request_id)
+                query = sa.select(usage_records).where(usage_records.c.client_request_id == request_id)
                 return [dict(row) for row in (await conn.execute(query)).mappings().all()]
 
         rows: list[dict[str, Any]] = gw.run(read)
