@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -38,9 +37,6 @@ from gateway.usage.outbox import UsageOutbox
 from gateway.usage.wiring import build_outbox
 from providers import build_provider
 from providers.base import Provider, ProviderConfig
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 log = logging.getLogger("gateway.runtime")
 
@@ -119,8 +115,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         tenancy_parts = await open_tenancy(engine, catalog, settings, stack)
         directory, tenancy = tenancy_parts.directory, tenancy_parts.service
         latency = LatencyTracker()
-        # cast: BreakerBoard's annotation still says Redis; SharedBreakers takes either client
-        breakers = BreakerBoard.for_catalog(catalog, cast("Redis | None", redis))
+        breakers = BreakerBoard.for_catalog(catalog, redis)
         await breakers.start()
         stack.push_async_callback(breakers.close)
         router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)

@@ -28,9 +28,8 @@ from gateway.telemetry import metrics
 from providers.base import ErrorKind
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from gateway.catalog import Catalog
+    from gateway.redis_client import Client
     from gateway.routing.breaker_sync import SharedBreakers
 
 
@@ -219,7 +218,7 @@ class BreakerBoard:
     shared state."""
 
     def __init__(self, policy: BreakerPolicy, *, identities: Mapping[str, str] | None = None,
-                 redis: Redis | None = None, redis_prefix: str | None = None,
+                 redis: Client | None = None, redis_prefix: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.policy = policy
         self.clock = clock
@@ -232,7 +231,7 @@ class BreakerBoard:
             self.shared = SharedBreakers(redis, self, prefix=redis_prefix or PREFIX)
 
     @classmethod
-    def for_catalog(cls, catalog: Catalog, redis: Redis | None = None) -> BreakerBoard:
+    def for_catalog(cls, catalog: Catalog, redis: Client | None = None) -> BreakerBoard:
         board = cls(catalog.routing.breaker, identities=provider_identities(catalog), redis=redis)
         for entry in catalog.models.values():
             for deployment in entry.deployments:

@@ -110,7 +110,7 @@ async def replicas(redis_cluster: RedisClusterNodes) -> AsyncIterator[tuple[Brea
     provider = unique("prov")
     prefix = f"gw:breaker:test:{unique()}"
     clients = [command_client(redis_cluster.url, cluster=True, options=SHARED) for _ in range(2)]
-    boards = [BreakerBoard(POLICY, identities={provider: provider}, redis=c, redis_prefix=prefix)  # type: ignore[arg-type]
+    boards = [BreakerBoard(POLICY, identities={provider: provider}, redis=c, redis_prefix=prefix)
               for c in clients]
     for board in boards:
         board.breaker(provider, "m")
