@@ -15,7 +15,6 @@ from redis.exceptions import RedisError
 from gateway.redis_client import Client, ClientOptions, command_client
 
 _PREFIX = "gw:cache:v1:"
-MAX_CONNECTIONS = 32        # per process
 T = TypeVar("T")
 
 log = logging.getLogger("gateway.cache")
@@ -63,7 +62,7 @@ def cache_client(url: str, cluster: bool = False) -> Client:
     that died with a Redis restart), not redis-py's default retries with backoff, which keep
     a request waiting seconds for an answer it can get from the model anyway."""
     return command_client(url, cluster=cluster, options=ClientOptions(
-        connect_timeout=0.5, read_timeout=1, max_connections=MAX_CONNECTIONS, pool_timeout=1, quick_retry=True))
+        connect_timeout=0.5, read_timeout=1, quick_retry=True))
 
 
 class RedisCacheStore(CacheStore):

@@ -10,14 +10,11 @@ from gateway.limits.redis import RedisLimiter
 from gateway.redis_client import Client, ClientOptions, command_client
 from gateway.settings import Settings
 
-MAX_CONNECTIONS = 64        # per process; a burst waits for a connection rather than failing
-
 # One immediate retry (for a pooled connection that died with a Redis restart) instead of
 # redis-py's default retries with backoff, so that a refused connection is noticed at once;
 # a reply may take a few seconds, because a busy event loop reads late and a late read is
-# no outage; and (one server) a blocking pool, so that a burst queues for connections.
-LIMITER_OPTIONS = ClientOptions(connect_timeout=1, read_timeout=5, max_connections=MAX_CONNECTIONS,
-                                pool_timeout=10, quick_retry=True)
+# no outage. The pool's cap is redis_client's: far above what one process has in flight.
+LIMITER_OPTIONS = ClientOptions(connect_timeout=1, read_timeout=5, quick_retry=True)
 
 
 def limiter_client(url: str, cluster: bool = False) -> Client:
