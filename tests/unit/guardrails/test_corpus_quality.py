@@ -5,7 +5,6 @@ generated corpus (always) and on the shared labeled corpus at
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import pytest
