@@ -16,6 +16,9 @@ from gateway.db import migrate_sync
 from gateway.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Tests only ever talk to loopback: boto3's credential chain must never fall through to the
+# EC2 instance metadata address.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 POSTGRES_HOST = os.environ.get("TEST_POSTGRES_HOST", "127.0.0.1")
 POSTGRES_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "5432"))
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
