@@ -182,11 +182,12 @@ async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
                                  headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     assert ctx.result is not None
-    if ctx.cache_status is not CacheStatus.HIT:
+    if ctx.cache_status is CacheStatus.HIT:
+        payload = ctx.result.to_bytes()
+    else:
         ctx.usage = ctx.result.usage
         runtime.pipeline.guardrails.redact_result(ctx)   # before it is stored: the cache keeps what was sent
-        ctx.completion = ctx.result.to_bytes()
-    payload = ctx.result.to_bytes()
+        payload = ctx.completion = ctx.result.to_bytes()  # serialised once, for the client and the cache
     ctx.finished_at = time.perf_counter()
     headers["x-gateway-overhead-ms"] = _overhead_ms(ctx)
     await finish_detached(ctx, runtime.pipeline, background)
