@@ -54,8 +54,8 @@ class Pipeline:
             try:
                 await finisher(ctx)
             except Exception:
-                log.exception("finisher failed", extra={"request_id": ctx.request_id,
-                                                        "finisher": type(finisher).__name__})
+                name = getattr(finisher, "__qualname__", type(finisher).__name__)
+                log.exception("finisher failed", extra={"request_id": ctx.request_id, "finisher": name})
 
 
 __all__ = ["Pipeline", "RequestContext"]
