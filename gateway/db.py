@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 metadata = sa.MetaData()
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -35,6 +37,8 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # imported on use: alembic costs ~0.25 s of CLI start-up
+
     config = Config()
     config.set_main_option("script_location", str(resources.files("migrations")))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -42,6 +46,8 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate_sync(url: str) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
 
 

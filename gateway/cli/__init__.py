@@ -7,13 +7,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import config_cmd, serve, tenants, usage
+from gateway.cli import config_cmd, serve_command, tenants, usage
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-gateway", description="OpenAI-compatible LLM gateway.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve.register(commands)
+    serve_command.register(commands)
     config_cmd.register(commands)
     tenants.register(commands)
     usage.register(commands)

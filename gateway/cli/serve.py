@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -26,16 +25,6 @@ from gateway.telemetry.logging import configure as configure_logging
 from gateway.telemetry.logging import lifecycle_log
 from gateway.telemetry.multiprocess import ENV as METRICS_DIR_ENV
 from gateway.telemetry.multiprocess import MetricsSupervisor, metrics_directory
-
-
-def register(commands: Any) -> None:
-    serve = commands.add_parser("serve", help="run the gateway")
-    serve.add_argument("--config", type=Path, help="gateway.yaml (default: $GATEWAY_CONFIG or the built-in catalog)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--admin-port", type=int, help="serve /admin on this port only (not on --port)")
-    serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(run=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
