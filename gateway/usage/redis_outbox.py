@@ -70,6 +70,7 @@ class StreamConfig:
     batch_size: int = 500
     interval: float = 0.5          # how long a read waits for new entries
     claim_idle: float = 30.0       # pending this long under another consumer: claimed
+    prune_idle: float = 600.0      # a consumer with nothing pending, silent this long: removed
     redis_retry: float = 1.0       # after a failed append, skip Redis this long
     write_timeout: float = 30.0
 
@@ -205,12 +206,25 @@ class RedisStreamOutbox(UsageOutbox):
         if cursor in (b"0-0", "0-0"):
             self._claim_cursor = "0-0"
             self._next_claim = time.monotonic() + max(0.1, self._config.claim_idle / 2)
+            await self._prune_consumers()
         else:
             self._claim_cursor = cursor   # more to scan: go on next iteration
         if claimed:
             self._own_pending = True      # ours now, until acknowledged
             log.info("claimed usage records left pending by another consumer", extra={"count": len(claimed)})
         return claimed
+
+    async def _prune_consumers(self) -> None:
+        """Removes consumers that hold nothing and have not read for `prune_idle`: replicas
+        that are gone (every pod brings a new consumer name). A live replica reads every
+        `interval`, so it is never that idle; were it removed anyway, its next read adds it
+        back. A consumer still holding entries is left for the claim above."""
+        limit_ms = self._config.prune_idle * 1000
+        consumers = await self._redis.xinfo_consumers(self._config.key, self._config.group)
+        for consumer in consumers:
+            name = consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
+            if name != self._config.consumer and consumer["pending"] == 0 and consumer["idle"] > limit_ms:
+                await self._redis.xgroup_delconsumer(self._config.key, self._config.group, name)
 
     async def _store(self, entries: list[Entry]) -> bool:
         """Inserts the entries' records and acknowledges them; False if the database did not

@@ -119,6 +119,31 @@ async def test_entries_left_pending_by_a_dead_consumer_are_claimed(
     assert len({r.request_id for r in await tenant_rows(engine, tenant)}) == 20
 
 
+async def test_consumers_of_gone_replicas_are_removed_but_not_those_holding_records(
+        engine: AsyncEngine, redis: Redis, stream: StreamNames) -> None:
+    tenant = unique()
+    writer = RedisStreamOutbox(redis, engine, config(stream, consumer="writer"))   # append only
+    await redis.xgroup_create(stream.key, stream.group, id="$", mkstream=True)
+    await redis.xgroup_createconsumer(stream.key, stream.group, "gone-replica")    # read nothing, holds nothing
+    for record in records(tenant, 3):
+        await writer.append(record)
+    await redis.xreadgroup(stream.group, "dead-holding", {stream.key: ">"}, count=100)   # holds 3
+    await asyncio.sleep(0.4)
+
+    survivor = RedisStreamOutbox(redis, engine, config(stream, consumer="survivor", claim_idle=3600,
+                                                       prune_idle=0.3))
+    await survivor.start()
+    try:
+        assert await eventually(lambda: _consumers_are(redis, stream, {"survivor", "dead-holding"}))
+    finally:
+        await survivor.close()
+
+
+async def _consumers_are(redis: Redis, stream: StreamNames, names: set[str]) -> bool:
+    consumers = await redis.xinfo_consumers(stream.key, stream.group)
+    return {c["name"].decode() for c in consumers} == names
+
+
 async def _nothing_pending(redis: Redis, stream: StreamNames) -> bool:
     return int((await redis.xpending(stream.key, stream.group))["pending"]) == 0
 
