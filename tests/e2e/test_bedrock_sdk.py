@@ -13,7 +13,7 @@ import pytest
 from openai import OpenAI
 
 from tests.conftest import make_settings
-from tests.fakes.bedrock_server import ACCESS_KEY, SECRET_KEY, FakeBedrock, Reply, StreamFault
+from tests.fakes.bedrock_server import SECRET_KEY, FakeBedrock, Reply, StreamFault, use_fake_credentials
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
 
 UPSTREAM = "us.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -58,13 +58,7 @@ def use1(fakes: tuple[FakeBedrock, FakeBedrock]) -> FakeBedrock:
 @pytest.fixture
 def gateway(fakes: tuple[FakeBedrock, FakeBedrock], sqlite_url: str, tmp_path: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningGateway]:
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    use_fake_credentials(monkeypatch, tmp_path)
     config = write_catalog(tmp_path, CATALOG.format(use1=fakes[0].url, usw2=fakes[1].url, upstream=UPSTREAM))
     with running_gateway(make_settings(sqlite_url, config)) as gw:
         yield gw

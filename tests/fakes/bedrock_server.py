@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,6 +46,28 @@ from tests.support.threads import LoopThread
 
 ACCESS_KEY = "AKIDFAKEBEDROCKTEST1"
 SECRET_KEY = "fake-secret-key-for-tests-only/0123456789"
+
+# What boto3's credential chain reads besides these keys; tests clear all of it.
+_AWS_CHAIN = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+              "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+              "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS")
+
+
+def isolate_aws(monkeypatch: Any, tmp_path: Path) -> None:
+    """An AWS environment with nothing from this machine in it: no keys, no profile, empty
+    config and credentials files, no instance metadata."""
+    for name in _AWS_CHAIN:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def use_fake_credentials(monkeypatch: Any, tmp_path: Path) -> None:
+    """The fake server's keys, and nothing else, in the environment boto3 reads."""
+    isolate_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
 SERVICE_MODEL = botocore.session.get_session().get_service_model("bedrock-runtime")
 ERROR_STATUS = {shape.name: shape.metadata["error"]["httpStatusCode"]
                 for op in ("Converse", "InvokeModel")

@@ -13,7 +13,7 @@ import pytest
 
 from providers.base import ChatChunk, ChatRequest, ChatResult, ErrorKind, ProviderConfig, ProviderError
 from providers.bedrock import BedrockProvider
-from tests.fakes.bedrock_server import ACCESS_KEY, SECRET_KEY, FakeBedrock, Reply
+from tests.fakes.bedrock_server import ACCESS_KEY, SECRET_KEY, FakeBedrock, Reply, use_fake_credentials
 
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -24,13 +24,7 @@ WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    use_fake_credentials(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from providers.base import ChatRequest, ChatResult, ErrorKind, ProviderConfig, ProviderError
 from providers.bedrock import BedrockProvider
-from tests.fakes.bedrock_server import FakeBedrock
+from tests.fakes.bedrock_server import FakeBedrock, isolate_aws
 
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 BODY = {"messages": [{"role": "user", "content": "hi"}]}
@@ -20,13 +20,7 @@ BODY = {"messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture(autouse=True)
 def empty_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws(monkeypatch, tmp_path)
 
 
 @pytest.fixture

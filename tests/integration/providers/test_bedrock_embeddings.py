@@ -12,18 +12,14 @@ import pytest
 
 from providers.base import ErrorKind, ProviderConfig, ProviderError
 from providers.bedrock import BedrockProvider
-from tests.fakes.bedrock_server import ACCESS_KEY, SECRET_KEY, FakeBedrock
+from tests.fakes.bedrock_server import FakeBedrock, use_fake_credentials
 
 TITAN = "amazon.titan-embed-text-v2:0"
 
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    use_fake_credentials(monkeypatch, tmp_path)
 
 
 @pytest.fixture

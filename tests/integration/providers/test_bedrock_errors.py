@@ -13,7 +13,7 @@ import pytest
 
 from providers.base import ChatChunk, ChatRequest, ChatResult, ErrorKind, ProviderConfig, ProviderError
 from providers.bedrock import BedrockProvider
-from tests.fakes.bedrock_server import ACCESS_KEY, SECRET_KEY, FakeBedrock, StreamFault
+from tests.fakes.bedrock_server import FakeBedrock, StreamFault, use_fake_credentials
 
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 QUICK = {"connect": 1, "first_byte": 0.5, "idle": 0.5, "total": 10}
@@ -33,13 +33,7 @@ ERRORS = [  # (Bedrock error, ProviderError kind, status the client would see, r
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    use_fake_credentials(monkeypatch, tmp_path)
 
 
 @pytest.fixture

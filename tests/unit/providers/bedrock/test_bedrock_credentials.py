@@ -11,6 +11,7 @@ import pytest
 
 from providers.base import ErrorKind, ProviderError
 from providers.bedrock.credentials import CredentialSource
+from tests.fakes.bedrock_server import isolate_aws
 
 # A credential_process (part of boto3's profile chain): each run hands out the next key, valid
 # for as many seconds as `lifetime` holds, after sleeping `delay` seconds.
@@ -30,13 +31,7 @@ print(json.dumps({"Version": 1, "AccessKeyId": f"ASIAPROC{count:04d}", "SecretAc
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """An AWS environment with nothing in it: no keys, no files, no instance metadata."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws(monkeypatch, tmp_path)
     return tmp_path
 
 
