@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
-from gateway.redis_client import Client, ClientOptions, command_client
+from gateway.redis_client import ClientOptions, HotPathClient, hot_path_client
 
 _PREFIX = "gw:cache:v1:"
 T = TypeVar("T")
@@ -57,11 +57,11 @@ class MemoryCacheStore(CacheStore):
             self._entries.popitem(last=False)
 
 
-def cache_client(url: str, cluster: bool = False) -> Client:
+def cache_client(url: str, cluster: bool = False) -> HotPathClient:
     """The cache's own client: short timeouts and one immediate retry (for a pooled connection
     that died with a Redis restart), not redis-py's default retries with backoff, which keep
     a request waiting seconds for an answer it can get from the model anyway."""
-    return command_client(url, cluster=cluster, options=ClientOptions(
+    return hot_path_client(url, cluster=cluster, options=ClientOptions(
         connect_timeout=0.5, read_timeout=1, quick_retry=True))
 
 
@@ -70,7 +70,7 @@ class RedisCacheStore(CacheStore):
     After a failure Redis is tried again at most every `recheck_seconds`, by one request;
     the others miss at once meanwhile, so an outage costs no request a timeout but that one."""
 
-    def __init__(self, redis: Client, max_entry_bytes: int = 1024 * 1024, *, owns_client: bool = False,
+    def __init__(self, redis: HotPathClient, max_entry_bytes: int = 1024 * 1024, *, owns_client: bool = False,
                  recheck_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._redis = redis
         self._max_entry_bytes = max_entry_bytes

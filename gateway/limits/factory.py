@@ -7,7 +7,7 @@ from gateway.limits.base import Limiter
 from gateway.limits.failover import FailoverLimiter
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.redis import RedisLimiter
-from gateway.redis_client import Client, ClientOptions, command_client
+from gateway.redis_client import ClientOptions, HotPathClient, hot_path_client
 from gateway.settings import Settings
 
 # One immediate retry (for a pooled connection that died with a Redis restart) instead of
@@ -17,9 +17,9 @@ from gateway.settings import Settings
 LIMITER_OPTIONS = ClientOptions(connect_timeout=1, read_timeout=5, quick_retry=True)
 
 
-def limiter_client(url: str, cluster: bool = False) -> Client:
+def limiter_client(url: str, cluster: bool = False) -> HotPathClient:
     """A client of the limiter's own (a cluster client when `cluster`)."""
-    return command_client(url, cluster=cluster, options=LIMITER_OPTIONS)
+    return hot_path_client(url, cluster=cluster, options=LIMITER_OPTIONS)
 
 
 def build_limiter(settings: Settings) -> Limiter:

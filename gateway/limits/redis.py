@@ -28,8 +28,9 @@ from gateway.limits.plan import (
     to_ms,
 )
 from gateway.limits.scripts import RESERVE, SETTLE, LuaScript
+from gateway.redis_mux import MultiplexedRedis
 
-Client = Redis | RedisCluster
+Client = Redis | RedisCluster | MultiplexedRedis
 
 
 class RedisLimiter(Limiter):

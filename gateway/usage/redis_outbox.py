@@ -34,7 +34,7 @@ import orjson
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.redis_client import Client
+from gateway.redis_client import Client, HotPathClient
 from gateway.telemetry import metrics
 from gateway.usage.outbox import (
     MAX_BACKOFF_SECONDS,
@@ -76,8 +76,14 @@ class StreamConfig:
 
 
 class RedisStreamOutbox(UsageOutbox):
-    def __init__(self, redis: Client, engine: AsyncEngine, config: StreamConfig) -> None:
+    """`appender`, when given, carries the request path's XADD (and is closed with the
+    outbox); `redis` carries the rest, blocking reads included."""
+
+    def __init__(self, redis: Client, engine: AsyncEngine, config: StreamConfig,
+                 appender: HotPathClient | None = None) -> None:
         self._redis = redis
+        self._appender: HotPathClient = appender if appender is not None else redis
+        self._owns_appender = appender is not None
         self._engine = engine
         self._config = config
         self._dead_key = f"{config.key}:dead"
@@ -97,7 +103,7 @@ class RedisStreamOutbox(UsageOutbox):
     async def append(self, record: UsageRecord) -> None:
         if time.monotonic() >= self._redis_down_until:
             try:
-                await self._redis.xadd(self._config.key, {FIELD: orjson.dumps(record.to_json())})
+                await self._appender.xadd(self._config.key, {FIELD: orjson.dumps(record.to_json())})
                 return
             except REDIS_ERRORS as exc:
                 self._redis_down_until = time.monotonic() + self._config.redis_retry
@@ -129,6 +135,8 @@ class RedisStreamOutbox(UsageOutbox):
             self._warn("redis-close", "Redis unavailable at shutdown: this consumer's pending usage "
                        "records stay in the stream for another replica to claim", exc)
         await self._hand_over_fallback()
+        if self._owns_appender:
+            await self._appender.aclose()
 
     # -- the drain loop ---------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.redis_client import Client
+from gateway.redis_client import SHARED, Client, hot_path_client
 from gateway.settings import Settings
 from gateway.usage.outbox import MemoryOutbox, UsageOutbox
 from gateway.usage.redis_outbox import RedisStreamOutbox, StreamConfig, default_consumer_name
@@ -15,6 +15,10 @@ def build_outbox(settings: Settings, engine: AsyncEngine, redis: Client | None) 
     if redis is None:
         return MemoryOutbox(engine, batch_size=settings.usage_batch_size,
                             interval=settings.usage_flush_interval_seconds)
+    # The request path's XADD on its own pipelined connection; a cluster keeps the shared client.
+    appender = None
+    if settings.redis_url and not settings.redis_cluster:
+        appender = hot_path_client(settings.redis_url, cluster=False, options=SHARED)
     return RedisStreamOutbox(redis, engine, StreamConfig(
         key=settings.usage_stream_key,
         group=settings.usage_consumer_group,
@@ -22,4 +26,4 @@ def build_outbox(settings: Settings, engine: AsyncEngine, redis: Client | None) 
         batch_size=settings.usage_batch_size,
         interval=settings.usage_flush_interval_seconds,
         claim_idle=settings.usage_claim_idle_seconds,
-    ))
+    ), appender=appender)

@@ -18,6 +18,8 @@ from gateway.limits.factory import limiter_client
 from gateway.limits.plan import KEY_PREFIX, make_plan
 from gateway.limits.redis import RedisLimiter
 from gateway.limits.scripts import RESERVE, SETTLE
+from gateway.redis_client import HotPathClient
+from gateway.redis_mux import MultiplexedRedis
 from gateway.tenancy.models import Limits
 from tests.conftest import unique
 from tests.integration.limits.conftest import cluster_client
@@ -34,8 +36,17 @@ def ask(tenant: str, **extra: Any) -> QuotaRequest:
 
 
 @pytest.fixture
-async def private_client(private_redis: RedisServer) -> AsyncIterator[Redis]:
+async def private_client(private_redis: RedisServer) -> AsyncIterator[HotPathClient]:
+    """The limiter's own client (the pipelined one, on one server)."""
     client = limiter_client(private_redis.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def admin_client(private_redis: RedisServer) -> AsyncIterator[Redis]:
+    """redis-py, for what the test does to the server besides the limiter's commands."""
+    client = Redis.from_url(private_redis.url)
     yield client
     await client.aclose()
 
@@ -84,23 +95,24 @@ async def test_a_reservation_is_one_round_trip_and_a_settlement_one_more(private
         await client.aclose()
 
 
-async def test_a_flushed_script_cache_is_refilled_once(private_client: Redis) -> None:
+async def test_a_flushed_script_cache_is_refilled_once(private_client: HotPathClient, admin_client: Redis) -> None:
+    assert isinstance(private_client, MultiplexedRedis)
     limiter = RedisLimiter(private_client)
     tenant = unique()
     await limiter.reserve(QuotaRequest(scope=tenant, limits=Limits(rpm=5), tokens=1))
-    await private_client.script_flush()               # as after a restart or a failover
-    await private_client.config_resetstat()
+    await admin_client.script_flush()                 # as after a restart or a failover
+    await admin_client.config_resetstat()
     for _ in range(4):
         await limiter.reserve(QuotaRequest(scope=tenant, limits=Limits(rpm=5), tokens=1))
     with pytest.raises(RateLimited):
         await limiter.reserve(QuotaRequest(scope=tenant, limits=Limits(rpm=5), tokens=1))
-    calls = await command_calls(private_client)
+    calls = await command_calls(admin_client)
     assert calls["eval"] == 1                         # NOSCRIPT once, then by SHA again
     assert calls["evalsha"] == 5
-    assert await private_client.script_exists(RESERVE.sha) == [True]
+    assert await admin_client.script_exists(RESERVE.sha) == [True]
 
 
-async def test_a_retried_reservation_takes_its_share_once(private_client: Redis) -> None:
+async def test_a_retried_reservation_takes_its_share_once(private_client: HotPathClient) -> None:
     limiter = RedisLimiter(private_client)
     tenant = unique()
     request = QuotaRequest(scope=tenant, limits=Limits(rpm=2, tpm=100), tokens=60)

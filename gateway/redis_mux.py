@@ -1,0 +1,262 @@
+"""A Redis client for the request path: every command of the process on one connection,
+pipelined. Commands are written as they come (the writes of one event-loop turn go out in
+one send) and replies are matched to callers in order, as Redis answers in order.
+
+Why not redis-py for these: its asyncio client spends ~70 us of CPU per command here (a
+connection checked out of a pool and back, a retry wrapper, response-callback lookups),
+this one ~9 us (`python -m bench.redis_client`). The gateway sends
+five commands per request -- reserve, cache read, cache write, settle, usage XADD -- so
+that was a quarter of its CPU. redis-py stays for everything else: cluster mode, blocking
+reads, pub/sub, admin paths.
+
+Failure behaviour is redis-py's, with its exception classes, so every store's outage
+handling applies unchanged:
+- no connection within `connect_timeout`: ConnectionError (or TimeoutError) to the caller;
+  the next command tries again;
+- a reply later than `read_timeout`: the connection is stuck (replies come in order, so
+  every command behind it is too), it is dropped and every pending caller gets TimeoutError;
+- the connection lost: every pending caller gets ConnectionError. A command that fails so
+  on a connection that had worked is sent once more on a new one (a Redis restart kills
+  the connection; the first command after it should not fail for that). Every command the
+  gateway sends here may be repeated: scripts are idempotent by reservation id, a repeated
+  usage XADD is absorbed by the idempotent insert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, cast
+
+import hiredis
+from redis.asyncio.connection import SSLConnection, parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+Arg = str | bytes | int | float
+
+
+class _ReplyError(Exception):
+    """An error reply as hiredis hands it over; turned into redis-py's class by `_error`."""
+
+
+def _pack(command: tuple[Arg, ...]) -> bytes:
+    # hiredis's stub types the tuple as having one element
+    return hiredis.pack_command(command)  # type: ignore[arg-type]
+
+
+def _error(reply: _ReplyError) -> ResponseError:
+    text = str(reply)
+    if text.startswith("NOSCRIPT"):
+        return NoScriptError(text)
+    return ResponseError(text)
+
+
+class _Connection(asyncio.Protocol):
+    """One connection: a queue of callers waiting for replies, oldest first."""
+
+    def __init__(self, read_timeout: float | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._reader = hiredis.Reader(replyError=_ReplyError)
+        self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self._outgoing: list[bytes] = []
+        self._transport: asyncio.Transport | None = None
+        self._read_timeout = read_timeout
+        self._watchdog: asyncio.TimerHandle | None = None
+        self.closed_by: Exception | None = None
+        self.answered = False          # a reply arrived: the connection worked once
+
+    @property
+    def alive(self) -> bool:
+        return self.closed_by is None and self._transport is not None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)   # uvloop's is no subclass of it
+
+    def call(self, packed: bytes) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = self._loop.create_future()
+        if self.closed_by is not None:
+            future.set_exception(self.closed_by)
+            return future
+        deadline = self._loop.time() + self._read_timeout if self._read_timeout is not None else 0.0
+        self._waiting.append((future, deadline))
+        if not self._outgoing:
+            self._loop.call_soon(self._flush)
+        self._outgoing.append(packed)
+        if self._watchdog is None and self._read_timeout is not None:
+            self._watchdog = self._loop.call_at(deadline, self._check_head)
+        return future
+
+    def _flush(self) -> None:
+        if self._outgoing and self._transport is not None and self.closed_by is None:
+            self._transport.writelines(self._outgoing)
+        self._outgoing = []
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        try:
+            while (reply := self._reader.gets()) is not False:
+                future, _ = self._waiting.popleft()
+                self.answered = True
+                if future.done():      # its caller was cancelled; the reply is dropped
+                    continue
+                if isinstance(reply, _ReplyError):
+                    future.set_exception(_error(reply))
+                else:
+                    future.set_result(reply)
+        except (hiredis.ProtocolError, IndexError) as exc:   # garbage, or a reply nobody asked for
+            self.abort(RedisConnectionError(f"Redis protocol error: {type(exc).__name__}"))
+
+    def _check_head(self) -> None:
+        """Replies come in order: only the oldest pending command can be the first one late."""
+        self._watchdog = None
+        if not self._waiting or self.closed_by is not None:
+            return
+        now = self._loop.time()
+        deadline = self._waiting[0][1]
+        if deadline <= now:
+            self.abort(RedisTimeoutError("Timeout reading from Redis"))
+        else:
+            self._watchdog = self._loop.call_at(deadline, self._check_head)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.abort(RedisConnectionError("Connection closed by Redis" if exc is None
+                                        else f"Connection to Redis lost: {type(exc).__name__}"))
+
+    def abort(self, error: Exception) -> None:
+        if self.closed_by is None:
+            self.closed_by = error
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        while self._waiting:
+            future, _ = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(type(error)(*error.args))
+        if self._transport is not None:
+            self._transport.abort()
+
+
+class MultiplexedRedis:
+    """The subset of redis-py's asyncio `Redis` the request path uses, on one connection."""
+
+    def __init__(self, host: str, port: int = 6379, *, db: int = 0, username: str | None = None,
+                 password: str | None = None, ssl_context: ssl.SSLContext | None = None,
+                 connect_timeout: float = 2.0, read_timeout: float | None = 2.0) -> None:
+        self._host, self._port, self._db = host, port, db
+        self._username, self._password, self._ssl = username, password, ssl_context
+        self._connect_timeout, self._read_timeout = connect_timeout, read_timeout
+        self._connection: _Connection | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str, *, connect_timeout: float, read_timeout: float | None) -> MultiplexedRedis:
+        """redis:// and rediss:// URLs (user, password, db, `ssl_cert_reqs`)."""
+        parts = parse_url(url)
+        context = None
+        if parts.get("connection_class") is SSLConnection:
+            context = ssl.create_default_context()
+            if str(parts.get("ssl_cert_reqs", "required")).lower() in ("none", "cert_none"):
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        return cls(parts.get("host", "localhost"), int(parts.get("port", 6379)), db=int(parts.get("db", 0)),
+                   username=parts.get("username"), password=parts.get("password"), ssl_context=context,
+                   connect_timeout=connect_timeout, read_timeout=read_timeout)
+
+    @staticmethod
+    def handles(url: str) -> bool:
+        """Whether `from_url` takes this URL (others -- unix sockets -- stay with redis-py)."""
+        return url.startswith(("redis://", "rediss://"))
+
+    async def execute_command(self, *args: Arg) -> Any:
+        packed = _pack(args)
+        connection = await self._connected()
+        try:
+            return await connection.call(packed)
+        except RedisConnectionError:
+            if not connection.answered:
+                raise
+        # The connection had worked and died under this command: once more on a new one.
+        connection = await self._connected()
+        return await connection.call(packed)
+
+    async def _connected(self) -> _Connection:
+        connection = self._connection
+        if connection is not None and connection.alive:
+            return connection
+        if self._closed:
+            raise RedisConnectionError("client closed")
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:     # one connect at a time; the others wait for it
+            connection = self._connection
+            if connection is not None and connection.alive:
+                return connection
+            self._connection = connection = await self._open()
+            return connection
+
+    async def _open(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        hello: list[tuple[Arg, ...]] = []
+        if self._password is not None:
+            hello.append(("AUTH", self._username, self._password) if self._username else ("AUTH", self._password))
+        if self._db:
+            hello.append(("SELECT", self._db))
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                _, connection = await loop.create_connection(lambda: _Connection(self._read_timeout), self._host,
+                                                             self._port, ssl=self._ssl)
+        except TimeoutError as exc:
+            raise RedisTimeoutError("Timeout connecting to Redis") from exc
+        except OSError as exc:
+            raise RedisConnectionError(f"Error connecting to Redis: {type(exc).__name__}") from exc
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                for command in hello:
+                    await connection.call(_pack(command))
+        except BaseException as exc:
+            connection.abort(RedisConnectionError("handshake failed"))
+            if isinstance(exc, TimeoutError):
+                raise RedisTimeoutError("Timeout connecting to Redis") from exc
+            raise
+        return connection
+
+    # -- the commands the request path sends ----------------------------------------
+
+    async def get(self, name: str) -> bytes | None:
+        reply: bytes | None = await self.execute_command("GET", name)
+        return reply
+
+    async def set(self, name: str, value: bytes | str, ex: int | None = None) -> bool:
+        args: tuple[Arg, ...] = ("SET", name, value) if ex is None else ("SET", name, value, "EX", ex)
+        return bool(await self.execute_command(*args))
+
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Arg) -> Any:
+        return await self.execute_command("EVALSHA", sha, numkeys, *keys_and_args)
+
+    async def eval(self, script: str, numkeys: int, *keys_and_args: Arg) -> Any:
+        return await self.execute_command("EVAL", script, numkeys, *keys_and_args)
+
+    async def xadd(self, name: str, fields: Mapping[bytes | str, Arg], id: str = "*",
+                   maxlen: int | None = None, approximate: bool = True) -> bytes:
+        args: list[Arg] = ["XADD", name]
+        if maxlen is not None:
+            args.extend(("MAXLEN", "~", maxlen) if approximate else ("MAXLEN", maxlen))
+        args.append(id)
+        for field, value in fields.items():
+            args.extend((field, value))
+        reply: bytes = await self.execute_command(*args)
+        return reply
+
+    async def ping(self) -> bool:
+        return bool(await self.execute_command("PING"))
+
+    async def aclose(self) -> None:
+        self._closed = True
+        if self._connection is not None:
+            self._connection.abort(RedisConnectionError("client closed"))
+            self._connection = None

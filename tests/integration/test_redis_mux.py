@@ -1,0 +1,191 @@
+"""The request path's pipelined Redis client against real redis-server processes (and two
+loopback servers that misbehave on purpose): replies reach their own callers under
+concurrency, errors keep redis-py's classes, a stuck server times out, a restart costs no
+command, AUTH and SELECT from the URL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gateway.redis_mux import MultiplexedRedis
+from tests.conftest import unique
+from tests.support.redis_cluster import RedisServer, require_redis_server
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    require_redis_server()
+    redis_server = RedisServer(tmp_path / "redis")
+    redis_server.start()
+    try:
+        yield redis_server
+    finally:
+        if redis_server.process is not None:
+            os.kill(redis_server.process.pid, signal.SIGCONT)   # in case a test left it stopped
+        redis_server.stop()
+
+
+@pytest.fixture
+async def client(server: RedisServer) -> AsyncIterator[MultiplexedRedis]:
+    mux = MultiplexedRedis.from_url(server.url, connect_timeout=1, read_timeout=1)
+    yield mux
+    await mux.aclose()
+
+
+async def test_concurrent_callers_each_get_their_own_reply(client: MultiplexedRedis) -> None:
+    prefix = unique()
+    values = {f"{prefix}:{i}": os.urandom(i % 300 + 1) for i in range(2000)}
+    await asyncio.gather(*(client.set(key, value, ex=60) for key, value in values.items()))
+    keys = list(values)
+    replies = await asyncio.gather(*(client.get(key) for key in keys))
+    assert replies == [values[key] for key in keys]
+    assert await client.get(f"{prefix}:missing") is None
+
+
+async def test_error_replies_raise_redis_py_classes_and_the_connection_goes_on(client: MultiplexedRedis) -> None:
+    with pytest.raises(NoScriptError):
+        await client.evalsha("0" * 40, 0)
+    key = unique()
+    await client.xadd(key, {b"r": b"x"})
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await client.get(key)                            # a stream is no string
+    assert await client.eval("return ARGV[1] + 1", 0, 41) == 42
+    assert await client.ping()
+
+
+async def test_xadd_trims_with_maxlen(client: MultiplexedRedis, server: RedisServer) -> None:
+    key = unique()
+    for i in range(5):
+        entry_id = await client.xadd(key, {b"n": i}, maxlen=2, approximate=False)
+        assert entry_id.count(b"-") == 1
+    admin = Redis.from_url(server.url)
+    try:
+        entries = await admin.xrange(key)
+        assert [fields[b"n"] for _, fields in entries] == [b"3", b"4"]
+    finally:
+        await admin.aclose()
+
+
+async def test_a_cancelled_caller_does_not_shift_the_replies_of_the_others(client: MultiplexedRedis) -> None:
+    prefix = unique()
+    await asyncio.gather(*(client.set(f"{prefix}:{i}", str(i)) for i in range(50)))
+    connection_id = await client.execute_command("CLIENT", "ID")
+    gets = [asyncio.ensure_future(client.get(f"{prefix}:{i}")) for i in range(50)]
+    await asyncio.sleep(0)
+    for task in gets[::3]:
+        task.cancel()
+    done = await asyncio.gather(*gets, return_exceptions=True)
+    for i, reply in enumerate(done):
+        if i % 3:
+            assert reply == str(i).encode()
+    assert await client.get(f"{prefix}:7") == b"7"
+    assert await client.execute_command("CLIENT", "ID") == connection_id   # on the same connection
+
+
+async def test_a_stuck_server_times_out_every_pending_caller_then_recovers(
+        client: MultiplexedRedis, server: RedisServer) -> None:
+    assert await client.ping()
+    assert server.process is not None
+    os.kill(server.process.pid, signal.SIGSTOP)            # alive, connected, silent
+    try:
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(*(client.get(unique()) for _ in range(20)), return_exceptions=True)
+        waited = asyncio.get_running_loop().time() - started
+        assert all(isinstance(r, RedisTimeoutError) for r in results), results
+        assert 0.9 <= waited < 3
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+    assert await client.ping()                              # a new connection
+
+
+async def test_a_restarted_server_costs_no_command(client: MultiplexedRedis, server: RedisServer) -> None:
+    key = unique()
+    await client.set(key, b"before")
+    server.stop()
+    with pytest.raises(RedisConnectionError):
+        await client.get(key)                               # refused while it is down
+    server.start()
+    assert await client.get(key) is None                    # nothing kept on disk; answered
+    await client.set(key, b"after")
+    server.stop()
+    server.start()                                          # no command while it was down
+    assert await client.get(key) is None                    # the dead connection is replaced at once
+
+
+async def test_refused_connection_is_a_connection_error(server: RedisServer) -> None:
+    port = server.port
+    server.stop()
+    mux = MultiplexedRedis("127.0.0.1", port, connect_timeout=1, read_timeout=1)
+    try:
+        with pytest.raises(RedisConnectionError):
+            await mux.ping()
+    finally:
+        await mux.aclose()
+
+
+async def test_auth_and_database_from_the_url(server: RedisServer) -> None:
+    admin = Redis.from_url(server.url)
+    await admin.config_set("requirepass", "s3cret#pw")
+    mux = MultiplexedRedis.from_url(f"redis://:s3cret%23pw@127.0.0.1:{server.port}/3", connect_timeout=1,
+                                    read_timeout=1)
+    wrong = MultiplexedRedis.from_url(f"redis://:nope@127.0.0.1:{server.port}/0", connect_timeout=1,
+                                      read_timeout=1)
+    try:
+        key = unique()
+        await mux.set(key, b"in-db-3")
+        authed = Redis.from_url(f"redis://:s3cret%23pw@127.0.0.1:{server.port}/3")
+        assert await authed.get(key) == b"in-db-3"
+        await authed.aclose()
+        with pytest.raises(ResponseError):
+            await wrong.ping()
+    finally:
+        await mux.aclose()
+        await wrong.aclose()
+        await admin.aclose()
+
+
+async def _serve(handler: object) -> tuple[asyncio.Server, int]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)  # type: ignore[arg-type]
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_a_server_speaking_garbage_is_a_connection_error() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"!not redis\r\n")
+        await writer.drain()
+        await asyncio.sleep(1)
+        writer.close()
+
+    server, port = await _serve(garbage)
+    mux = MultiplexedRedis("127.0.0.1", port, connect_timeout=1, read_timeout=2)
+    try:
+        with pytest.raises(RedisConnectionError, match="protocol"):
+            await mux.ping()
+    finally:
+        await mux.aclose()
+        server.close()
+
+
+async def test_a_closed_client_refuses_commands(client: MultiplexedRedis) -> None:
+    assert await client.ping()
+    await client.aclose()
+    with pytest.raises(RedisConnectionError):
+        await client.ping()
+
+
+def test_which_urls_it_takes() -> None:
+    assert MultiplexedRedis.handles("redis://h:6379/0") and MultiplexedRedis.handles("rediss://h:6380/0")
+    assert not MultiplexedRedis.handles("unix:///var/run/redis.sock")
