@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,35 +121,51 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
+@dataclass
+class Servers:
+    urls: dict[str, str]      # direct, passthrough, gateway
+    key: str
+    gateway: subprocess.Popen[bytes]
+
+
+def start_servers(stack: ExitStack, database: str, logs: Path, gateway_env_extra: dict[str, str] | None = None
+                  ) -> Servers:
+    """The fake upstream, the pass-through and the gateway (on a new PostgreSQL database), up and answering."""
+    psql(f'CREATE DATABASE "{database}"')
+    up_port, pass_port, gw_port = free_port(), free_port(), free_port()
+    start(stack, [sys.executable, "-m", "bench.fake_upstream", "--port", str(up_port)], log=logs / "up.log")
+    start(stack, [sys.executable, "-m", "bench.passthrough", "--port", str(pass_port), "--upstream",
+                  f"http://127.0.0.1:{up_port}"], log=logs / "pass.log")
+    config = logs / "gateway.yaml"
+    config.write_text(CATALOG.format(port=up_port))
+    env = gateway_env(PG.format(db=database), config)
+    env.update(gateway_env_extra or {})
+    cli(env, "migrate")
+    cli(env, "tenants", "create", "bench", "--tier", "bench", "--models", "*")
+    key = re.search(r"(sk-bench-\S+)", cli(env, "keys", "create", "--tenant", "bench")).group(1)  # type: ignore[union-attr]
+    gateway = start(stack, [str(Path(sys.executable).parent / "llm-gateway"), "serve", "--port",
+                            str(gw_port)], env=env, log=logs / "gateway.log")
+    for port in (up_port, pass_port, gw_port):
+        wait_http(f"http://127.0.0.1:{port}/v1/models" if port != gw_port
+                  else f"http://127.0.0.1:{port}/healthz")
+    urls = {"direct": f"http://127.0.0.1:{up_port}/v1/chat/completions",
+            "passthrough": f"http://127.0.0.1:{pass_port}/v1/chat/completions",
+            "gateway": f"http://127.0.0.1:{gw_port}/v1/chat/completions"}
+    return Servers(urls, key, gateway)
+
+
 def run(quick: bool, soak: int) -> dict[str, Any]:
     phase = 4.0 if quick else 10.0
     rates = [100, 200, 500] if quick else [100, 200, 500, 1000]
     database = f"gw_bench_{uuid.uuid4().hex[:8]}"
-    psql(f'CREATE DATABASE "{database}"')
     report: dict[str, Any] = {"machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                                           "platform": platform.platform()},
                               "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     logs = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     try:
         with ExitStack() as stack:
-            up_port, pass_port, gw_port = free_port(), free_port(), free_port()
-            start(stack, [sys.executable, "-m", "bench.fake_upstream", "--port", str(up_port)], log=logs / "up.log")
-            start(stack, [sys.executable, "-m", "bench.passthrough", "--port", str(pass_port), "--upstream",
-                          f"http://127.0.0.1:{up_port}"], log=logs / "pass.log")
-            config = logs / "gateway.yaml"
-            config.write_text(CATALOG.format(port=up_port))
-            env = gateway_env(PG.format(db=database), config)
-            cli(env, "migrate")
-            cli(env, "tenants", "create", "bench", "--tier", "bench", "--models", "*")
-            key = re.search(r"(sk-bench-\S+)", cli(env, "keys", "create", "--tenant", "bench")).group(1)  # type: ignore[union-attr]
-            gateway = start(stack, [str(Path(sys.executable).parent / "llm-gateway"), "serve", "--port",
-                                    str(gw_port)], env=env, log=logs / "gateway.log")
-            for port in (up_port, pass_port, gw_port):
-                wait_http(f"http://127.0.0.1:{port}/v1/models" if port != gw_port
-                          else f"http://127.0.0.1:{port}/healthz")
-            urls = {"direct": f"http://127.0.0.1:{up_port}/v1/chat/completions",
-                    "passthrough": f"http://127.0.0.1:{pass_port}/v1/chat/completions",
-                    "gateway": f"http://127.0.0.1:{gw_port}/v1/chat/completions"}
+            servers = start_servers(stack, database, logs)
+            urls, key, gateway = servers.urls, servers.key, servers.gateway
             # warm up every path (connection pools, caches of the key directory)
             for url in urls.values():
                 loadgen("closed", "--url", url, "--connections", "10", "--seconds", "2", "--key", key)

@@ -1,0 +1,90 @@
+"""Profile the gateway's hot path under load: the same servers as `bench.run`, a closed-loop
+load, and py-spy sampling the gateway process. Prints where the CPU goes and CPU per request.
+
+    python -m bench.profile                      # 15 s at 50 connections
+    python -m bench.profile --seconds 20 --stream
+
+py-spy needs ptrace (root here). The table lists, for the functions under the gateway's own
+packages and the libraries on the path, the share of samples in which they are on the stack
+(inclusive) and at its top (self).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench.run import cpu_seconds, loadgen, psql, start_servers
+
+
+def summarise(collapsed: Path, top: int) -> None:
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = stack.split(";")
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if not total:
+        print("no samples")
+        return
+    print(f"\n{total} samples; top {top} by inclusive share")
+    for frame, count in inclusive.most_common(top):
+        print(f"  {100 * count / total:5.1f}%  {frame}")
+    print(f"\ntop {top} by self share")
+    for frame, count in own.most_common(top):
+        print(f"  {100 * count / total:5.1f}%  {frame}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--stream", action="store_true")
+    parser.add_argument("--top", type=int, default=40)
+    args = parser.parse_args()
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    database = f"gw_prof_{uuid.uuid4().hex[:8]}"
+    logs = Path(tempfile.mkdtemp(prefix="gw-prof-"))
+    try:
+        with ExitStack() as stack:
+            servers = start_servers(stack, database, logs)
+            url, key = servers.urls["gateway"], servers.key
+            loadgen("closed", "--url", url, "--connections", "10", "--seconds", "2", "--key", key)
+            collapsed = logs / "profile.txt"
+            sampler = subprocess.Popen([py_spy, "record", "--pid", str(servers.gateway.pid), "--format", "raw",
+                                        "--rate", "200", "--duration", str(int(args.seconds)), "--output",
+                                        str(collapsed)], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            cpu_before = cpu_seconds(servers.gateway.pid)
+            result: dict[str, object] = {}
+            load = threading.Thread(target=lambda: result.update(loadgen(
+                "closed", "--url", url, "--connections", str(args.connections), "--seconds", str(args.seconds),
+                "--key", key, *(["--stream"] if args.stream else []))))
+            load.start()
+            load.join()
+            cpu = cpu_seconds(servers.gateway.pid) - cpu_before
+            sampler.wait(60)
+            ok = int(result["ok"])  # type: ignore[call-overload]
+            print(f"{ok} requests, {result['errors']} errors, {float(result['rps']):.0f} req/s, "  # type: ignore[arg-type]
+                  f"CPU {1000 * cpu / max(ok, 1):.3f} ms/request")
+            summarise(collapsed, args.top)
+            print(f"\nraw stacks (for speedscope or flamegraph.pl): {collapsed}")
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
