@@ -37,7 +37,7 @@ class UsageRecord:
     def to_row(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies every value and was two thirds
         # of the writer's time (bench/usage_bench.py).
-        return {name: getattr(self, name) for name in _FIELD_ORDER}
+        return {name: getattr(self, name) for name in FIELD_ORDER}
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form for the outbox: exact decimal as a string, time as ISO 8601."""
@@ -56,5 +56,5 @@ class UsageRecord:
         return cls(**known)
 
 
-_FIELD_ORDER = tuple(f.name for f in fields(UsageRecord))
-_FIELDS = frozenset(_FIELD_ORDER)
+FIELD_ORDER = tuple(f.name for f in fields(UsageRecord))   # also the writer's column order
+_FIELDS = frozenset(FIELD_ORDER)
