@@ -3,6 +3,7 @@ load, and py-spy sampling the gateway process. Prints where the CPU goes and CPU
 
     python -m bench.profile                      # 15 s at 50 connections
     python -m bench.profile --seconds 20 --stream
+    python -m bench.profile --runs 3 --no-sampling   # CPU per request only, for A/B comparisons
 
 py-spy needs ptrace (root here). The table lists, for the functions under the gateway's own
 packages and the libraries on the path, the share of samples in which they are on the stack
@@ -17,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--stream", action="store_true")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=1, help="load runs (the profile samples the first)")
+    parser.add_argument("--no-sampling", action="store_true", help="no py-spy: CPU per request only")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     database = f"gw_prof_{uuid.uuid4().hex[:8]}"
@@ -64,24 +66,25 @@ def main() -> None:
             url, key = servers.urls["gateway"], servers.key
             loadgen("closed", "--url", url, "--connections", "10", "--seconds", "2", "--key", key)
             collapsed = logs / "profile.txt"
-            sampler = subprocess.Popen([py_spy, "record", "--pid", str(servers.gateway.pid), "--format", "raw",
-                                        "--rate", "200", "--duration", str(int(args.seconds)), "--output",
-                                        str(collapsed)], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
-            cpu_before = cpu_seconds(servers.gateway.pid)
-            result: dict[str, object] = {}
-            load = threading.Thread(target=lambda: result.update(loadgen(
-                "closed", "--url", url, "--connections", str(args.connections), "--seconds", str(args.seconds),
-                "--key", key, *(["--stream"] if args.stream else []))))
-            load.start()
-            load.join()
-            cpu = cpu_seconds(servers.gateway.pid) - cpu_before
-            sampler.wait(60)
-            ok = int(result["ok"])  # type: ignore[call-overload]
-            print(f"{ok} requests, {result['errors']} errors, {float(result['rps']):.0f} req/s, "  # type: ignore[arg-type]
-                  f"CPU {1000 * cpu / max(ok, 1):.3f} ms/request")
-            summarise(collapsed, args.top)
-            print(f"\nraw stacks (for speedscope or flamegraph.pl): {collapsed}")
+            for run in range(args.runs):
+                sampler = None
+                if run == 0 and not args.no_sampling:
+                    sampler = subprocess.Popen([py_spy, "record", "--pid", str(servers.gateway.pid), "--format",
+                                                "raw", "--rate", "200", "--duration", str(int(args.seconds)),
+                                                "--output", str(collapsed)], stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL)
+                cpu_before = cpu_seconds(servers.gateway.pid)
+                result = loadgen("closed", "--url", url, "--connections", str(args.connections), "--seconds",
+                                 str(args.seconds), "--key", key, *(["--stream"] if args.stream else []))
+                cpu = cpu_seconds(servers.gateway.pid) - cpu_before
+                if sampler is not None:
+                    sampler.wait(60)
+                ok = int(result["ok"])
+                print(f"{ok} requests, {result['errors']} errors, {float(result['rps']):.0f} req/s, "
+                      f"CPU {1000 * cpu / max(ok, 1):.3f} ms/request" + (" (sampled)" if sampler else ""), flush=True)
+            if not args.no_sampling:
+                summarise(collapsed, args.top)
+                print(f"\nraw stacks (for speedscope or flamegraph.pl): {collapsed}")
     finally:
         psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
+from redis.asyncio import Redis
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.catalog import load_catalog
@@ -132,9 +134,11 @@ async def main(redis_url: str, n: int) -> None:
         rate = await throughput(redis_limiter, EVERY_LIMIT)
         print(f"\nredis, every limit, 50 concurrent: {rate:,.0f} reserve+settle per second")
     finally:
+        admin = Redis.from_url(redis_url)               # the limiter's own client sends only its commands
         for tenant in tenants:                          # only this run's keys
-            async for key in client.scan_iter(match=scope_prefix(tenant) + "*", count=1000):
-                await client.delete(key)
+            async for key in admin.scan_iter(match=scope_prefix(tenant) + "*", count=1000):
+                await admin.delete(key)
+        await admin.aclose()
         await client.aclose()
 
 

@@ -35,9 +35,9 @@ async def main(url: str, commands: int) -> None:
     await pooled.set("gw:bench:redis-client", b"x" * 100)
     try:
         for name, client in (("redis-py", pooled), ("redis_mux", mux)):
-            get_us = await cpu_per_call(lambda: client.get("gw:bench:redis-client"), commands)
-            xadd_us = await cpu_per_call(lambda: client.xadd("gw:bench:redis-client:stream", {b"r": b"y" * 300},
-                                                               maxlen=1000), commands)
+            get_us = await cpu_per_call(lambda c=client: c.get("gw:bench:redis-client"), commands)  # type: ignore[misc]
+            xadd_us = await cpu_per_call(lambda c=client: c.xadd(  # type: ignore[misc]
+                "gw:bench:redis-client:stream", {b"r": b"y" * 300}, maxlen=1000), commands)
             print(f"{name:<10} GET {get_us:6.1f} us CPU/command   XADD {xadd_us:6.1f} us CPU/command")
     finally:
         await pooled.delete("gw:bench:redis-client", "gw:bench:redis-client:stream")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -31,7 +31,7 @@ _REQUEST_ID_MAX = 128
 
 
 def new_request_id() -> str:
-    return f"req_{uuid.uuid4().hex}"
+    return f"req_{os.urandom(16).hex()}"   # 128 random bits, like uuid4's hex without building a UUID
 
 
 def client_request_id(request: Request) -> str | None:
@@ -71,7 +71,10 @@ def error_response(error: GatewayError, headers: dict[str, str]) -> Response:
 
 
 def _cache_flags(request: Request) -> tuple[bool, bool]:
-    directives = {d.strip().lower() for d in request.headers.get("cache-control", "").split(",")}
+    header = request.headers.get("cache-control")
+    if not header:
+        return True, True
+    directives = {d.strip().lower() for d in header.split(",")}
     return "no-cache" not in directives, "no-store" not in directives
 
 

@@ -6,6 +6,7 @@ reservation with actual usage. A 429 names the limit and says when the request w
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from gateway.catalog import Catalog, Price
 from gateway.errors import RateLimited
@@ -15,20 +16,32 @@ from gateway.telemetry import metrics
 from gateway.tenancy.models import Limits
 from providers.tokens import embedding_inputs, estimate_prompt_tokens, estimate_text_tokens
 
+_MERGED_MAX = 10_000
+
 
 class ReserveQuota:
     def __init__(self, limiter: Limiter, catalog: Catalog, default_max_tokens: int) -> None:
         self._limiter = limiter
         self._catalog = catalog
         self._default_max_tokens = default_max_tokens
+        # Merged limits by (tier, overrides): pydantic's model_dump and the merge cost more
+        # than the rest of the stage's Python, and a tenant's answer changes only with them.
+        self._merged: dict[tuple[str, tuple[tuple[str, Any], ...]], Limits] = {}
 
     def limits_for(self, ctx: RequestContext) -> Limits:
         """The tenant's limits: its tier's, with the tenant's own overrides on top."""
         assert ctx.principal is not None
         tenant = ctx.principal.tenant
-        tier = self._catalog.tiers.get(tenant.tier)
-        tier_limits = tier.model_dump(exclude_none=True) if tier else {}
-        return Limits.merged(tier_limits, tenant.limit_overrides)
+        key = (tenant.tier, tuple(sorted(tenant.limit_overrides.items())))
+        limits = self._merged.get(key)
+        if limits is None:
+            tier = self._catalog.tiers.get(tenant.tier)
+            tier_limits = tier.model_dump(exclude_none=True) if tier else {}
+            limits = Limits.merged(tier_limits, tenant.limit_overrides)
+            if len(self._merged) >= _MERGED_MAX:
+                self._merged.clear()
+            self._merged[key] = limits
+        return limits
 
     def key_limits_for(self, ctx: RequestContext) -> Limits | None:
         """A key's own limits, counted for that key alone (the tenant's still apply)."""
