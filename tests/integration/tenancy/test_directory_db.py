@@ -78,7 +78,29 @@ async def test_a_change_made_elsewhere_applies_within_the_ttl(engine: AsyncEngin
             break
         assert time.monotonic() - started < 2
         await asyncio.sleep(0.01)
-    assert directory.loads <= 2 + int((time.monotonic() - started) / 0.3) + 1   # about one read per TTL
+    # at most about one read per half TTL (a key in use is re-read in the background at half its TTL)
+    assert directory.loads <= 2 + int(2 * (time.monotonic() - started) / 0.3) + 1
+
+
+async def test_a_key_in_use_is_re_read_in_the_background_not_on_a_request(engine: AsyncEngine,
+                                                                         service: TenancyService) -> None:
+    name = unique("dir")
+    await service.create_tenant(name, tier="free", models=["*"])
+    issued = await service.create_key(name)
+    directory = KeyDirectory(engine, ttl=1.0, catalog=CATALOG)   # nobody tells this one about changes
+    await directory.authenticate(issued.key)                      # read on the request: nothing cached
+    await asyncio.sleep(0.6)                                      # past half the TTL
+    await service.revoke_key(issued.id)
+    reads = directory.loads
+    assert (await directory.authenticate(issued.key)).key.id == issued.id   # the cached answer, at once
+    assert directory.loads == reads                               # no read on that request
+    deadline = time.monotonic() + 2
+    while directory.loads == reads:                               # the background read
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    with pytest.raises(AuthenticationFailed):                     # what it read replaced the entry
+        await directory.authenticate(issued.key)
 
 
 async def test_rotation_keeps_the_old_key_for_the_grace_period_only(engine: AsyncEngine,
