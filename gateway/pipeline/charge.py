@@ -8,6 +8,7 @@ width here, so that no record can be refused by the database."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from decimal import Decimal
@@ -38,17 +39,23 @@ class Charge:
         return entry.price.cost(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
 
     async def __call__(self, ctx: RequestContext) -> None:
+        """Settles the reservation and queues the record at once (two commands, one round
+        trip); a failed settlement does not hold back the record."""
         usage = ctx.usage or Usage()
         ctx.cost = self.cost_of(ctx, usage)
-        if ctx.reservation is not None and not ctx.reservation.settled:
-            charged_tokens = 0 if ctx.cache_status is CacheStatus.HIT else usage.total_tokens
-            try:
-                await self._limiter.settle(ctx.reservation, charged_tokens, ctx.cost)
-            except Exception:  # a limiter outage must not lose the usage record below
-                log.warning("reservation not settled", extra={"request_id": ctx.request_id}, exc_info=True)
         if ctx.principal is None:
+            await self._settle(ctx, usage)
             return  # unauthenticated: nobody to charge; telemetry still counts it
-        await self._outbox.append(self.record_of(ctx, usage))
+        await asyncio.gather(self._settle(ctx, usage), self._outbox.append(self.record_of(ctx, usage)))
+
+    async def _settle(self, ctx: RequestContext, usage: Usage) -> None:
+        if ctx.reservation is None or ctx.reservation.settled:
+            return
+        charged_tokens = 0 if ctx.cache_status is CacheStatus.HIT else usage.total_tokens
+        try:
+            await self._limiter.settle(ctx.reservation, charged_tokens, ctx.cost)
+        except Exception:  # a limiter outage must not lose the usage record
+            log.warning("reservation not settled", extra={"request_id": ctx.request_id}, exc_info=True)
 
     def record_of(self, ctx: RequestContext, usage: Usage) -> UsageRecord:
         assert ctx.principal is not None
