@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -89,12 +89,51 @@ class _Deadlines:
         self.first_byte = now + timeouts.first_byte
         self.total = now + timeouts.total
 
-    def next_read(self) -> tuple[float, str]:
-        """The deadline of the next read mid-stream, and what to say if it passes."""
-        idle_deadline = asyncio.get_running_loop().time() + self.timeouts.idle
-        if idle_deadline <= self.total:
-            return idle_deadline, f"upstream stream idle for more than {self.timeouts.idle:g}s"
-        return self.total, f"upstream stream exceeded the total time limit of {self.timeouts.total:g}s"
+
+
+class _StreamWatch:
+    """Bounds a stream's reads with one timer, where a timeout context per line (and an error
+    built in advance for it) had been a fifth of a streamed request's CPU (bench.profile
+    --stream). Until the first event the wait is bounded by `first_byte` (TIMEOUT: the
+    router may fall back); after it each read by `idle` and all of them by `total` (STREAM).
+    Only time spent reading counts: a client slow to take the stream does not make the
+    upstream idle. An expired read is woken by closing the response (`expire`)."""
+
+    def __init__(self, deadlines: _Deadlines, error: Callable[[ErrorKind, str, int], ProviderError],
+                 expire: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._deadlines = deadlines
+        self._error = error
+        self._expire = expire
+        self.started = False             # the first event arrived
+        self.reading_since: float | None = None
+        self.expired: ProviderError | None = None
+        self._timer = self._loop.call_at(deadlines.first_byte, self._check)
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        timeouts = self._deadlines.timeouts
+        since = self.reading_since
+        if since is None:                # not waiting on the upstream now
+            self._timer = self._loop.call_at(now + timeouts.idle, self._check)
+            return
+        if not self.started:
+            deadline = self._deadlines.first_byte
+            error = (ErrorKind.TIMEOUT, f"upstream sent no first chunk within {timeouts.first_byte:g}s")
+        elif since + timeouts.idle <= self._deadlines.total:
+            deadline = since + timeouts.idle
+            error = (ErrorKind.STREAM, f"upstream stream idle for more than {timeouts.idle:g}s")
+        else:
+            deadline = self._deadlines.total
+            error = (ErrorKind.STREAM, f"upstream stream exceeded the total time limit of {timeouts.total:g}s")
+        if now < deadline:
+            self._timer = self._loop.call_at(deadline, self._check)
+            return
+        self.expired = self._error(error[0], error[1], 504)
+        self._expire()
+
+    def stop(self) -> None:
+        self._timer.cancel()
 
 
 class OpenAICompatibleProvider(Provider):
@@ -178,7 +217,8 @@ class OpenAICompatibleProvider(Provider):
         deadlines = _Deadlines(self.timeouts)
         response = await self._post("/chat/completions", payload, deadlines)
         clean = False
-        started = False
+        watch = _StreamWatch(deadlines, self._error, response.close)
+        loop = asyncio.get_running_loop()
         try:
             content_type = response.headers.get("Content-Type", "")
             if "text/event-stream" not in content_type:
@@ -186,21 +226,17 @@ class OpenAICompatibleProvider(Provider):
                                   f"upstream answered a stream with content type {content_type!r}", 502)
 
             async def readline() -> bytes:
-                if started:
-                    deadline, message = deadlines.next_read()
-                    error = self._error(ErrorKind.STREAM, message, 504)
-                else:
-                    deadline = deadlines.first_byte
-                    error = self._error(ErrorKind.TIMEOUT, f"upstream sent no first chunk within "
-                                        f"{self.timeouts.first_byte:g}s", 504)
+                watch.reading_since = loop.time()
                 try:
-                    async with asyncio.timeout_at(deadline):
-                        return await response.content.readline()
-                except TimeoutError:
-                    raise error from None
+                    line = await response.content.readline()
                 except aiohttp.ClientError as exc:
-                    raise self._error(ErrorKind.STREAM,
-                                      f"upstream stream broken: {type(exc).__name__}", 502) from None
+                    raise watch.expired or self._error(
+                        ErrorKind.STREAM, f"upstream stream broken: {type(exc).__name__}", 502) from None
+                finally:
+                    watch.reading_since = None
+                if watch.expired is not None:
+                    raise watch.expired
+                return line
 
             async for data in iter_sse_data(readline):
                 if data == DONE:
@@ -215,10 +251,11 @@ class OpenAICompatibleProvider(Provider):
                 if "error" in chunk:
                     message = _error_message(chunk, data)
                     raise self._error(ErrorKind.STREAM, f"upstream stream error: {message}", 502)
-                started = True
+                watch.started = True
                 yield ChatChunk(data=chunk, raw=data)
             raise self._error(ErrorKind.STREAM, "upstream closed the stream before [DONE]", 502)
         finally:
+            watch.stop()
             if clean:
                 response.release()
             else:  # cut, cancelled or failed: drop the connection so the upstream stops work

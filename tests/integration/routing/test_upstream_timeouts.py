@@ -4,6 +4,7 @@ chunks, and total. Before the first byte a timeout is retryable; after it, it is
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -73,6 +74,17 @@ async def test_a_gap_longer_than_idle_ends_the_stream(provider: OpenAICompatible
     assert len(chunks) == 1
     assert raised.value.kind is ErrorKind.STREAM and not raised.value.retryable
     assert raised.value.status == 504 and "idle" in raised.value.message
+
+
+async def test_a_client_slow_to_take_the_stream_does_not_make_the_upstream_idle(
+        provider: OpenAICompatibleProvider, upstream: FakeOpenAI) -> None:
+    response = await provider.chat(request(True, "a b c d"), "m")   # the upstream sends it all at once
+    assert not isinstance(response, ChatResult)
+    chunks = []
+    async for chunk in response:
+        chunks.append(chunk)
+        await asyncio.sleep(0.2)          # longer than idle (0.3 s) over two chunks; under total in all
+    assert len(chunks) >= 4
 
 
 async def test_a_stream_longer_than_total_is_ended(provider: OpenAICompatibleProvider, upstream: FakeOpenAI) -> None:
