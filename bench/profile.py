@@ -56,13 +56,15 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--runs", type=int, default=1, help="load runs (the profile samples the first)")
     parser.add_argument("--no-sampling", action="store_true", help="no py-spy: CPU per request only")
+    parser.add_argument("--log-level", default="warning",
+                        help="the gateway's GATEWAY_LOG_LEVEL (info: a JSON log line per request)")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     database = f"gw_prof_{uuid.uuid4().hex[:8]}"
     logs = Path(tempfile.mkdtemp(prefix="gw-prof-"))
     try:
         with ExitStack() as stack:
-            servers = start_servers(stack, database, logs)
+            servers = start_servers(stack, database, logs, {"GATEWAY_LOG_LEVEL": args.log_level})
             url, key = servers.urls["gateway"], servers.key
             loadgen("closed", "--url", url, "--connections", "10", "--seconds", "2", "--key", key)
             collapsed = logs / "profile.txt"
