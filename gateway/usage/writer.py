@@ -18,10 +18,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.usage.record import FIELD_ORDER, UsageRecord
+from gateway.usage.pg_insert import insert_and_roll_up
+from gateway.usage.record import UsageRecord
 from gateway.usage.tables import ROLLUP_DIMENSIONS, to_money, usage_daily, usage_records
 
 # SQLSTATE classes of failures that retrying the same record can never fix: 22 data
@@ -98,6 +99,9 @@ def _unique(records: Sequence[UsageRecord]) -> list[UsageRecord]:
 
 async def _insert_batch(engine: AsyncEngine, batch: list[UsageRecord]) -> None:
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await insert_and_roll_up(conn, batch)   # one statement: see pg_insert.py
+            return
         inserted = await _insert_new(conn, batch)
         fresh = [r for r in batch if r.request_id in inserted]
         rows = rollup_rows(fresh)
@@ -105,35 +109,10 @@ async def _insert_batch(engine: AsyncEngine, batch: list[UsageRecord]) -> None:
             await _add_to_rollup(conn, rows)
 
 
-def _dialect_insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    name = conn.dialect.name
-    if name == "postgresql":
-        return postgresql.insert(table)
-    if name == "sqlite":
-        return sqlite.insert(table)
-    raise RuntimeError(f"unsupported database {name}")  # pragma: no cover - two databases only
-
-
-# PostgreSQL: the batch as one array per column, unnested into rows -- one statement with
-# 24 parameters whatever the batch size, where SQLAlchemy's multi-row insert processes every
-# value of every row in Python (~75 us a record, 6% of the gateway's CPU under load in
-# `python -m bench.profile`). Too-long text still fails the insert with SQLSTATE 22001.
-_PG_ARRAY_TYPES = {"ts": "timestamptz[]", "cost_usd": "numeric[]", "stream": "boolean[]", "cache_hit": "boolean[]",
-                   **{name: "integer[]" for name in ("http_status", "prompt_tokens", "completion_tokens",
-                                                    "cached_tokens", "latency_ms", "ttft_ms", "fallback_count",
-                                                    "redactions")}}
-_PG_ARRAYS = ", ".join(f"CAST(:{name} AS {_PG_ARRAY_TYPES.get(name, 'text[]')})" for name in FIELD_ORDER)
-_PG_INSERT = sa.text(f"INSERT INTO usage_records ({', '.join(FIELD_ORDER)}) SELECT * FROM unnest({_PG_ARRAYS}) "
-                     "ON CONFLICT (request_id) DO NOTHING RETURNING request_id")
-
+# SQLite (PostgreSQL writes with pg_insert.py's one statement).
 
 async def _insert_new(conn: AsyncConnection, batch: list[UsageRecord]) -> set[str]:
-    if conn.dialect.name == "postgresql":
-        columns = {name: [getattr(r, name) for r in batch] for name in FIELD_ORDER}
-        columns["cost_usd"] = [to_money(cost) for cost in columns["cost_usd"]]
-        result = await conn.execute(_PG_INSERT, columns)
-        return set(result.scalars().all())
-    stmt = (_dialect_insert(conn, usage_records)
+    stmt = (sqlite.insert(usage_records)
             .on_conflict_do_nothing(index_elements=["request_id"])
             .returning(usage_records.c.request_id))
     result = await conn.execute(stmt, [r.to_row() for r in batch])
@@ -141,7 +120,7 @@ async def _insert_new(conn: AsyncConnection, batch: list[UsageRecord]) -> set[st
 
 
 async def _add_to_rollup(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    stmt = _dialect_insert(conn, usage_daily)
+    stmt = sqlite.insert(usage_daily)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(ROLLUP_DIMENSIONS),
         set_={name: usage_daily.c[name] + stmt.excluded[name] for name in _ROLLUP_SUMS})

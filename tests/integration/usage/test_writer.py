@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.db import alembic_config, create_engine
 from gateway.usage.record import UsageRecord
 from gateway.usage.tables import usage_daily, usage_records
-from gateway.usage.writer import insert_records
+from gateway.usage.writer import insert_records, rollup_rows
 from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, require_postgres, unique
 
 
@@ -63,6 +63,33 @@ async def test_money_sums_exactly(engine: AsyncEngine) -> None:
     await insert_records(engine, batch)
     expected = sum((Decimal(c) for c in costs), Decimal(0)) * 50
     assert await totals(engine, tenant) == (300, expected, 300, expected)
+
+
+async def test_the_rollup_is_the_sum_of_the_records_it_was_written_with(engine: AsyncEngine) -> None:
+    """PostgreSQL sums in SQL, SQLite in Python (rollup_rows): both must give these rows."""
+    tenant = unique()
+    late = datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC)
+    east = timezone(timedelta(hours=5))                  # 04:59 on 2 March there, still 1 March in UTC
+    batch = [
+        record(tenant, 1, ts=late, feature="chat"),
+        record(tenant, 2, ts=late.astimezone(east), feature="chat", cached_tokens=4),
+        record(tenant, 3, ts=late, feature="chat", status="error", http_status=502, completion_tokens=0),
+        record(tenant, 4, ts=late, feature="chat", cache_hit=True, provider="cache", cost="0"),
+        record(tenant, 5, ts=late + timedelta(seconds=1), feature=None, model=None, provider=None),
+        record(tenant, 6, ts=late + timedelta(seconds=1), feature="search", cost="0.25"),
+    ]
+    await insert_records(engine, batch[:3])
+    await insert_records(engine, batch)                  # three of them again: counted once
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(usage_daily).where(usage_daily.c.tenant == tenant)
+                                   .order_by(*usage_daily.primary_key.columns))).mappings().all()
+    assert [dict(row) for row in rows] == rollup_rows(batch)
+    hits, chat = rows[0], rows[1]                        # ("chat", "m", "cache") sorts before ("chat", "m", "p")
+    assert hits["day"] == chat["day"] == date(2026, 3, 1)
+    assert hits["cache_hits"] == 1 and hits["saved_tokens"] == 10 + 4 and hits["prompt_tokens"] == 0
+    assert chat["requests"] == 3 and chat["errors"] == 1 and chat["cached_tokens"] == 4
+    assert [(r["day"], r["feature"], r["model"]) for r in rows[2:]] == [(date(2026, 3, 2), "", ""),
+                                                                         (date(2026, 3, 2), "search", "m")]
 
 
 async def test_an_invalid_record_is_handed_back_and_the_rest_written(engine: AsyncEngine) -> None:
