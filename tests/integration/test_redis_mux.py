@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -19,22 +18,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.redis_mux import MultiplexedRedis
 from tests.conftest import unique
-from tests.support.redis_cluster import RedisServer, require_redis_server
+from tests.support.redis_cluster import RedisServer
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    require_redis_server()
-    redis_server = RedisServer(tmp_path / "redis")
-    redis_server.start()
-    try:
-        yield redis_server
-    finally:
-        if redis_server.process is not None:
-            os.kill(redis_server.process.pid, signal.SIGCONT)   # in case a test left it stopped
-        redis_server.stop()
+def server(private_redis: RedisServer) -> RedisServer:
+    return private_redis
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ Redis), and a three-node Redis Cluster. Every process is stopped by its owner.""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -85,6 +87,7 @@ class RedisServer:
     def stop(self) -> None:
         if self.process is None:
             return
+        os.kill(self.process.pid, signal.SIGCONT)   # a test may have paused it (SIGSTOP)
         self.process.terminate()
         try:
             self.process.wait(5)

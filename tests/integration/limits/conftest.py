@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from gateway.limits.factory import limiter_client
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.redis import RedisLimiter
 from tests.conftest import IN_CI, REDIS_URL, require_redis
-from tests.integration.limits.redis_servers import RedisClusterNodes, RedisServer, require_redis_server
+from tests.integration.limits.redis_servers import RedisClusterNodes, require_redis_server
 
 STORES = ["memory", "fakeredis", "redis", "cluster"]
 
@@ -54,18 +53,6 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         yield cluster
     finally:
         cluster.stop()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own (it may be stopped, flushed, counted)."""
-    require_redis_server()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def cluster_client(cluster: RedisClusterNodes) -> RedisCluster:
