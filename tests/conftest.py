@@ -9,11 +9,15 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from gateway.db import migrate_sync
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.support.redis_cluster import RedisServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Tests only ever talk to loopback: boto3's credential chain must never fall through to the
@@ -88,6 +92,19 @@ def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     migrate_sync(url)
     return url
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (it may be stopped, paused, flushed, counted)."""
+    from tests.support.redis_cluster import RedisServer, require_redis_server  # (that module imports this one)
+    require_redis_server()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ import redis
 from gateway.limits.plan import scope_prefix
 from gateway.telemetry import metrics
 from tests.conftest import make_settings, unique
-from tests.integration.limits.redis_servers import RedisServer, require_redis_server
+from tests.integration.limits.redis_servers import RedisServer
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
 
 pytestmark = pytest.mark.timeout(180)
@@ -35,14 +34,8 @@ cache: {mode: "off"}
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    require_redis_server()
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def redis_server(private_redis: RedisServer) -> RedisServer:
+    return private_redis
 
 
 @pytest.fixture
