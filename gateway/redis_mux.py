@@ -4,7 +4,7 @@ one send) and replies are matched to callers in order, as Redis answers in order
 
 Why not redis-py for these: its asyncio client spends ~70 us of CPU per command here (a
 connection checked out of a pool and back, a retry wrapper, response-callback lookups),
-this one ~9 us (`python -m bench.redis_client`). The gateway sends
+this one 4-7 us (`python -m bench.redis_client`). The gateway sends
 five commands per request -- reserve, cache read, cache write, settle, usage XADD -- so
 that was a quarter of its CPU. redis-py stays for everything else: cluster mode, blocking
 reads, pub/sub, admin paths.
