@@ -17,7 +17,8 @@ from gateway.db import migrate_sync
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
-    from tests.support.redis_cluster import RedisServer
+    from tests.fakes.openai_upstream import FakeOpenAI
+    from tests.support.redis_cluster import RedisClusterNodes, RedisServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Tests only ever talk to loopback: boto3's credential chain must never fall through to the
@@ -92,6 +93,27 @@ def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     migrate_sync(url)
     return url
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI upstream on loopback, answering as told (tests/fakes/openai_upstream.py)."""
+    from tests.fakes.openai_upstream import FakeOpenAIServer
+    with FakeOpenAIServer() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    """A real three-node Redis Cluster for the whole session, shared by every suite that uses it."""
+    from tests.support.redis_cluster import RedisClusterNodes, require_redis_server  # (it imports this module)
+    require_redis_server()
+    cluster = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

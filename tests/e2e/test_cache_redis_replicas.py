@@ -15,7 +15,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from redis import Redis
 
 from tests.conftest import unique
-from tests.fakes.openai_upstream import FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.integration.tenancy.support import GatewayProcess, gateway_env
 
 pytestmark = pytest.mark.timeout(180)
@@ -35,12 +35,6 @@ tiers:
   pro: {{rpm: 1000}}
 cache: {{mode: exact, ttl_seconds: {TTL}, scope: tenant}}
 """
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeOpenAI]:
-    with FakeOpenAIServer() as fake:
-        yield fake
 
 
 @pytest.fixture

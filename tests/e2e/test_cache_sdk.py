@@ -20,7 +20,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.conftest import make_settings
-from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import Behavior, FakeOpenAI
 from tests.integration.telemetry.scrape import scrape
 from tests.integration.usage.conftest import gateway_records
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
@@ -46,12 +46,6 @@ tiers:
   pro: {{rpm: 1000, tpm: 1000000}}
 cache: {{mode: exact, ttl_seconds: 60, scope: {scope}}}
 """
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeOpenAI]:
-    with FakeOpenAIServer() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from gateway.usage.tables import usage_records
 from providers.mock import _vector
 from tests.conftest import make_settings
-from tests.fakes.openai_upstream import FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
 
 CATALOG = """
@@ -43,12 +43,6 @@ tiers:
 guardrails:
   pii: {{mode: redact}}
 """
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeOpenAI]:
-    with FakeOpenAIServer() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.telemetry import tracing
 from tests.conftest import make_settings
-from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import Behavior, FakeOpenAI
 from tests.integration.telemetry.scrape import scrape
 from tests.integration.usage.conftest import gateway_records
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
@@ -52,12 +52,6 @@ guardrails:
         custom: [{{name: employee_id, pattern: 'EMP-\\d{{6}}'}}], responses: redact}}
 cache: {{mode: exact, ttl_seconds: 60, scope: tenant}}
 """
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeOpenAI]:
-    with FakeOpenAIServer() as fake:
-        yield fake
 
 
 @pytest.fixture

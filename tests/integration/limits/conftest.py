@@ -5,7 +5,7 @@ with a clock, every store measures time by it (deterministic windows and calenda
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from gateway.limits.factory import limiter_client
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.redis import RedisLimiter
 from tests.conftest import IN_CI, REDIS_URL, require_redis
-from tests.integration.limits.redis_servers import RedisClusterNodes, require_redis_server
+from tests.integration.limits.redis_servers import RedisClusterNodes
 
 STORES = ["memory", "fakeredis", "redis", "cluster"]
 
@@ -42,17 +42,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(datetime(2025, 6, 10, 12, 0, 0, tzinfo=UTC))   # on a minute boundary
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
-    require_redis_server()
-    cluster = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def cluster_client(cluster: RedisClusterNodes) -> RedisCluster:

@@ -3,23 +3,12 @@ end), and clients of it built the way the gateway builds its own."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from gateway.redis_client import SHARED, Client, command_client
-from tests.support.redis_cluster import RedisClusterNodes, require_redis_server
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
-    require_redis_server()
-    cluster = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+from tests.support.redis_cluster import RedisClusterNodes
 
 
 @pytest.fixture

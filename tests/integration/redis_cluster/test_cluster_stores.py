@@ -23,6 +23,7 @@ from gateway.usage.record import UsageRecord
 from gateway.usage.redis_outbox import RedisStreamOutbox, StreamConfig
 from gateway.usage.tables import usage_records
 from tests.conftest import unique
+from tests.integration.routing.helpers import fail
 from tests.support.redis_cluster import RedisClusterNodes
 
 
@@ -122,13 +123,6 @@ async def replicas(redis_cluster: RedisClusterNodes) -> AsyncIterator[tuple[Brea
             await board.close()
         for client in clients:
             await client.aclose()
-
-
-async def fail(board: BreakerBoard, provider: str, times: int) -> None:
-    for _ in range(times):
-        permit = await board.acquire(provider, "m")
-        assert permit is not None
-        permit.release(Outcome.FAILURE)
 
 
 def state_of(board: BreakerBoard, provider: str) -> State:

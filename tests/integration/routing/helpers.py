@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from gateway.routing.breaker import BreakerBoard, Outcome
 from gateway.usage.tables import usage_records
 from tests.support.gateway import RunningGateway
 
@@ -71,3 +72,11 @@ def usage_record(gw: RunningGateway, request_id: str, wait: float = 10) -> dict[
 
 def sse_events(text: str) -> list[str]:
     return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+
+
+async def fail(board: BreakerBoard, provider: str, times: int) -> None:
+    """`times` failed calls to deployment "m" of `provider`, as the router reports them."""
+    for _ in range(times):
+        permit = await board.acquire(provider, "m")
+        assert permit is not None
+        permit.release(Outcome.FAILURE)

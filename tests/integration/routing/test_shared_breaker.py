@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from gateway.routing.breaker import BreakerBoard, Outcome, State
 from gateway.routing.policy import BreakerPolicy
 from tests.conftest import unique
+from tests.integration.routing.helpers import fail
 
 POLICY = BreakerPolicy(failure_rate=0.5, min_requests=4, window_seconds=30, cooldown_seconds=0.6,
                        half_open_probes=1, sync_seconds=0.1)
@@ -50,13 +51,6 @@ async def replicas(redis_url: str) -> AsyncIterator[tuple[BreakerBoard, BreakerB
             await clients[0].delete(*keys)
         for client in clients:
             await client.aclose()
-
-
-async def fail(board: BreakerBoard, provider: str, times: int) -> None:
-    for _ in range(times):
-        permit = await board.acquire(provider, "m")
-        assert permit is not None
-        permit.release(Outcome.FAILURE)
 
 
 async def test_one_replicas_failures_open_the_breaker_for_both(

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from providers.base import ChatRequest, ChatResult, ErrorKind, ProviderError, Timeouts
 from providers.openai_compat import OpenAICompatibleProvider
-from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import Behavior, FakeOpenAI
 from tests.support.threads import free_port
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeOpenAI]:
-    with FakeOpenAIServer() as fake:
-        yield fake
 
 
 @pytest.fixture
