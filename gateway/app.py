@@ -59,6 +59,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":   # its loc is a byte offset, not a parameter
+            return _error(InvalidRequest("The request body is not valid JSON."), request)
         param = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
         return _error(InvalidRequest(f"{param or 'request'}: {first.get('msg')}", param=param), request)
 

@@ -54,3 +54,39 @@ def migrate_sync(url: str) -> None:
 async def migrate(url: str) -> None:
     """alembic upgrade head; alembic's env runs its own event loop, so it gets a thread."""
     await asyncio.to_thread(migrate_sync, url)
+
+
+def unreachable_reason(exc: BaseException, url: str) -> str | None:
+    """One line naming host, port and database when `exc` says the database could not be
+    reached or opened (refused, unknown host, timed out, no such database, bad password);
+    None for anything else. Never includes the password."""
+    import socket
+
+    from sqlalchemy.engine import make_url
+
+    cause: BaseException | None = exc
+    reason = None
+    while cause is not None and reason is None:
+        name = type(cause).__name__
+        if isinstance(cause, socket.gaierror):
+            reason = "unknown host"
+        elif isinstance(cause, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(cause, TimeoutError):
+            reason = "timed out"
+        elif name == "InvalidCatalogNameError":
+            reason = "no such database"
+        elif name == "InvalidPasswordError" or name == "InvalidAuthorizationSpecificationError":
+            reason = "authentication failed"
+        elif isinstance(cause, OSError) and not isinstance(cause, FileNotFoundError):
+            reason = cause.strerror or name
+        elif "unable to open database file" in str(cause):
+            reason = "cannot open the SQLite file (does its directory exist?)"
+        cause = cause.__cause__ or cause.__context__
+    if reason is None:
+        return None
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"cannot open the database {parsed.database}: {reason}"
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+    return f"cannot reach the database at {where} ({parsed.get_backend_name()}): {reason}"

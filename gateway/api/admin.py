@@ -58,7 +58,7 @@ class TenantUpdate(_Body):
 
 class KeyCreate(_Body):
     label: str | None = None
-    expires_in: str | int | None = None           # 90s, 15m, 1h, 30d or seconds
+    expires_in: str | int | None = None           # 90s, 15m, 1h, 30d (a unit is required)
 
 
 class KeyRotate(_Body):
@@ -66,11 +66,11 @@ class KeyRotate(_Body):
     expires_in: str | int | None = None
 
 
-def _duration(value: str | int | None, name: str) -> timedelta | None:
+def _duration(value: str | int | None, name: str, *, allow_zero: bool = False) -> timedelta | None:
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value, allow_zero=allow_zero)
     except ValueError as exc:
         raise TenancyError(f"{name}: {exc}") from None
 
@@ -139,7 +139,7 @@ async def revoke_key(key_id: str, request: Request, runtime: AdminRuntime) -> di
 @router.post("/keys/{key_id}/rotate", status_code=201)
 async def rotate_key(key_id: str, spec: KeyRotate, request: Request, response: Response,
                      runtime: AdminRuntime) -> dict[str, Any]:
-    grace = _duration(spec.grace, "grace") or timedelta(0)
+    grace = _duration(spec.grace, "grace", allow_zero=True) or timedelta(0)
     issued, old = await runtime.tenancy.rotate_key(key_id, grace=grace,
                                                    expires_in=_duration(spec.expires_in, "expires_in"),
                                                    actor=ACTOR, request_id=request_id_of(request))

@@ -15,9 +15,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from gateway.api.admin import AdminRuntime
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, NotFound
 from gateway.usage.formatting import FORMATS, render
-from gateway.usage.reports import ReportError, UsageQuery, parse_group_by, parse_time, run_report
+from gateway.usage.reports import ReportError, UnknownTenant, UsageQuery, parse_group_by, parse_time, run_report
 
 router = APIRouter(prefix="/admin")
 
@@ -36,5 +36,8 @@ async def usage_report(runtime: AdminRuntime, tenant: str | None = None, feature
                            tenant=tenant, feature=feature, model=model, group_by=parse_group_by(group_by))
     except ReportError as exc:
         raise InvalidRequest(f"{exc}.") from None
-    report = await run_report(runtime.engine, query)
+    try:
+        report = await run_report(runtime.engine, query)
+    except UnknownTenant as exc:
+        raise NotFound(f"{exc}.", param="tenant", code="tenant_not_found") from None
     return Response(render(report, format), media_type=_MEDIA_TYPES[format])

@@ -27,6 +27,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # A database that is down or missing is an operator's everyday mistake: one line
+        # naming it, not a hundred lines of driver traceback.
+        from gateway.db import unreachable_reason
+        from gateway.settings import Settings
+
+        reason = unreachable_reason(exc, Settings().database_url)
+        if reason is None:
+            raise
+        print(f"llm-gateway: {reason}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -21,6 +21,7 @@ from gateway.app import create_app
 from gateway.catalog import CatalogError, load_catalog
 from gateway.runtime import open_runtime
 from gateway.settings import Settings
+from gateway.tenancy.admin_key import WeakAdminKey, check_admin_key_strength
 from gateway.telemetry.logging import configure as configure_logging
 from gateway.telemetry.logging import lifecycle_log
 from gateway.telemetry.multiprocess import ENV as METRICS_DIR_ENV
@@ -34,7 +35,9 @@ def run_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     try:
         load_catalog(settings.config)   # fail before binding a port, with file and line
-    except CatalogError as exc:
+        if settings.admin_key is not None:
+            check_admin_key_strength(settings.admin_key.get_secret_value())
+    except (CatalogError, WeakAdminKey) as exc:
         print(exc, flush=True)
         return 2
     if args.workers > 1:

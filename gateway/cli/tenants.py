@@ -71,7 +71,7 @@ def register(commands: Any) -> None:
     krevoke.set_defaults(run=_runner(_keys_revoke))
     krotate = ksub.add_parser("rotate", help="issue a replacement key; the old one works for --grace more")
     krotate.add_argument("key_id")
-    krotate.add_argument("--grace", type=_duration, default=parse_duration("1h"), help="e.g. 1h, 15m, 0s")
+    krotate.add_argument("--grace", type=_grace, default=parse_duration("1h"), help="e.g. 1h, 15m, 0s")
     krotate.add_argument("--expires-in", type=_duration, help="expiry of the new key (default: never)")
     krotate.set_defaults(run=_runner(_keys_rotate))
 
@@ -105,11 +105,15 @@ def _limit(text: str) -> float | int | str:
     return int(value) if value.is_integer() else value
 
 
-def _duration(text: str) -> Any:
+def _duration(text: str, *, allow_zero: bool = False) -> Any:
     try:
-        return parse_duration(text)
+        return parse_duration(text, allow_zero=allow_zero)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _grace(text: str) -> Any:
+    return _duration(text, allow_zero=True)
 
 
 class _Cli:

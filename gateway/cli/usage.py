@@ -45,7 +45,11 @@ def run_usage(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(asyncio.run(_report(query, args.format)))
+    try:
+        sys.stdout.write(asyncio.run(_report(query, args.format)))
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -233,7 +233,9 @@ class TenancyService:
         now = datetime.now(UTC)
         key = generate_key(tenant.name)
         key_id = new_id("key")
-        expires_at = now + expires_in if expires_in else None
+        if expires_in is not None and expires_in <= timedelta(0):
+            raise TenancyError("expires_in must be more than zero (omit it for a key that never expires)")
+        expires_at = now + expires_in if expires_in is not None else None
         await conn.execute(sa.insert(api_keys).values(
             id=key_id, tenant_id=tenant.id, key_hash=hash_key(key), prefix=display_prefix(key), label=label,
             created_at=now, expires_at=expires_at))

@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.tenancy.tables import tenants
 from gateway.usage.tables import usage_daily, usage_records
 
 GROUP_BY_FIELDS = ("tenant", "model", "provider", "feature", "day")
@@ -133,10 +134,17 @@ def _split(since: datetime, until: datetime | None) -> tuple[tuple[date, date | 
     return (first, last), edges
 
 
+class UnknownTenant(ReportError):
+    """The report names a tenant that does not exist (a typo would otherwise read as zero spend)."""
+
+
 async def run_report(engine: AsyncEngine, query: UsageQuery) -> UsageReport:
     days, edges = _split(query.since.astimezone(UTC),
                          query.until.astimezone(UTC) if query.until is not None else None)
     async with engine.connect() as conn:
+        if query.tenant is not None and await conn.scalar(
+                sa.select(tenants.c.name).where(tenants.c.name == query.tenant)) is None:
+            raise UnknownTenant(f"no tenant {query.tenant!r}")
         partials = []
         if days is not None:
             partials.append(await _from_rollup(conn, query, *days))
