@@ -236,6 +236,19 @@ def _nearest_line(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> in
     return 1
 
 
+def unset_env_refs(path: Path) -> list[tuple[int, str]]:
+    """(line, name) of each `${VAR}` without a default whose variable is not set: it reads as
+    an empty string, which is rarely what the operator meant (an API key, a URL)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return []
+    return [(number, match.group(1))
+            for number, line in enumerate(text.splitlines(), start=1)
+            for match in _ENV_REF.finditer(line)
+            if match.group(2) is None and match.group(1) not in os.environ]
+
+
 def load_catalog(path: Path | None) -> Catalog:
     """The catalog at `path`, or the built-in one (the `mock` provider) when None."""
     if path is None:

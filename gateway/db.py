@@ -90,3 +90,27 @@ def unreachable_reason(exc: BaseException, url: str) -> str | None:
         return f"cannot open the database {parsed.database}: {reason}"
     where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
     return f"cannot reach the database at {where} ({parsed.get_backend_name()}): {reason}"
+
+
+class DatabaseMissing(Exception):
+    """An embedded (SQLite) database file that does not exist where a command looked for it."""
+
+
+def require_existing_database(url: str) -> None:
+    """The CLI's tenant, key and usage commands work on the database a gateway already made.
+    The embedded default is a file relative to the working directory, so run elsewhere it
+    would silently start an empty one ("no tenant 'demo'"): for a relative path that does not
+    exist, say where it looked instead."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    if not path.is_absolute() and not path.exists():   # an absolute path was chosen on purpose
+        raise DatabaseMissing(
+            f"no database at {path.resolve()}. The embedded default is ./gateway.db in the directory where "
+            "`llm-gateway serve` ran: run this command there, or set GATEWAY_DATABASE_URL "
+            "(`llm-gateway migrate` creates a new one on purpose).")

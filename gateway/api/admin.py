@@ -18,6 +18,7 @@ from gateway.api.openai import request_id_of
 from gateway.errors import AuthenticationFailed
 from gateway.runtime import Runtime
 from gateway.tenancy.durations import parse_duration
+from gateway.tenancy.effective import effective_view
 from gateway.tenancy.service import IssuedKey, TenancyError
 
 ACTOR = "admin-api"
@@ -59,6 +60,7 @@ class TenantUpdate(_Body):
 class KeyCreate(_Body):
     label: str | None = None
     expires_in: str | int | None = None           # 90s, 15m, 1h, 30d (a unit is required)
+    limits: dict[str, Any] | None = None          # the key's own rpm, tpm, ... on top of its tenant's
 
 
 class KeyRotate(_Body):
@@ -95,7 +97,7 @@ async def create_tenant(spec: TenantCreate, request: Request, runtime: AdminRunt
 
 @router.get("/tenants/{name}")
 async def show_tenant(name: str, runtime: AdminRuntime) -> dict[str, Any]:
-    return await runtime.tenancy.get_tenant(name)
+    return effective_view(await runtime.tenancy.get_tenant(name), runtime.catalog)
 
 
 @router.patch("/tenants/{name}")
@@ -116,7 +118,7 @@ async def create_key(name: str, spec: KeyCreate, request: Request, response: Res
                      runtime: AdminRuntime) -> dict[str, Any]:
     issued = await runtime.tenancy.create_key(name, label=spec.label,
                                               expires_in=_duration(spec.expires_in, "expires_in"),
-                                              actor=ACTOR, request_id=request_id_of(request))
+                                              limits=spec.limits, actor=ACTOR, request_id=request_id_of(request))
     return _issued(issued, response)
 
 

@@ -21,11 +21,11 @@ from gateway.app import create_app
 from gateway.catalog import CatalogError, load_catalog
 from gateway.runtime import open_runtime
 from gateway.settings import Settings
-from gateway.tenancy.admin_key import WeakAdminKey, check_admin_key_strength
 from gateway.telemetry.logging import configure as configure_logging
 from gateway.telemetry.logging import lifecycle_log
 from gateway.telemetry.multiprocess import ENV as METRICS_DIR_ENV
 from gateway.telemetry.multiprocess import MetricsSupervisor, metrics_directory
+from gateway.tenancy.admin_key import WeakAdminKey, check_admin_key_strength
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.db import create_engine, migrate
+from gateway.db import create_engine, migrate, require_existing_database
 from gateway.settings import Settings
 from gateway.usage.formatting import FORMATS, render
 from gateway.usage.reports import GROUP_BY_FIELDS, ReportError, UsageQuery, parse_group_by, parse_time, run_report
@@ -56,6 +56,7 @@ def run_usage(args: argparse.Namespace) -> int:
 async def _report(query: UsageQuery, fmt: str) -> str:
     settings = Settings()
     if settings.embedded:
+        require_existing_database(settings.database_url)
         await migrate(settings.database_url)
     engine = create_engine(settings.database_url)
     try:

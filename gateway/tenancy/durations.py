@@ -18,6 +18,8 @@ _FORMS = "a number with a unit: 90s, 15m, 1h, 30d or 2w"
 
 def parse_duration(text: object, *, allow_zero: bool = False) -> timedelta:
     """A duration from `text`; ValueError naming the accepted forms otherwise."""
+    if allow_zero and (text == 0 and not isinstance(text, bool)):
+        return timedelta(0)             # zero needs no unit
     if not isinstance(text, str):
         raise ValueError(f"a duration is {_FORMS} (a bare number is ambiguous)")
     match = _DURATION.match(text)

@@ -73,7 +73,8 @@ def key_dict(row: sa.Row, now: datetime | None = None) -> dict[str, Any]:
     return {"id": row.id, "tenant_id": row.tenant_id, "prefix": row.prefix, "label": row.label,
             "state": key_state(row.revoked_at, row.expires_at, now or datetime.now(UTC)),
             "created_at": _iso(row.created_at), "expires_at": _iso(row.expires_at),
-            "revoked_at": _iso(row.revoked_at), "last_used_at": _iso(row.last_used_at)}
+            "revoked_at": _iso(row.revoked_at), "last_used_at": _iso(row.last_used_at),
+            "limits": dict(row.limits or {})}
 
 
 class TenancyService:
@@ -161,10 +162,13 @@ class TenancyService:
     # -- keys ----------------------------------------------------------------------------------
 
     async def create_key(self, tenant: str, *, label: str | None = None, expires_in: timedelta | None = None,
-                         actor: str = "cli", request_id: str | None = None) -> IssuedKey:
+                         limits: dict[str, Any] | None = None, actor: str = "cli",
+                         request_id: str | None = None) -> IssuedKey:
+        """`limits` are the key's own (rpm, tpm, ...), counted for it alone on top of its tenant's."""
         async with self._engine.begin() as conn:
             row = await self._tenant_row(conn, tenant)
-            issued, after = await self._insert_key(conn, row, label=check_label(label), expires_in=expires_in)
+            issued, after = await self._insert_key(conn, row, label=check_label(label), expires_in=expires_in,
+                                                   limits=check_limits(dict(limits or {})))
             await audit.record(conn, actor=actor, action="key.create", target=issued.id, before=None,
                                after={**after, "tenant": tenant}, request_id=request_id)
         return issued
@@ -208,7 +212,8 @@ class TenancyService:
                 raise TenancyError(f"key {key_id!r} is {state}; only an active key can be rotated")
             tenant = (await conn.execute(sa.select(tenants).where(tenants.c.id == old.tenant_id))).one()
             before = key_dict(old, now)
-            issued, new_row = await self._insert_key(conn, tenant, label=old.label, expires_in=expires_in)
+            issued, new_row = await self._insert_key(conn, tenant, label=old.label, expires_in=expires_in,
+                                                     limits=old.limits)
             await conn.execute(sa.update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now + grace))
             after = key_dict(await self._key_row(conn, key_id), now)
             await audit.record(conn, actor=actor, action="key.create", target=issued.id, before=None,
@@ -229,7 +234,8 @@ class TenancyService:
     # -- helpers -------------------------------------------------------------------------------
 
     async def _insert_key(self, conn: AsyncConnection, tenant: sa.Row, *, label: str | None,
-                          expires_in: timedelta | None) -> tuple[IssuedKey, dict[str, Any]]:
+                          expires_in: timedelta | None,
+                          limits: dict[str, Any] | None = None) -> tuple[IssuedKey, dict[str, Any]]:
         now = datetime.now(UTC)
         key = generate_key(tenant.name)
         key_id = new_id("key")
@@ -238,7 +244,7 @@ class TenancyService:
         expires_at = now + expires_in if expires_in is not None else None
         await conn.execute(sa.insert(api_keys).values(
             id=key_id, tenant_id=tenant.id, key_hash=hash_key(key), prefix=display_prefix(key), label=label,
-            created_at=now, expires_at=expires_at))
+            created_at=now, expires_at=expires_at, limits=limits or None))
         row = await self._key_row(conn, key_id)
         return (IssuedKey(id=key_id, key=key, prefix=row.prefix, tenant=tenant.name, expires_at=expires_at),
                 key_dict(row, now))
