@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None, *, public: bool = True, admin_a
         app.include_router(openai.router)
         app.hot_routes = {"/v1/chat/completions": openai.chat_completions, "/v1/embeddings": openai.embeddings}
     if admin_api:
+        app.include_router(health.metrics_router)   # tenant names in its labels: admin surface only
         app.include_router(admin.router)
         app.include_router(usage.router)
         app.include_router(providers_admin.router)

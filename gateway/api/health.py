@@ -1,4 +1,6 @@
-"""Liveness, readiness and the Prometheus scrape endpoint."""
+"""Liveness and readiness (on every listener), and the Prometheus scrape endpoint, which goes
+with the admin surface: its labels name tenants, so with `serve --admin-port` it is served on
+the admin port only, never on the public one."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from gateway.api.deps import RuntimeDep
 from gateway.telemetry.exposition import render_metrics
 
 router = APIRouter()
+metrics_router = APIRouter()
 _CHECK_TIMEOUT = 2.0
 
 
@@ -44,7 +47,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
                         status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@metrics_router.get("/metrics")
 async def metrics() -> Response:
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)

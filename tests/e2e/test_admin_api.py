@@ -74,6 +74,10 @@ def test_serve_with_admin_port_keeps_admin_off_the_public_listener(tmp_path: Pat
         assert call(gateway.url, "GET", "/admin/tenants", env["GATEWAY_ADMIN_KEY"]).status_code == 404
         assert call(gateway.url, "GET", "/admin/audit", env["GATEWAY_ADMIN_KEY"]).status_code == 404
         assert call(gateway.url, "GET", "/healthz", None).status_code == 200
+        # /metrics names tenants in its labels: it moves to the admin port with the admin API.
+        assert call(gateway.url, "GET", "/metrics", None).status_code == 404
+        scraped = httpx.get(gateway.admin_url + "/metrics", timeout=30)
+        assert scraped.status_code == 200 and "gateway_requests_total" in scraped.text
         tenant = unique("port")
         assert gateway.admin("POST", "/admin/tenants", json={"name": tenant, "tier": "pro",
                                                              "models": ["*"]}).status_code == 201
