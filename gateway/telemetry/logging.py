@@ -55,6 +55,9 @@ def configure(level: str = "info") -> None:
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
+    # Alembic announces each of its plugins and its dialect at INFO on every start; the
+    # "Running upgrade" lines (alembic.runtime.migration) are the ones worth reading.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 request_log = logging.getLogger("gateway.request")
