@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     trace_content: bool = False             # put prompt/completion text on spans (off: never)
 
     @model_validator(mode="after")
+    def _empty_admin_key_is_unset(self) -> Settings:
+        # A template or compose file that passes GATEWAY_ADMIN_KEY="" means "none given":
+        # the gateway then generates one, as when the variable is absent.
+        if self.admin_key is not None and not self.admin_key.get_secret_value():
+            self.admin_key = None
+        return self
+
+    @model_validator(mode="after")
     def _compose_url_from_parts(self) -> Settings:
         if self.database_host:
             password = self.database_password.get_secret_value() if self.database_password else ""

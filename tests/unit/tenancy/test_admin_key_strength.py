@@ -27,3 +27,11 @@ def test_weak_admin_keys_are_refused(key: str, says: str) -> None:
                                  "sk-admin-test-0123456789abcdef0123456789abcdef"])
 def test_strong_admin_keys_are_accepted(key: str) -> None:
     check_admin_key_strength(key)
+
+
+def test_an_empty_admin_key_variable_means_none_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose.yaml and templates pass GATEWAY_ADMIN_KEY="" when none is set: generate one."""
+    from gateway.settings import Settings
+
+    monkeypatch.setenv("GATEWAY_ADMIN_KEY", "")
+    assert Settings().admin_key is None
