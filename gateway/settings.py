@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     usage_consumer_name: str | None = None  # default: host-pid-random, a new consumer per process
     usage_claim_idle_seconds: float = 30.0  # entries pending this long under a dead replica are claimed
     key_cache_ttl_seconds: float = 1.0      # key -> tenant cache; changes also arrive at once via Redis
+    # How long the request path waits on each store before it degrades (a key known before is
+    # served from memory; limits fail open or closed; the cache misses; usage is queued locally).
+    database_timeout_seconds: float = 2.0
+    redis_timeout_seconds: float = 2.0
     last_used_flush_seconds: float = 5.0    # api_keys.last_used_at is written in batches this often
     bootstrap_demo_tenant: bool = True      # embedded mode: create tenant `demo` on first start
     log_level: str = "info"

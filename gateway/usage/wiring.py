@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.redis_client import SHARED, Client, hot_path_client
+from gateway.redis_client import Client, ClientOptions, hot_path_client
 from gateway.settings import Settings
 from gateway.usage.outbox import MemoryOutbox, UsageOutbox
 from gateway.usage.redis_outbox import RedisStreamOutbox, StreamConfig, default_consumer_name
@@ -18,7 +18,9 @@ def build_outbox(settings: Settings, engine: AsyncEngine, redis: Client | None) 
     # The request path's XADD on its own pipelined connection; a cluster keeps the shared client.
     appender = None
     if settings.redis_url and not settings.redis_cluster:
-        appender = hot_path_client(settings.redis_url, cluster=False, options=SHARED)
+        timeout = settings.redis_timeout_seconds
+        appender = hot_path_client(settings.redis_url, cluster=False,
+                                   options=ClientOptions(connect_timeout=timeout, read_timeout=timeout))
     return RedisStreamOutbox(redis, engine, StreamConfig(
         key=settings.usage_stream_key,
         group=settings.usage_consumer_group,
