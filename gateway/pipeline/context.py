@@ -29,6 +29,17 @@ class Operation(StrEnum):
     EMBEDDINGS = "embeddings"
 
 
+class ClientApi(StrEnum):
+    """The API shape the client spoke (recorded as the usage record's `api`); the stages
+    always see a chat request, translated from it."""
+
+    CHAT = "chat"
+    RESPONSES = "responses"
+    MESSAGES = "messages"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+
+
 class Outcome(StrEnum):
     OK = "ok"
     ERROR = "error"                  # the gateway or the upstream failed the request
@@ -66,6 +77,7 @@ class RequestContext:
     cache_write: bool = True            # Cache-Control: no-store turns this off
     started: float = field(default_factory=time.perf_counter)
     operation: Operation = Operation.CHAT
+    api: ClientApi = ClientApi.CHAT
 
     principal: Principal | None = None
     reservation: Reservation | None = None

@@ -33,6 +33,7 @@ class UsageRecord:
     cache_hit: bool = False
     redactions: int = 0
     client_request_id: str | None = None
+    api: str = "chat"                # chat | responses | messages | completions | embeddings
 
     def to_row(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies every value and was two thirds
