@@ -25,7 +25,9 @@ class Behavior:
     and slow_stream (every chunk `chunk_delay` seconds after the one before), slow_cut (the same, closing
     the connection halfway, as cut does).
     `pieces`: the answer's text in exactly these content deltas (any kind that answers; the whole text
-    when not streamed); kind tool_stream: two tool calls streamed in fragments, finish_reason tool_calls."""
+    when not streamed); kind tool_stream: two tool calls streamed in fragments, finish_reason tool_calls.
+    A request offering `tools` gets those two calls too (streamed or whole) unless its last message is
+    a tool result; then the answer is "tool results: <call id>=<content>; ..."."""
 
     kind: str = "ok"
     status: int = 200
@@ -147,7 +149,22 @@ class FakeOpenAI:
                                   "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)}})
 
 
+def _tool_turn(body: dict[str, Any], behavior: Behavior) -> bool:
+    """Tool calls answer a request that offers tools, until its last message is a tool result."""
+    if behavior.kind in ("tools", "tool_stream"):
+        return True
+    messages = body.get("messages") or [{}]
+    return bool(body.get("tools")) and messages[-1].get("role") != "tool"
+
+
 def _echo(body: dict[str, Any]) -> str:
+    results = []
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") != "tool":
+            break
+        results.insert(0, f"{message.get('tool_call_id')}={message.get('content')}")
+    if results:
+        return "tool results: " + "; ".join(results)
     for message in reversed(body.get("messages", [])):
         if message.get("role") == "user" and isinstance(message.get("content"), str):
             return f"echo: {message['content']}"
@@ -161,7 +178,7 @@ def _usage(text: str) -> dict[str, int]:
 def _completion(body: dict[str, Any], text: str, behavior: Behavior) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text}
     finish = "stop"
-    if behavior.kind == "tools" or body.get("tools"):
+    if _tool_turn(body, behavior):
         message = {"role": "assistant", "content": None, "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
             {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}},
@@ -181,7 +198,7 @@ def _chunks(body: dict[str, Any], text: str, behavior: Behavior) -> list[dict[st
         return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
     out = [chunk({"role": "assistant", "content": ""})]
-    if behavior.kind == "tool_stream":
+    if _tool_turn(body, behavior):
         out = [chunk({"role": "assistant", "content": None})]
         for i, (call_id, city) in enumerate((("call_1", "Paris"), ("call_2", "Oslo"))):
             out.append(chunk({"tool_calls": [{"index": i, "id": call_id, "type": "function",
