@@ -60,11 +60,20 @@ def strict_response_events(response: httpx.Response) -> list[Any]:
     return events
 
 
+class _Ping:
+    type = "ping"
+
+
 def strict_message_events(response: httpx.Response) -> list[Any]:
     events = []
     for name, data in sse_events(response):
         assert name == data["type"], (name, data)
+        if name == "ping":   # a keep-alive the SDK skips; not in the event union
+            assert data == {"type": "ping"}
+            events.append(_Ping())
+            continue
         if name == "error":
+            assert set(data) == {"type", "error"} and set(data["error"]) == {"type", "message"}
             events.append(data)
             continue
         events.append(_MESSAGE_EVENT.validate_python(data, strict=True))
