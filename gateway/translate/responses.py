@@ -57,10 +57,10 @@ class ResponsesRequest:
             "instructions": optional(body, "instructions", str, "a string"),
             "max_output_tokens": optional(body, "max_output_tokens", int, "an integer"),
             "metadata": optional(body, "metadata", dict, "an object") or {},
-            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "parallel_tool_calls": optional(body, "parallel_tool_calls", bool, "a boolean") is not False,
             "temperature": optional(body, "temperature", (int, float), "a number"),
             "top_p": optional(body, "top_p", (int, float), "a number"),
-            "tool_choice": body.get("tool_choice", "auto"),
+            "tool_choice": body.get("tool_choice") or "auto",
             "tools": optional(body, "tools", list, "an array") or [],
             "text": {"format": _text_format(body)},
             "user": optional(body, "user", str, "a string"),
@@ -99,10 +99,10 @@ def to_chat(body: Mapping[str, Any], history: list[JSON] | None = None) -> JSON:
     tools = [_chat_tool(t, i) for i, t in enumerate(request.echo["tools"])]
     if tools:
         chat["tools"] = tools
-    if "tool_choice" in body:
+    if body.get("tool_choice") is not None:
         chat["tool_choice"] = _chat_tool_choice(body["tool_choice"])
-    if "parallel_tool_calls" in body:
-        chat["parallel_tool_calls"] = optional(body, "parallel_tool_calls", bool, "a boolean")
+    if body.get("parallel_tool_calls") is not None and tools:
+        chat["parallel_tool_calls"] = body["parallel_tool_calls"]
     response_format = _chat_response_format(request.echo["text"]["format"])
     if response_format is not None:
         chat["response_format"] = response_format
