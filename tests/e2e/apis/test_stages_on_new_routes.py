@@ -147,3 +147,25 @@ def test_usage_records_name_the_api(gateway: RunningGateway) -> None:
     assert report.status_code == 200, report.text
     assert {row["api"]: row["requests"] for row in report.json()["rows"]} == {
         "chat": 1, "completions": 1, "messages": 1, "responses": 1}
+
+
+def test_an_upstream_cut_mid_stream_ends_each_stream_with_its_error_event(gateway: RunningGateway,
+                                                                         upstream: Upstream, key: str) -> None:
+    from tests.fakes.openai_upstream import Behavior
+
+    assert upstream.openai is not None
+    upstream.openai.then(Behavior(kind="cut", text="one two three four five six"),
+                         Behavior(kind="cut", text="one two three four five six"))
+    responses = httpx.post(gateway.url + "/v1/responses", headers={"Authorization": f"Bearer {key}"}, timeout=30,
+                           json={"model": MODEL, "input": "tell me", "stream": True})
+    events = sse_events(responses)
+    assert [name for name, _ in events][-2:] == ["error", "response.failed"]
+    assert events[-1][1]["response"]["status"] == "failed"
+    with pytest.raises(openai.NotFoundError):     # a failed response is not stored
+        sdk(gateway, key).responses.retrieve(events[0][1]["response"]["id"])
+
+    messages = httpx.post(gateway.url + "/v1/messages", headers={"x-api-key": key}, timeout=30,
+                          json={"model": MODEL, "max_tokens": 50, "stream": True,
+                                "messages": [{"role": "user", "content": "tell me"}]})
+    name, data = sse_events(messages)[-1]
+    assert name == "error" and data["type"] == "error" and data["error"]["type"] == "api_error"
