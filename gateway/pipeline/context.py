@@ -27,6 +27,7 @@ class Operation(StrEnum):
 
     CHAT = "chat"
     EMBEDDINGS = "embeddings"
+    RESPONSES = "responses"     # a Responses API body passed through to an upstream that has that API
 
 
 class ClientApi(StrEnum):

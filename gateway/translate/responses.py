@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.translate.base import (
     JSON,
@@ -472,5 +470,40 @@ class ResponsesStream:
         return out
 
 
-def dumps(response: JSON) -> bytes:
-    return orjson.dumps(response)
+class PassThroughEvents:
+    """A Responses stream from an upstream that has the API, relayed event by event as it
+    came; the usage-only chunk the provider adds for the charge is not sent. A failure
+    after the first event ends the stream with `error` and `response.failed`, as above."""
+
+    def __init__(self) -> None:
+        self.response: JSON | None = None     # the final Response, once completed
+        self._last: JSON | None = None        # the latest Response snapshot seen
+        self._sequence = 0
+        self._ended = False
+
+    def chunk(self, data: JSON) -> list[bytes]:
+        if "choices" in data:
+            return []
+        kind = str(data.get("type"))
+        if isinstance(data.get("sequence_number"), int):
+            self._sequence = data["sequence_number"] + 1
+        if isinstance(data.get("response"), dict):
+            self._last = data["response"]
+            if kind in ("response.completed", "response.incomplete"):
+                self.response = data["response"]
+        self._ended = self._ended or kind in ("response.completed", "response.incomplete", "response.failed")
+        return [named_event(kind, data)]
+
+    def end(self) -> list[bytes]:
+        return []
+
+    def error(self, error: GatewayError) -> list[bytes]:
+        if self._ended:
+            return []
+        out = [named_event("error", {"type": "error", "sequence_number": self._sequence,
+                                     "code": error.code or error.type, "message": error.message, "param": None})]
+        if self._last is not None:
+            failed = {**self._last, "status": "failed", "error": {"code": "server_error", "message": error.message}}
+            out.append(named_event("response.failed", {"type": "response.failed",
+                                                       "sequence_number": self._sequence + 1, "response": failed}))
+        return out
