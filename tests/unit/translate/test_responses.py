@@ -169,3 +169,20 @@ def test_empty_stream_still_completes() -> None:
     machine = tr.ResponsesStream(tr.ResponsesRequest.parse({"model": "m", "input": "x"}), "resp_e")
     out = events(machine.end())
     assert [e["type"] for e in out] == ["response.created", "response.in_progress", "response.completed"]
+
+
+def test_pass_through_events_relay_as_they_came_and_drop_the_usage_chunk() -> None:
+    machine = tr.PassThroughEvents()
+    snapshot = {"id": "resp_u", "status": "in_progress", "output": []}
+    raw = machine.chunk({"type": "response.created", "sequence_number": 0, "response": snapshot})
+    raw += machine.chunk({"type": "response.output_text.delta", "sequence_number": 1, "item_id": "m", "delta": "x"})
+    assert machine.chunk({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}) == []
+    assert [r.split(b"\n")[0] for r in raw] == [b"event: response.created", b"event: response.output_text.delta"]
+    failed = machine.error(UpstreamError("cut"))
+    names = [orjson.loads(r.split(b"\n")[1][6:]) for r in failed]
+    assert [(n["type"], n["sequence_number"]) for n in names] == [("error", 2), ("response.failed", 3)]
+    assert names[1]["response"]["status"] == "failed" and names[1]["response"]["id"] == "resp_u"
+
+    done = tr.PassThroughEvents()
+    done.chunk({"type": "response.completed", "sequence_number": 5, "response": {**snapshot, "status": "completed"}})
+    assert done.response is not None and done.end() == [] and done.error(UpstreamError("late")) == []
