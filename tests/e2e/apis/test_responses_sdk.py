@@ -129,3 +129,16 @@ def test_stored_response_get_delete_and_tenant_isolation(gateway: RunningGateway
     unstored = sdk.responses.create(model=MODEL, input="forget this", store=False)
     with pytest.raises(openai.NotFoundError):
         sdk.responses.retrieve(unstored.id)
+
+
+def test_models_retrieve_and_legacy_completions(gateway: RunningGateway, key: str, upstream: Upstream) -> None:
+    sdk = client(gateway, key)
+    assert sdk.models.retrieve(MODEL).id == MODEL
+    with pytest.raises(openai.NotFoundError):
+        sdk.models.retrieve("no-such-model")
+    completion = sdk.completions.create(model=MODEL, prompt="say this", max_tokens=20)
+    assert completion.object == "text_completion" and completion.choices[0].text.endswith("say this")
+    streamed = "".join(c.choices[0].text for c in sdk.completions.create(model=MODEL, prompt="one two", stream=True)
+                       if c.choices)
+    assert streamed.endswith("one two")
+    assert "say this" in upstream.texts()
