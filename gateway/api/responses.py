@@ -41,6 +41,7 @@ from gateway.telemetry import tracing
 from gateway.tenancy.models import Tenant
 from gateway.translate import responses as translate
 from gateway.translate.base import new_id
+from gateway.translate.responses_stream import PassThroughEvents, ResponsesStream
 from providers.base import serves_responses
 
 router = APIRouter()
@@ -103,7 +104,7 @@ async def create_response(request: Request, runtime: RuntimeDep) -> Response:
     if parsed.passthrough:
         return await _passed_through(ctx, runtime, background, headers, spec.store)
     if ctx.request.stream:
-        renderer = translate.ResponsesStream(spec, response_id)
+        renderer = ResponsesStream(spec, response_id)
 
         return event_stream(ctx, runtime, background, headers, renderer,
                             _storing(runtime, ctx, renderer) if spec.store else None)
@@ -119,7 +120,7 @@ async def create_response(request: Request, runtime: RuntimeDep) -> Response:
 async def _passed_through(ctx: RequestContext, runtime: Runtime, background: set[asyncio.Task[None]],
                           headers: dict[str, str], store: bool) -> Response:
     if ctx.request.stream:
-        renderer = translate.PassThroughEvents()
+        renderer = PassThroughEvents()
         return event_stream(ctx, runtime, background, headers, renderer,
                             _storing(runtime, ctx, renderer) if store else None)
     payload = settle_answer(ctx, runtime)
@@ -130,7 +131,7 @@ async def _passed_through(ctx: RequestContext, runtime: Runtime, background: set
     return Response(payload, media_type=JSON_TYPE, headers=headers)
 
 
-def _storing(runtime: Runtime, ctx: RequestContext, renderer: translate.ResponsesStream | translate.PassThroughEvents,
+def _storing(runtime: Runtime, ctx: RequestContext, renderer: ResponsesStream | PassThroughEvents,
              ) -> Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]]:
     """Relays the events, storing the final Response before the event that carries it goes
     out: a client that continues from it at once must find it."""

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.translate import responses as tr
+from gateway.translate.responses_stream import PassThroughEvents, ResponsesStream
 from providers.base import Usage
 
 EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
@@ -135,7 +136,7 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
 
 def test_stream_text_then_tool_calls() -> None:
     spec = tr.ResponsesRequest.parse({"model": "m", "input": "x", "stream": True})
-    machine = tr.ResponsesStream(spec, "resp_s")
+    machine = ResponsesStream(spec, "resp_s")
     raw: list[bytes] = []
     for data in (chunk({"role": "assistant", "content": ""}), chunk({"content": "Hel"}), chunk({"content": "lo"}),
                  chunk({"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "f", "arguments": ""}}]}),
@@ -159,20 +160,20 @@ def test_stream_text_then_tool_calls() -> None:
 
 
 def test_stream_failure_sends_error_and_response_failed() -> None:
-    machine = tr.ResponsesStream(tr.ResponsesRequest.parse({"model": "m", "input": "x"}), "resp_f")
+    machine = ResponsesStream(tr.ResponsesRequest.parse({"model": "m", "input": "x"}), "resp_f")
     out = events(machine.chunk(chunk({"content": "par"})) + machine.error(UpstreamError("upstream went away")))
     assert [e["type"] for e in out][-2:] == ["error", "response.failed"]
     assert out[-1]["response"]["status"] == "failed" and out[-1]["response"]["error"]["message"] == "upstream went away"
 
 
 def test_empty_stream_still_completes() -> None:
-    machine = tr.ResponsesStream(tr.ResponsesRequest.parse({"model": "m", "input": "x"}), "resp_e")
+    machine = ResponsesStream(tr.ResponsesRequest.parse({"model": "m", "input": "x"}), "resp_e")
     out = events(machine.end())
     assert [e["type"] for e in out] == ["response.created", "response.in_progress", "response.completed"]
 
 
 def test_pass_through_events_relay_as_they_came_and_drop_the_usage_chunk() -> None:
-    machine = tr.PassThroughEvents()
+    machine = PassThroughEvents()
     snapshot = {"id": "resp_u", "status": "in_progress", "output": []}
     raw = machine.chunk({"type": "response.created", "sequence_number": 0, "response": snapshot})
     raw += machine.chunk({"type": "response.output_text.delta", "sequence_number": 1, "item_id": "m", "delta": "x"})
@@ -183,6 +184,6 @@ def test_pass_through_events_relay_as_they_came_and_drop_the_usage_chunk() -> No
     assert [(n["type"], n["sequence_number"]) for n in names] == [("error", 2), ("response.failed", 3)]
     assert names[1]["response"]["status"] == "failed" and names[1]["response"]["id"] == "resp_u"
 
-    done = tr.PassThroughEvents()
+    done = PassThroughEvents()
     done.chunk({"type": "response.completed", "sequence_number": 5, "response": {**snapshot, "status": "completed"}})
     assert done.response is not None and done.end() == [] and done.error(UpstreamError("late")) == []
