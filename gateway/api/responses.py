@@ -105,7 +105,6 @@ async def create_response(request: Request, runtime: RuntimeDep) -> Response:
         return await _passed_through(ctx, runtime, background, headers, spec.store)
     if ctx.request.stream:
         renderer = ResponsesStream(spec, response_id)
-
         return event_stream(ctx, runtime, background, headers, renderer,
                             _storing(runtime, ctx, renderer) if spec.store else None)
     settle_answer(ctx, runtime)
