@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
-from gateway.api import admin, health, openai, providers_admin, usage
+from gateway.api import admin, completions, health, messages, openai, providers_admin, responses, usage
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.runtime import Runtime, open_runtime
 from gateway.settings import Settings
@@ -149,6 +149,9 @@ def create_app(settings: Settings | None = None, *, public: bool = True, admin_a
     app.include_router(health.router)
     if public:
         app.include_router(openai.router)
+        app.include_router(responses.router)
+        app.include_router(messages.router)
+        app.include_router(completions.router)
         app.hot_routes = {"/v1/chat/completions": openai.chat_completions, "/v1/embeddings": openai.embeddings}
     if admin_api:
         app.include_router(health.metrics_router)   # tenant names in its labels: admin surface only

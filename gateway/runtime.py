@@ -28,6 +28,7 @@ from gateway.routing.breaker import BreakerBoard
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
 from gateway.settings import Settings
+from gateway.stores.responses import MemoryResponseStore, ResponseStore, build_response_store
 from gateway.telemetry.lifecycle import start_telemetry, stop_telemetry
 from gateway.tenancy.admin_key import AdminKey
 from gateway.tenancy.directory import KeyDirectory
@@ -59,6 +60,7 @@ class Runtime:
     exit_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     draining: bool = False
     breakers: BreakerBoard | None = None    # the router's circuit breakers (GET /admin/providers)
+    responses: ResponseStore = field(default_factory=lambda: MemoryResponseStore(30 * 24 * 3600))  # stored Responses
 
     async def close(self) -> None:
         await self.exit_stack.aclose()
@@ -127,7 +129,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         return Runtime(settings=settings, catalog=catalog, engine=engine, redis=redis, directory=directory,
                        tenancy=tenancy, limiter=limiter, cache_store=cache_store, outbox=outbox,
                        providers=providers, latency=latency, pipeline=pipeline, admin_key=tenancy_parts.admin_key,
-                       exit_stack=stack, breakers=breakers)
+                       exit_stack=stack, breakers=breakers,
+                       responses=build_response_store(redis, settings.responses_ttl_seconds))
     except BaseException:
         await stack.aclose()
         raise

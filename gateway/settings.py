@@ -42,6 +42,7 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 4 * 1024 * 1024
     default_max_tokens: int = 1024          # reserved against token budgets when max_tokens is absent
+    responses_ttl_seconds: int = 30 * 24 * 3600   # stored Responses (`store: true`) expire after this
     ratelimit_failure_mode: RedisFailureMode = RedisFailureMode.FAIL_OPEN
     shutdown_grace_seconds: float = 30.0
     usage_batch_size: int = 500

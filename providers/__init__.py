@@ -17,7 +17,7 @@ PROVIDER_TYPES: dict[str, str] = {
 # The keys each type accepts in gateway.yaml (checked at load time, before anything runs).
 PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
     "mock": frozenset({"delay_ms", "chunk_delay_ms", "timeouts"}),
-    "openai": frozenset({"base_url", "api_key", "organization", "timeouts", "headers"}),
+    "openai": frozenset({"base_url", "api_key", "organization", "timeouts", "headers", "responses_api"}),
     "vllm": frozenset({"endpoints", "api_key", "timeouts", "headers"}),
     "bedrock": frozenset({"region", "endpoint_url", "profile", "timeouts"}),
 }

@@ -12,7 +12,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -232,6 +232,20 @@ class Provider(ABC):
 
     async def close(self) -> None:
         """Releases what start() opened."""
+
+
+@runtime_checkable
+class ResponsesUpstream(Protocol):
+    """A provider whose upstream also serves OpenAI's Responses API (when `responses_api` is
+    on): `responses` takes the client's Responses body and answers in that API's shape."""
+
+    responses_api: bool
+
+    async def responses(self, request: ChatRequest, upstream_model: str) -> ChatResponse: ...
+
+
+def serves_responses(provider: Provider) -> bool:
+    return isinstance(provider, ResponsesUpstream) and provider.responses_api
 
 
 @dataclass(slots=True)

@@ -193,8 +193,14 @@ class OpenAICompatibleProvider(Provider):
         payload = self.build_body(request, upstream_model)
         if request.stream:
             return self._stream(payload)
+        raw, body = await self._post_json("/chat/completions", payload)
+        usage = Usage.from_openai(body.get("usage")) or Usage()
+        return ChatResult(body=body, usage=usage, raw=raw)
+
+    async def _post_json(self, path: str, payload: bytes) -> tuple[bytes, JSON]:
+        """A non-streamed call: the upstream's bytes and their JSON object."""
         deadlines = _Deadlines(self.timeouts)
-        response = await self._post("/chat/completions", payload, deadlines)
+        response = await self._post(path, payload, deadlines)
         try:
             async with asyncio.timeout_at(deadlines.total):
                 raw = await response.read()
@@ -206,16 +212,17 @@ class OpenAICompatibleProvider(Provider):
                               502) from None
         finally:
             response.release()
-        body = self._parse_json(raw, response)
-        usage = Usage.from_openai(body.get("usage")) or Usage()
-        return ChatResult(body=body, usage=usage, raw=raw)
+        return raw, self._parse_json(raw, response)
 
-    async def _stream(self, payload: bytes) -> AsyncIterator[ChatChunk]:
+    async def _stream(self, payload: bytes, path: str = "/chat/completions",
+                      last: Callable[[JSON], bool] | None = None) -> AsyncIterator[ChatChunk]:
         """Until the first event arrives, the wait is bounded by `first_byte` and a timeout
         is retryable (TIMEOUT: the router may fall back). After it, each gap is bounded by
-        `idle` and the whole stream by `total`, and a timeout ends the stream (STREAM, 504)."""
+        `idle` and the whole stream by `total`, and a timeout ends the stream (STREAM, 504).
+        A chat stream ends with `[DONE]`; another (the Responses API's) with the event `last`
+        recognises."""
         deadlines = _Deadlines(self.timeouts)
-        response = await self._post("/chat/completions", payload, deadlines)
+        response = await self._post(path, payload, deadlines)
         clean = False
         watch = _StreamWatch(deadlines, self._error, response.close)
         loop = asyncio.get_running_loop()
@@ -253,7 +260,10 @@ class OpenAICompatibleProvider(Provider):
                     raise self._error(ErrorKind.STREAM, f"upstream stream error: {message}", 502)
                 watch.started = True
                 yield ChatChunk(data=chunk, raw=data)
-            raise self._error(ErrorKind.STREAM, "upstream closed the stream before [DONE]", 502)
+                if last is not None and last(chunk):
+                    clean = True
+                    return
+            raise self._error(ErrorKind.STREAM, "upstream closed the stream before its end", 502)
         finally:
             watch.stop()
             if clean:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -16,13 +16,14 @@ from gateway.api.body import check_chat_body, check_embeddings_body, read_json
 from gateway.api.deps import RuntimeDep, bearer_token
 from gateway.api.streaming import finish_detached, relay, replayed
 from gateway.cache.replay import replay_chunks
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, NotFound
 from gateway.limits.base import Reservation
 from gateway.limits.headers import ratelimit_headers
-from gateway.pipeline.context import CacheStatus, Operation, Outcome, RequestContext
+from gateway.pipeline.context import CacheStatus, ClientApi, Operation, Outcome, RequestContext
 from gateway.runtime import Runtime
 from gateway.telemetry import tracing
-from providers.base import ChatRequest
+from gateway.translate.base import StreamRenderer
+from providers.base import ChatRequest, ChatResult
 
 router = APIRouter()
 
@@ -126,22 +127,33 @@ async def run_unless_client_leaves(request: Request, work: Coroutine[Any, Any, N
         watcher.cancel()
 
 
+ErrorRenderer = Callable[[GatewayError, dict[str, str]], Response]
+
+
 async def admit(request: Request, runtime: Runtime, ctx: RequestContext,
-                check_body: Callable[[dict[str, Any]], None]) -> Response | None:
+                check_body: Callable[[dict[str, Any]], None],
+                translate: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
+                render_error: ErrorRenderer = error_response) -> Response | None:
     """Reads the body and runs stages 1-6. Returns the response that ends the request when
-    a stage refused it or the client left (the finishers have run), else None."""
+    a stage refused it or the client left (the finishers have run), else None.
+
+    Another client API passes `translate` (its body -> the chat body the stages run; it may
+    read what it needs first, e.g. a stored conversation) and `render_error` (errors in its
+    own shape)."""
     background: set[asyncio.Task[None]] = request.app.state.background
     try:
         body = await read_json(request, runtime.settings.max_body_bytes)
+        ctx.feature = _feature(request, body)
+        if translate is not None:
+            body = await translate(body)
         check_body(body)
         ctx.request = ChatRequest(body)
-        ctx.feature = _feature(request, body)
         await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
     except GatewayError as error:
         ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
         ctx.finished_at = time.perf_counter()
         await finish_detached(ctx, runtime.pipeline, background)
-        return error_response(error, response_headers(ctx))
+        return render_error(error, response_headers(ctx))
     except BaseException as exc:
         ctx.outcome = Outcome.CLIENT_CLOSED
         ctx.http_status = 499
@@ -153,11 +165,14 @@ async def admit(request: Request, runtime: Runtime, ctx: RequestContext,
     return None
 
 
-def new_context(request: Request, operation: Operation = Operation.CHAT) -> RequestContext:
+def new_context(request: Request, operation: Operation = Operation.CHAT, api: ClientApi | None = None,
+                api_key: str | None = None) -> RequestContext:
     read_cache, write_cache = _cache_flags(request)
+    if api is None:
+        api = ClientApi.EMBEDDINGS if operation is Operation.EMBEDDINGS else ClientApi.CHAT
     return RequestContext(request_id=new_request_id(), client_request_id=client_request_id(request),
-                          request=ChatRequest({}), api_key=bearer_token(request), operation=operation,
-                          cache_read=read_cache, cache_write=write_cache)
+                          request=ChatRequest({}), api_key=api_key or bearer_token(request), operation=operation,
+                          cache_read=read_cache, cache_write=write_cache, api=api)
 
 
 def _overhead_ms(ctx: RequestContext) -> str:
@@ -176,25 +191,60 @@ async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
 
     headers = response_headers(ctx)
     if ctx.request.stream:
-        stream = ctx.stream
-        if stream is None:  # a cache hit, answered as the stream it would have been
-            assert ctx.result is not None
-            stream = replayed(replay_chunks(ctx.result.body))
-        return StreamingResponse(relay(ctx, stream, runtime.pipeline, background),
-                                 media_type="text/event-stream",
-                                 headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return event_stream(ctx, runtime, background, headers)
+    payload = settle_answer(ctx, runtime)
+    await finish_answer(ctx, runtime, background, headers)
+    return Response(payload, media_type=JSON_TYPE, headers=headers)
 
+
+def event_stream(ctx: RequestContext, runtime: Runtime, background: set[asyncio.Task[None]],
+                 headers: dict[str, str], renderer: StreamRenderer | None = None,
+                 wrap: Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]] | None = None) -> StreamingResponse:
+    """The routed stream (or a cache hit replayed as one) relayed as server-sent events;
+    `renderer` turns the chat chunks into another client API's events, `wrap` sees them go."""
+    stream = ctx.stream
+    if stream is None:  # a cache hit, answered as the stream it would have been
+        assert ctx.result is not None
+        stream = replayed(replay_chunks(ctx.result.body))
+    events = relay(ctx, stream, runtime.pipeline, background, renderer)
+    return StreamingResponse(wrap(events) if wrap is not None else events, media_type="text/event-stream",
+                             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def settle_answer(ctx: RequestContext, runtime: Runtime) -> bytes:
+    """A whole answer as the chat completion the client (or a renderer) gets: its usage
+    noted, redacted, and kept for the cache. Cache hits come back as they were stored."""
     assert ctx.result is not None
     if ctx.cache_status is CacheStatus.HIT:
-        payload = ctx.result.to_bytes()
-    else:
-        ctx.usage = ctx.result.usage
-        runtime.pipeline.guardrails.redact_result(ctx)   # before it is stored: the cache keeps what was sent
-        payload = ctx.completion = ctx.result.to_bytes()  # serialised once, for the client and the cache
+        return ctx.result.to_bytes()
+    ctx.usage = ctx.result.usage
+    with_refusal(ctx.result)
+    runtime.pipeline.guardrails.redact_result(ctx)   # before it is stored: the cache keeps what was sent
+    payload = ctx.completion = ctx.result.to_bytes()  # serialised once, for the client and the cache
+    return payload
+
+
+async def finish_answer(ctx: RequestContext, runtime: Runtime, background: set[asyncio.Task[None]],
+                        headers: dict[str, str]) -> None:
+    """Times the answer (x-gateway-overhead-ms goes into `headers`) and runs stages 7-8."""
     ctx.finished_at = time.perf_counter()
     headers["x-gateway-overhead-ms"] = _overhead_ms(ctx)
     await finish_detached(ctx, runtime.pipeline, background)
-    return Response(payload, media_type=JSON_TYPE, headers=headers)
+
+
+def with_refusal(result: ChatResult) -> None:
+    """`message.refusal: null` where an upstream left it out: the chat completion schema
+    requires the field. Upstream bytes that carry it are forwarded untouched."""
+    if result.raw is not None and b'"refusal"' in result.raw:
+        return
+    changed = False
+    for choice in result.body.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and "refusal" not in message:
+            message["refusal"] = None
+            changed = True
+    if changed:
+        result.replace_body(result.body)
 
 
 @router.get("/v1/models")
@@ -205,6 +255,17 @@ async def list_models(request: Request, runtime: RuntimeDep) -> Response:
     data = [{"id": name, "object": "model", "created": 0, "owned_by": "gateway"}
             for name in [*catalog.models, *catalog.aliases] if tenant.allows(name)]
     return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON_TYPE)
+
+
+@router.get("/v1/models/{model_id:path}")
+async def retrieve_model(model_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    """One model or alias the key may use; any other name is a 404, as OpenAI answers."""
+    tenant = (await runtime.directory.authenticate(bearer_token(request))).tenant
+    catalog = runtime.catalog
+    if (model_id not in catalog.models and model_id not in catalog.aliases) or not tenant.allows(model_id):
+        raise NotFound(f"The model `{model_id}` does not exist or you do not have access to it.", param="model")
+    return Response(orjson.dumps({"id": model_id, "object": "model", "created": 0, "owned_by": "gateway"}),
+                    media_type=JSON_TYPE)
 
 
 @router.post("/v1/embeddings")

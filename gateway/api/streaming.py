@@ -15,6 +15,7 @@ from gateway.cache.storable import requested_choices
 from gateway.errors import UpstreamError, UpstreamTimeout
 from gateway.pipeline import Pipeline
 from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
+from gateway.translate.base import StreamRenderer
 from providers.base import ChatChunk, ProviderError, Usage
 from providers.sse import DONE_EVENT, encode_event
 from providers.tokens import estimate_prompt_tokens, tokens_for_chars
@@ -43,7 +44,9 @@ def replayed(chunks: Iterable[dict]) -> AsyncIterator[ChatChunk]:  # type: ignor
 
 
 async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline: Pipeline,
-                background: set[asyncio.Task[None]]) -> AsyncIterator[bytes]:
+                background: set[asyncio.Task[None]], renderer: StreamRenderer | None = None) -> AsyncIterator[bytes]:
+    """Chat chunks out as chat-completion events, or, with a `renderer`, as another client
+    API's events (gateway/translate/): the renderer sees every chunk, the usage trailer too."""
     include_usage = ctx.request.wants_stream_usage
     storing = ctx.cache_key is not None and ctx.cache_write and ctx.cache_status is not CacheStatus.HIT
     assembler = StreamAssembler(requested_choices(ctx.request.body)) if storing else None
@@ -68,14 +71,23 @@ async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline:
             for out in (chunk,) if redactor is None else [ChatChunk(data=d) for d in redactor.chunk(chunk.data)]:
                 if assembler is not None:
                     assembler.add(out.data)
+                if renderer is not None:
+                    for event in renderer.chunk(out.data):
+                        yield event
+                    continue
                 if out.is_usage_only and not include_usage:
                     continue    # injected by the gateway to charge real usage; the client did not ask
                 yield encode_event(out.to_bytes())
         for data in redactor.end() if redactor is not None else ():   # held by a choice that never finished
             if assembler is not None:
                 assembler.add(data)
-            yield encode_event(orjson.dumps(data))
-        yield DONE_EVENT
+            if renderer is not None:
+                for event in renderer.chunk(data):
+                    yield event
+            else:
+                yield encode_event(orjson.dumps(data))
+        for event in renderer.end() if renderer is not None else (DONE_EVENT,):
+            yield event
         if assembler is not None and assembler.complete:
             ctx.completion = orjson.dumps(assembler.completion())
     except ProviderError as exc:
@@ -83,7 +95,8 @@ async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline:
         # event the OpenAI SDK raises as an APIError, never a hang.
         error = UpstreamTimeout(exc.message) if exc.status == 504 else UpstreamError(exc.message)
         ctx.fail(error)
-        yield encode_event(error.to_bytes())
+        for event in renderer.error(error) if renderer is not None else (encode_event(error.to_bytes()),):
+            yield event
     except (asyncio.CancelledError, GeneratorExit):
         ctx.outcome = Outcome.CLIENT_CLOSED
         ctx.http_status = 499

@@ -89,6 +89,7 @@ class Charge:
             stream=ctx.request.stream,
             cache_hit=hit,
             redactions=sum(ctx.redactions.values()),
+            api=ctx.api.value,
         )
 
 

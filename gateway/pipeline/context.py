@@ -27,6 +27,18 @@ class Operation(StrEnum):
 
     CHAT = "chat"
     EMBEDDINGS = "embeddings"
+    RESPONSES = "responses"     # a Responses API body passed through to an upstream that has that API
+
+
+class ClientApi(StrEnum):
+    """The API shape the client spoke (recorded as the usage record's `api`); the stages
+    always see a chat request, translated from it."""
+
+    CHAT = "chat"
+    RESPONSES = "responses"
+    MESSAGES = "messages"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
 
 
 class Outcome(StrEnum):
@@ -66,6 +78,7 @@ class RequestContext:
     cache_write: bool = True            # Cache-Control: no-store turns this off
     started: float = field(default_factory=time.perf_counter)
     operation: Operation = Operation.CHAT
+    api: ClientApi = ClientApi.CHAT
 
     principal: Principal | None = None
     reservation: Reservation | None = None

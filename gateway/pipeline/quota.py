@@ -8,6 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from gateway.catalog import Catalog, Price
 from gateway.errors import InvalidRequest, RateLimited
 from gateway.limits.base import Limiter, QuotaRequest
@@ -52,6 +54,11 @@ class ReserveQuota:
     def estimate(self, ctx: RequestContext) -> tuple[int, Decimal]:
         if ctx.operation is Operation.EMBEDDINGS:
             prompt, completion = sum(estimate_text_tokens(t) for t in embedding_inputs(ctx.request.body)), 0
+        elif ctx.operation is Operation.RESPONSES:   # a Responses body, passed through
+            body = ctx.request.body
+            prompt = estimate_text_tokens(orjson.dumps([body.get("instructions"), body.get("input")]).decode())
+            limit = body.get("max_output_tokens")
+            completion = limit if isinstance(limit, int) and limit > 0 else self._default_max_tokens
         else:
             prompt = estimate_prompt_tokens(ctx.request.messages)
             completion = ctx.request.max_tokens or self._default_max_tokens

@@ -78,4 +78,5 @@ class RecordTelemetry:
             "upstream_errors": [f"{a.provider}:{a.error_kind}" for a in ctx.attempts if a.error_kind],
             "redactions": sum(ctx.redactions.values()),
             "stream": ctx.request.stream,
+            "api": ctx.api.value,
         })

@@ -27,7 +27,7 @@ from gateway.routing.latency import LatencyTracker
 from gateway.routing.policy import BreakerPolicy, RetryPolicy
 from gateway.routing.retry import RetryBudget, retry_delay
 from gateway.telemetry import metrics, tracing
-from providers.base import ChatChunk, ChatResult, ErrorKind, Provider, ProviderError
+from providers.base import ChatChunk, ChatResult, ErrorKind, Provider, ProviderError, ResponsesUpstream
 
 
 class Router:
@@ -86,7 +86,11 @@ class Router:
                     ctx.usage = ctx.embeddings.usage
                     permit.release(Outcome.SUCCESS)
                 else:
-                    response = await provider.chat(ctx.request, candidate.upstream)
+                    if ctx.operation is Operation.RESPONSES:
+                        assert isinstance(provider, ResponsesUpstream)
+                        response = await provider.responses(ctx.request, candidate.upstream)
+                    else:
+                        response = await provider.chat(ctx.request, candidate.upstream)
                     if isinstance(response, ChatResult):
                         permit.release(Outcome.SUCCESS)
                         ctx.result = response

@@ -33,6 +33,7 @@ class UsageRecord:
     cache_hit: bool = False
     redactions: int = 0
     client_request_id: str | None = None
+    api: str = "chat"                # chat | responses | messages | completions | embeddings
 
     def __post_init__(self) -> None:
         # A request that was answered is billed: text a client sent (user, feature, a model
