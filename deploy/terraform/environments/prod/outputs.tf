@@ -143,3 +143,13 @@ output "external_dns_role_arn" {
   description = "See modules/platform/outputs.tf."
   value       = module.platform.external_dns_role_arn
 }
+
+output "oidc_secret_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.oidc_secret_name
+}
+
+output "dns_zone_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.dns_zone_name
+}

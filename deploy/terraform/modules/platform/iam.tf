@@ -16,6 +16,7 @@ locals {
     aws_secretsmanager_secret.cache.arn,
     aws_secretsmanager_secret.admin.arn,
     aws_secretsmanager_secret.openai.arn,
+    aws_secretsmanager_secret.oidc.arn,
     module.database.cluster_master_user_secret[0].secret_arn,
   ]
 }

@@ -83,6 +83,11 @@ output "openai_secret_name" {
   value       = aws_secretsmanager_secret.openai.name
 }
 
+output "oidc_secret_name" {
+  description = "Secrets Manager entry for the admin console's OIDC client (issuer, client_id, client_secret, roles_claim)."
+  value       = aws_secretsmanager_secret.oidc.name
+}
+
 output "karpenter_queue_name" {
   description = "SQS queue of Karpenter's interruption handling."
   value       = module.karpenter.queue_name
@@ -131,6 +136,11 @@ output "certificate_arn" {
 output "waf_web_acl_arn" {
   description = "WAF web ACL the gateway's ALB is associated with."
   value       = aws_wafv2_web_acl.gateway.arn
+}
+
+output "dns_zone_name" {
+  description = "Route 53 zone of the environment (ExternalDNS domain filter)."
+  value       = var.dns_zone_name
 }
 
 output "dns_zone_id" {
