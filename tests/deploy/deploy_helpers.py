@@ -115,7 +115,7 @@ VALUES_SETS = {
 
 # ---- Kubernetes schema validation (offline) and structural checks of CRD kinds ----
 
-KUBERNETES_VERSION = "1.32.0"  # deploy/terraform kubernetes_version
+KUBERNETES_VERSION = "1.34.0"  # deploy/terraform kubernetes_version
 
 # Custom resources: kubernetes-validate has no schema for them, so each is checked for
 # the fields its controller requires (dotted paths; "[]" means every list item).
@@ -155,6 +155,22 @@ CRD_REQUIRED_FIELDS: dict[tuple[str, str], list[str]] = {
         "spec.template.spec.requirements",
         "spec.limits.cpu",
     ],
+    ("gateway.networking.k8s.io/v1", "GatewayClass"): ["spec.controllerName"],
+    ("gateway.networking.k8s.io/v1", "Gateway"): [
+        "spec.gatewayClassName",
+        "spec.listeners[].name",
+        "spec.listeners[].protocol",
+        "spec.listeners[].port",
+    ],
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): [
+        "spec.parentRefs[].name",
+        "spec.hostnames",
+        "spec.rules[].backendRefs[].name",
+        "spec.rules[].backendRefs[].port",
+    ],
+    # Required fields of the AWS Load Balancer Controller's CRDs (gateway.k8s.aws/v1).
+    ("gateway.k8s.aws/v1", "LoadBalancerConfiguration"): ["spec.listenerConfigurations[].protocolPort"],
+    ("gateway.k8s.aws/v1", "TargetGroupConfiguration"): ["spec.targetReference.name"],
     ("karpenter.k8s.aws/v1", "EC2NodeClass"): [
         "spec.role",
         "spec.amiSelectorTerms",
