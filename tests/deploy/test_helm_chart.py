@@ -233,7 +233,7 @@ def test_public_and_admin_are_separate(rendered: Rendered) -> None:
 def test_gateway_needs_its_certificate_and_hostnames() -> None:
     """A Gateway without a certificate or with placeholder hostnames never gets an ALB:
     the chart refuses to render instead."""
-    with pytest.raises(AssertionError, match="gatewayApi.certificateArn is required"):
+    with pytest.raises(AssertionError, match=r"gatewayApi\.certificateArn is required"):
         render(CHART_DIR, VALUES_SETS["prod"])
 
 
