@@ -135,7 +135,7 @@ def test_password_reaches_the_gateway_url_in_the_cluster(
     parsed = make_url(url)
     assert parsed.password == password
     assert (parsed.host, parsed.port, parsed.database) == (
-        "llm-gateway-dev.abc.us-east-1.rds.amazonaws.com",
+        "llm-gateway-dev.cluster-abc.us-east-1.rds.amazonaws.com",
         5432,
         "llm_gateway",
     )
