@@ -71,15 +71,23 @@ def run_tool(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]
 # ---- Helm (through helm-python-sdk, driven by helm_driver.py in the tools venv) ----
 
 
-def helm(command: str, chart: Path, values_files: list[Path], overrides: dict[str, Any] | None = None) -> Any:
+def helm(
+    command: str,
+    chart: Path,
+    values_files: list[Path],
+    overrides: dict[str, Any] | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> Any:
     python = find_tool("helm-python")
     request = {
         "command": command,
         "chart": str(chart),
         "values_files": [str(p) for p in values_files],
         "overrides": overrides or {},
-        "release": RELEASE,
-        "namespace": NAMESPACE,
+        "release": release,
+        "namespace": namespace,
     }
     done = run_tool([python, str(HELM_DRIVER)], input=json.dumps(request))
     if done.returncode == 3:
@@ -88,9 +96,16 @@ def helm(command: str, chart: Path, values_files: list[Path], overrides: dict[st
     return json.loads(done.stdout)
 
 
-def render(chart: Path, values_files: list[Path], overrides: dict[str, Any] | None = None) -> dict[str, str]:
+def render(
+    chart: Path,
+    values_files: list[Path],
+    overrides: dict[str, Any] | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> dict[str, str]:
     """Template path -> rendered text (hooks included, NOTES.txt excluded)."""
-    manifests: dict[str, str] = helm("render", chart, values_files, overrides)
+    manifests: dict[str, str] = helm("render", chart, values_files, overrides, release=release, namespace=namespace)
     return {path: text for path, text in manifests.items() if not path.endswith("NOTES.txt")}
 
 
