@@ -330,3 +330,20 @@ def test_outputs_missing_after_a_failed_infra_are_named(sandbox: RunmeSandbox) -
     done = sandbox.run("apps")
     assert done.returncode == 1
     assert "Terraform outputs missing" in done.stderr and "gateway_role_arn" in done.stderr
+
+
+def test_dry_run_on_a_fresh_clone_prints_the_whole_plan(tmp_path: Path) -> None:
+    """No backend.hcl, the example zone, no remote, no tools: the plan still prints in
+    full (image, secrets, every app), with what a real run would need listed first."""
+    sandbox = RunmeSandbox(tmp_path, tools=[])
+    done = sandbox.run("all", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert sandbox.calls() == []
+    out = done.stdout
+    assert out.index("missing prerequisites (a real run would stop here)") < out.index("== infra")
+    for step in ("== infra", "== image", "== secrets", "== bootstrap", "== apps"):
+        assert step in out
+    assert "docker buildx build --builder llm-gateway --platform linux/amd64,linux/arm64" in out
+    assert "llm-gateway/oidc" not in out and "must hold issuer, client_id, client_secret, roles_claim" in out
+    for name in PLATFORM_APPLICATIONS:
+        assert f"wait application/{name} " in out
