@@ -106,3 +106,18 @@ def test_the_record_holds_no_upstream_source() -> None:
     text = SHAPES_FILE.read_text()
     assert "{{" not in text and len(text) < 40_000
     assert not list(Path(__file__).parent.glob("**/Chart.yaml"))
+
+
+def test_every_custom_resource_kind_was_validated_against_its_crd() -> None:
+    """tests.deploy.upstream_crds validated each custom resource the platform renders
+    against the pinned CRD's schema; a new kind (or a new object) needs a new run."""
+    from tests.deploy.upstream_crds import RECORD_FILE as CRD_RECORD
+    from tests.deploy.upstream_crds import rendered_custom_resources
+
+    record = json.loads(CRD_RECORD.read_text())
+    counts: dict[str, int] = {}
+    for obj in rendered_custom_resources():
+        key = f"{obj['apiVersion']}/{obj['kind']}"
+        counts[key] = counts.get(key, 0) + 1
+    assert {key: entry["objects"] for key, entry in record.items()} == counts
+    assert all(entry["crd"] for entry in record.values())
