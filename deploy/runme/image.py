@@ -14,6 +14,9 @@ from runme.shell import Runner, StepFailed
 from runme.wiring import image_tag
 
 BUILDER = "llm-gateway"
+# What the Dockerfile copies into the image (see .dockerignore): uncommitted changes
+# there would ship under a tag that names a commit without them.
+IMAGE_INPUTS = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "gateway", "providers", "migrations")
 DRY_RUN_SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -34,6 +37,15 @@ class ImageBuilder:
     def build_and_push(self, repository_url: str, region: str) -> str:
         """Build and push repository_url:<tag> unless that tag exists; return the tag."""
         tag = self.tag()
+        changed = self.runner.run(
+            ["git", "-C", str(self.layout.root), "status", "--porcelain", "--", *IMAGE_INPUTS], capture=True
+        ).stdout
+        if changed.strip():
+            files = ", ".join(line[3:] for line in changed.splitlines()[:5] if line.strip())
+            raise StepFailed(
+                f"uncommitted changes in what the image is built from ({files}): commit them first, "
+                f"the tag {tag} names the commit"
+            )
         repository = repository_url.split("/", 1)[1] if "/" in repository_url else repository_url
         existing = self.runner.run(
             [

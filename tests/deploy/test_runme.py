@@ -37,6 +37,7 @@ FIRST_ALL = [
     # image
     f"{TF} output -json",
     "git -C <root> rev-parse HEAD",
+    "git -C <root> status --porcelain -- Dockerfile .dockerignore pyproject.toml README.md gateway providers migrations",
     f"aws ecr describe-images --region us-east-1 --repository-name llm-gateway-dev --image-ids imageTag={TAG}",
     "aws ecr get-login-password --region us-east-1",
     "docker login --username AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com",
@@ -347,3 +348,13 @@ def test_dry_run_on_a_fresh_clone_prints_the_whole_plan(tmp_path: Path) -> None:
     assert "llm-gateway/oidc" not in out and "must hold issuer, client_id, client_secret, roles_claim" in out
     for name in PLATFORM_APPLICATIONS:
         assert f"wait application/{name} " in out
+
+
+def test_image_refuses_uncommitted_sources(sandbox: RunmeSandbox) -> None:
+    """The tag names a commit: an image built from a dirty tree would lie."""
+    sandbox.respond("git", ["status", "--porcelain"], stdout=" M gateway/app.py\n")
+    sandbox.healthy_platform()
+    done = sandbox.run("image")
+    assert done.returncode == 1
+    assert "uncommitted changes in what the image is built from (gateway/app.py)" in done.stderr
+    assert not [c for c in sandbox.commands() if c.startswith("docker")]
