@@ -20,6 +20,8 @@ class OperatorSecret:
     purpose: str
     fields: tuple[str, ...]
     example: str  # JSON shape, with placeholders only
+    # Environments that cannot start without it; elsewhere a missing entry is reported only.
+    required_in: frozenset[str] = frozenset({"dev", "prod"})
 
 
 OPERATOR_SECRETS = (
@@ -29,6 +31,8 @@ OPERATOR_SECRETS = (
         "OIDC client of the admin console (single sign-on)",
         ("issuer", "client_id", "client_secret", "roles_claim"),
         '{"issuer":"https://login.example.com/","client_id":"...","client_secret":"...","roles_claim":"roles"}',
+        # The admin Deployment (and its OIDC login) is on in prod; dev logs in with the admin key.
+        required_in=frozenset({"prod"}),
     ),
 )
 
@@ -44,7 +48,7 @@ def missing_fields(secret_string: str, fields: tuple[str, ...]) -> list[str]:
     return [name for name in fields if not str(value.get(name) or "").strip()]
 
 
-def check_operator_secrets(runner: Runner, outputs: PlatformOutputs) -> None:
+def check_operator_secrets(runner: Runner, outputs: PlatformOutputs, env: str) -> None:
     """Raise StepFailed naming every entry still to fill and the command that fills it."""
     todo: list[str] = []
     for secret in OPERATOR_SECRETS:
@@ -62,12 +66,14 @@ def check_operator_secrets(runner: Runner, outputs: PlatformOutputs) -> None:
             runner.say(f"{name} ({secret.purpose}) must hold {', '.join(secret.fields)}")
             continue
         absent = list(secret.fields) if found.returncode != 0 else missing_fields(found.stdout, secret.fields)
-        if absent:
-            todo.append(
-                f"  - {name} ({secret.purpose}): missing {', '.join(absent)}; fill it with\n"
-                f"      aws secretsmanager put-secret-value --region {outputs.region} --secret-id {shlex.quote(name)} "
-                f"--secret-string {shlex.quote(secret.example)}"
-            )
+        fill = (
+            f"aws secretsmanager put-secret-value --region {outputs.region} --secret-id {shlex.quote(name)} "
+            f"--secret-string {shlex.quote(secret.example)}"
+        )
+        if absent and env in secret.required_in:
+            todo.append(f"  - {name} ({secret.purpose}): missing {', '.join(absent)}; fill it with\n      {fill}")
+        elif absent:
+            runner.say(f"{name} ({secret.purpose}) is not filled (optional in {env}); to use it: {fill}")
         else:
             runner.say(f"{name}: filled ({', '.join(secret.fields)})")
     if todo:

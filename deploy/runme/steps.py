@@ -245,7 +245,7 @@ class Steps:
     def secrets(self) -> None:
         """The entries only an operator can fill (provider key, OIDC client) must be filled."""
         self.runner.say("== secrets: what the operator must fill in Secrets Manager")
-        check_operator_secrets(self.runner, self.outputs())
+        check_operator_secrets(self.runner, self.outputs(), self.layout.env)
 
     # ---- destroy -------------------------------------------------------------------
     def destroy(self) -> None:

@@ -115,7 +115,9 @@ def gateway_values(outputs: PlatformOutputs, tag: str) -> dict[str, Any]:
             "adminKey": {"key": outputs.admin_secret_name},
             "providerKeys": {"OPENAI_API_KEY": {"key": outputs.openai_secret_name, "property": "api_key"}},
         },
+        # Both environments get their ALB (Terraform made the zone, certificate and WAF).
         "gatewayApi": {
+            "enabled": True,
             "publicHostname": outputs.public_hostname,
             "adminHostname": outputs.admin_hostname,
             "certificateArn": outputs.certificate_arn,

@@ -290,17 +290,29 @@ def test_success_needs_every_application_healthy(sandbox: RunmeSandbox) -> None:
     assert waited[-1] == "loki" and "llm-gateway" not in waited
 
 
-def test_secrets_step_names_what_to_fill(sandbox: RunmeSandbox) -> None:
-    sandbox.respond("aws", ["get-secret-value", "llm-gateway/dev/openai"], rc=254, stderr="ResourceNotFoundException\n")
-    sandbox.respond("aws", ["get-secret-value", "llm-gateway/dev/oidc"], stdout='{"issuer": "https://id", "client_id": ""}')
-    sandbox.healthy_platform()
-    done = sandbox.run("all")
+def test_secrets_step_names_what_to_fill(tmp_path: Path) -> None:
+    sandbox = RunmeSandbox(tmp_path)
+    sandbox.add_backend("prod")
+    prod = {"openai_secret_name": "llm-gateway/prod/openai", "oidc_secret_name": "llm-gateway/prod/oidc"}
+    sandbox.respond("aws", ["get-secret-value", "llm-gateway/prod/openai"], rc=254, stderr="ResourceNotFoundException\n")
+    sandbox.respond("aws", ["get-secret-value", "llm-gateway/prod/oidc"], stdout='{"issuer": "https://id", "client_id": ""}')
+    sandbox.healthy_platform(fake_terraform_outputs(**prod))
+    done = sandbox.run("all", "--env", "prod")
     assert done.returncode == 1 and "step `secrets` failed" in done.stderr
-    assert "llm-gateway/dev/openai (OpenAI API key of the gateway): missing api_key" in done.stderr
-    assert "llm-gateway/dev/oidc" in done.stderr and "missing client_id, client_secret, roles_claim" in done.stderr
-    assert "aws secretsmanager put-secret-value --region us-east-1 --secret-id llm-gateway/dev/openai" in done.stderr
+    assert "llm-gateway/prod/openai (OpenAI API key of the gateway): missing api_key" in done.stderr
+    assert "llm-gateway/prod/oidc" in done.stderr and "missing client_id, client_secret, roles_claim" in done.stderr
+    assert "aws secretsmanager put-secret-value --region us-east-1 --secret-id llm-gateway/prod/openai" in done.stderr
     assert "https://id" not in done.stderr + done.stdout  # values are never printed
     assert not [c for c in sandbox.commands() if c.startswith(("helm", "kubectl"))]
+
+
+def test_dev_runs_without_the_oidc_client(sandbox: RunmeSandbox) -> None:
+    """The admin Deployment (OIDC login) is on in prod only: in dev a missing OIDC entry is reported, not fatal."""
+    sandbox.respond("aws", ["get-secret-value", "llm-gateway/dev/oidc"], rc=254, stderr="ResourceNotFoundException\n")
+    sandbox.healthy_platform()
+    done = sandbox.run("secrets")
+    assert done.returncode == 0, done.stderr
+    assert "llm-gateway/dev/oidc (OIDC client of the admin console (single sign-on)) is not filled" in done.stdout
 
 
 def test_secret_values_never_reach_the_output(sandbox: RunmeSandbox) -> None:
