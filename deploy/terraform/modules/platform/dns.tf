@@ -40,15 +40,16 @@ resource "aws_acm_certificate" "wildcard" {
   tags = local.tags
 }
 
+# The wildcard and the apex share one validation record: one resource per distinct record.
 resource "aws_route53_record" "certificate_validation" {
   for_each = {
-    for option in aws_acm_certificate.wildcard.domain_validation_options : option.domain_name => option
+    for option in aws_acm_certificate.wildcard.domain_validation_options : option.resource_record_name => option...
   }
 
   zone_id         = local.zone_id
-  name            = each.value.resource_record_name
-  type            = each.value.resource_record_type
-  records         = [each.value.resource_record_value]
+  name            = each.value[0].resource_record_name
+  type            = each.value[0].resource_record_type
+  records         = [each.value[0].resource_record_value]
   ttl             = 300
   allow_overwrite = true
 }
