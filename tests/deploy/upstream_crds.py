@@ -40,6 +40,7 @@ CRD_SOURCES = [
         "v{external_secrets}",
         "config/crds/bases/external-secrets.io_clustersecretstores.yaml",
     ),
+    ("argoproj+argo-helm", "argo-cd-{argocd}", "charts/argo-cd/templates/crds/crd-application.yaml"),
     (
         "prometheus-community+helm-charts",
         "kube-prometheus-stack-{kps}",
@@ -72,6 +73,8 @@ def crd_schemas(mirrors: Path, refs: dict[str, str]) -> dict[str, tuple[str, dic
             ["git", "-C", str(mirrors / repository / "repo"), "show", f"{ref}:{path}"],
             capture_output=True, text=True, check=True,
         ).stdout
+        # Argo CD's chart wraps its CRDs in template conditionals: the YAML is the rest.
+        text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("{{"))
         for crd in yaml.safe_load_all(text):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
@@ -84,9 +87,21 @@ def crd_schemas(mirrors: Path, refs: dict[str, str]) -> dict[str, tuple[str, dic
 
 
 def rendered_custom_resources() -> list[dict[str, Any]]:
+    from runme.layout import Layout
+    from runme.wiring import PlatformOutputs, root_application
+
     from tests.deploy.conftest import wired_values
 
     docs = documents(render(CHART_DIR, VALUES_SETS["prod"], wired_values()))
+    root = root_application(
+        Layout(root=REPO_ROOT, env="prod"),
+        PlatformOutputs.placeholders(),
+        revision="main",
+        repo_url="https://git.example.invalid/llm-gateway.git",
+        tag="0.0.0-000000000000",
+    )
+    platform = ARGOCD / "platform"
+    docs += [root, *documents(render(platform, [platform / "values.yaml"], root["spec"]["source"]["helm"]["valuesObject"]))]
     for chart, overrides in [
         ("cluster-config", {"karpenterNodeRoleName": "node-role"}),
         ("policies", {}),
@@ -106,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
     platform = yaml.safe_load((ARGOCD / "platform" / "values.yaml").read_text())
     lbc = UPSTREAM["aws-load-balancer-controller"]
+    from runme.layout import ARGOCD_CHART_VERSION
+
     refs = {
+        "argocd": ARGOCD_CHART_VERSION,
         "gateway_api": platform["gatewayApi"]["version"],
         "lbc_commit": _eks_charts_commit(
             args.mirrors / lbc.repository / "repo", lbc.path, platform["loadBalancerController"]["chartVersion"]
