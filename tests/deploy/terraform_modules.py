@@ -76,24 +76,46 @@ def newest_allowed(tags: list[str], constraint: str) -> str:
     return "v" + ".".join(map(str, max(versions)))
 
 
-def module_variables(mirrors: Path, source: str, tag: str) -> dict[str, bool]:
-    """Variable name -> has a default, from the module source at tag."""
+def module_file(mirrors: Path, source: str, tag: str, filename: str) -> dict[str, Any]:
+    """One .tf file of the module source at tag, parsed."""
     registry, _, subdir = source.partition("//")
     namespace, name, _provider = registry.split("/")
     mirror = mirrors / f"{namespace}+terraform-aws-{name}" / "repo"
     prefix = f"{subdir}/" if subdir else ""
     with tempfile.TemporaryDirectory() as tmp:
         text = subprocess.run(
-            ["git", "-C", str(mirror), "show", f"{tag}:{prefix}variables.tf"], capture_output=True, text=True, check=True
+            ["git", "-C", str(mirror), "show", f"{tag}:{prefix}{filename}"], capture_output=True, text=True, check=True
         ).stdout
-        path = Path(tmp) / "variables.tf"
+        path = Path(tmp) / filename
         path.write_text(text)
-        parsed = parse_hcl([path])[str(path)]
+        parsed: dict[str, Any] = parse_hcl([path])[str(path)]
+    return parsed
+
+
+def module_variables(mirrors: Path, source: str, tag: str) -> dict[str, bool]:
+    """Variable name -> has a default, from the module source at tag."""
     variables: dict[str, bool] = {}
-    for block in parsed.get("variable", []):
+    for block in module_file(mirrors, source, tag, "variables.tf").get("variable", []):
         for label, body in block.items():
             variables[unquote(label)] = "default" in body
     return variables
+
+
+def module_outputs(mirrors: Path, source: str, tag: str) -> list[str]:
+    return sorted(
+        unquote(label) for block in module_file(mirrors, source, tag, "outputs.tf").get("output", []) for label in block
+    )
+
+
+MODULE_REFERENCE = re.compile(r"\bmodule\.(\w+)\.(\w+)")
+
+
+def module_references() -> set[tuple[str, str]]:
+    """(module label, output) of every module.X.Y in the platform module and environments."""
+    found: set[tuple[str, str]] = set()
+    for path in (REPO_ROOT / "deploy" / "terraform").rglob("*.tf"):
+        found |= set(MODULE_REFERENCE.findall(path.read_text()))
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
             "checked_at": tag,
             "variables": sorted(variables),
             "required": sorted(v for v, has_default in variables.items() if not has_default),
+            "outputs": module_outputs(args.mirrors, call["source"], tag),
         }
+        used = sorted(output for module, output in module_references() if module == label)
+        missing = [output for output in used if output not in record[label]["outputs"]]
+        if missing:
+            print(f"FAIL module.{label}: outputs it does not declare: {missing}")
+            failed = True
     if args.write and not failed:
         RECORD_FILE.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         print(f"wrote {RECORD_FILE.relative_to(REPO_ROOT)}")

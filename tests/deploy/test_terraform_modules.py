@@ -6,6 +6,7 @@ every input we pass exists, every variable without a default is passed."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -38,3 +39,32 @@ def test_a_misspelt_input_is_caught(calls: dict[str, dict[str, Any]]) -> None:
     """The old RDS module took monitoring_role_name; the Aurora module calls it iam_role_name."""
     assert "monitoring_role_name" not in RECORD["database"]["variables"]
     assert "iam_role_name" in RECORD["database"]["variables"]
+
+
+def test_module_outputs_we_read_exist() -> None:
+    from tests.deploy.terraform_modules import module_references
+
+    used = {(label, output) for label, output in module_references() if label in RECORD}
+    assert len(used) >= 20
+    assert sorted((label, output) for label, output in used if output not in RECORD[label]["outputs"]) == []
+
+
+@pytest.mark.parametrize(
+    "directory",
+    ["modules/platform", "environments/dev", "environments/prod"],
+)
+def test_every_variable_and_local_referenced_is_declared(directory: str) -> None:
+    """What `terraform validate` would say first, without providers: no undeclared var.X
+    or local.X (a rename in one file but not another)."""
+    from tests.deploy.terraform_modules import REPO_ROOT
+
+    folder = REPO_ROOT / "deploy" / "terraform" / directory
+    text = "\n".join(path.read_text() for path in sorted(folder.glob("*.tf")))
+    declared_variables = set(re.findall(r'^variable "(\w+)"', text, re.M))
+    declared_locals = {
+        name
+        for block in re.findall(r"^locals \{\n(.*?)^\}", text, re.M | re.S)
+        for name in re.findall(r"^  (\w+)\s*=", block, re.M)
+    }
+    assert sorted(set(re.findall(r"\bvar\.(\w+)", text)) - declared_variables) == []
+    assert sorted(set(re.findall(r"\blocal\.(\w+)", text)) - declared_locals) == []
