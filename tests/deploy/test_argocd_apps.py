@@ -120,6 +120,31 @@ def test_sync_waves_gate_on_application_health() -> None:
     assert "obj.status.health.status" in script and "return hs" in script
 
 
+@pytest.mark.parametrize(
+    ("status", "health"),
+    [
+        (None, "Progressing"),  # just created: the parent must wait
+        ({"health": {"status": "Progressing"}}, "Progressing"),
+        ({"health": {"status": "Degraded", "message": "loki: CrashLoopBackOff"}}, "Degraded"),
+        ({"health": {"status": "Healthy"}}, "Healthy"),
+    ],
+)
+def test_application_health_script_runs(status: dict[str, Any] | None, health: str) -> None:
+    """The Lua health check, executed (lupa comes with the test extras' fakeredis[lua])."""
+    lupa = pytest.importorskip("lupa")
+    values = json.loads((ARGOCD / "bootstrap" / "argocd-values.json").read_text())
+    script = values["configs"]["cm"]["resource.customizations.health.argoproj.io_Application"]
+    runtime = lupa.LuaRuntime(unpack_returned_tuples=True)
+    obj = {"kind": "Application", "metadata": {"name": "loki"}}
+    if status is not None:
+        obj["status"] = status
+    chunk = runtime.eval("function(s) return load(s) end")("local obj = ...\n" + script)
+    result = chunk(runtime.table_from(obj, recursive=True))
+    assert result["status"] == health
+    if status and "message" in status["health"]:
+        assert result["message"] == status["health"]["message"]
+
+
 def test_gateway_child_gets_the_wiring(children: list[dict[str, Any]], root_app: dict[str, Any]) -> None:
     gateway = find(children, "Application", "llm-gateway")
     helm_source = gateway["spec"]["source"]["helm"]
@@ -269,3 +294,13 @@ def test_node_pools_only_run_architectures_the_image_has(children: list[dict[str
         assert set(requirement["values"]) <= image_architectures, pool["metadata"]["name"]
         seen |= set(requirement["values"])
     assert "arm64" in seen, "a Graviton (arm64) node pool"
+
+
+def test_platform_and_cluster_config_lint(root_app: dict[str, Any], children: list[dict[str, Any]]) -> None:
+    platform = ARGOCD / "platform"
+    report = helm("lint", platform, [platform / "values.yaml"], root_app["spec"]["source"]["helm"]["valuesObject"])
+    assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == []
+    source = find(children, "Application", "cluster-config")["spec"]["source"]
+    chart = ARGOCD / "charts" / "cluster-config"
+    report = helm("lint", chart, [chart / "values.yaml"], source["helm"]["valuesObject"])
+    assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == []
