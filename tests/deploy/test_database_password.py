@@ -119,6 +119,7 @@ def test_password_reaches_the_gateway_url_in_the_cluster(
         SECRET_ARN: json.dumps({"username": "llm_gateway", "password": password}),
         "llm-gateway/dev/redis": json.dumps({"auth_token": "TokenWithoutSpecials0123456789"}),
         "llm-gateway/dev/admin": json.dumps({"admin_key": "gw-admin-x"}),
+        "llm-gateway/dev/openai": json.dumps({"api_key": "sk-x"}),
     }
     secret = external_secrets_sync(external_secret, secrets_manager)
     env = pod_environment(find(docs, "Deployment"), {external_secret["spec"]["target"]["name"]: secret})
@@ -134,7 +135,7 @@ def test_password_reaches_the_gateway_url_in_the_cluster(
     parsed = make_url(url)
     assert parsed.password == password
     assert (parsed.host, parsed.port, parsed.database) == (
-        "llm-gateway-dev.abc.us-east-1.rds.amazonaws.com",
+        "llm-gateway-dev.cluster-abc.us-east-1.rds.amazonaws.com",
         5432,
         "llm_gateway",
     )
