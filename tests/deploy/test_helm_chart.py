@@ -280,8 +280,14 @@ def test_identity_monitoring_and_network(rendered: Rendered) -> None:
     account = find(docs, "ServiceAccount")
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     monitor = find(docs, "ServiceMonitor")["spec"]["endpoints"][0]
-    assert (monitor["port"], monitor["path"]) == ("http", "/metrics")
+    # /metrics is served on the admin port (its labels name tenants), never on the public one
+    assert (monitor["port"], monitor["path"]) == ("metrics", "/metrics")
+    ports = {p["name"]: p["targetPort"] for p in find(docs, "Service", FULLNAME)["spec"]["ports"]}
+    assert ports == {"http": "http", "metrics": "admin"}
     policy = find(docs, "NetworkPolicy")["spec"]
+    scrape = [rule for rule in policy["ingress"] if rule["ports"][0]["port"] == "admin" and
+              {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in rule["from"]]
+    assert scrape, policy["ingress"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     admin_rule = next(rule for rule in policy["ingress"] if rule["ports"][0]["port"] == "admin")
     assert {"ipBlock": {"cidr": "10.10.0.0/16"}} in admin_rule["from"]  # the VPC the ALB reaches pods from
