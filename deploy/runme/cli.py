@@ -9,7 +9,7 @@ from pathlib import Path
 
 from runme.layout import Layout
 from runme.local import run_local
-from runme.prereqs import NEEDS_AWS_CREDENTIALS, missing_prerequisites
+from runme.prereqs import NEEDS_AWS_CREDENTIALS, find_tool, missing_prerequisites
 from runme.shell import Runner, StepFailed
 from runme.steps import Steps
 
@@ -111,7 +111,8 @@ def build_plan(args: argparse.Namespace, steps: Steps, runner: Runner) -> list[t
             (
                 "local",
                 lambda: run_local(
-                    runner, host=args.host, port=args.port, admin_port=args.admin_port, config=args.config
+                    runner, host=args.host, port=args.port, admin_port=args.admin_port, config=args.config,
+                    gateway=find_tool("llm-gateway", steps.layout) or "llm-gateway",
                 ),
             )
         ]

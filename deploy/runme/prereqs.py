@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from runme.layout import Layout
@@ -36,12 +37,24 @@ INSTALL_HINTS = {
 }
 
 
+def find_tool(tool: str, layout: Layout) -> str | None:
+    """The tool on PATH; for llm-gateway also the quickstart's `.venv` and this Python's own
+    scripts, since the README installs it into `.venv` without activating it."""
+    found = shutil.which(tool)
+    if found is not None or tool != "llm-gateway":
+        return found
+    for candidate in (layout.root / ".venv" / "bin" / tool, Path(sys.executable).parent / tool):
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
 def missing_prerequisites(command: str, layout: Layout) -> list[str]:
     """Every missing tool or file for `command`, each with how to get it."""
     missing = [
         f"{tool} (install: {INSTALL_HINTS[tool]})"
         for tool in TOOLS_BY_COMMAND[command]
-        if shutil.which(tool) is None
+        if find_tool(tool, layout) is None
     ]
     if command in NEEDS_BACKEND and not layout.backend_config.is_file():
         example = layout.backend_config.with_name("backend.hcl.example")

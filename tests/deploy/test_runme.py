@@ -370,3 +370,21 @@ def test_image_refuses_uncommitted_sources(sandbox: RunmeSandbox) -> None:
     assert done.returncode == 1
     assert "uncommitted changes in what the image is built from (gateway/app.py)" in done.stderr
     assert not [c for c in sandbox.commands() if c.startswith("docker")]
+
+
+def test_local_finds_the_gateway_the_quickstart_installed_into_dot_venv(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README installs llm-gateway into .venv without activating it: `RUNME.py local`
+    must not call it missing (it did: "missing: llm-gateway (install: pip install .)")."""
+    from runme.layout import Layout
+    from runme.prereqs import find_tool, missing_prerequisites
+
+    script = tmp_path / ".venv" / "bin" / "llm-gateway"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr("sys.executable", str(tmp_path / "elsewhere" / "python3"))
+    layout = Layout(root=tmp_path, env="dev")
+    assert find_tool("llm-gateway", layout) == str(script)
+    assert missing_prerequisites("local", layout) == []
