@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from gateway.api import admin, completions, health, messages, openai, providers_admin, responses, usage
@@ -78,6 +79,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _unexpected(exc: Exception, request: Request) -> Response:
+    if isinstance(exc, ClientDisconnect):   # the client left mid-body: nobody to answer, nothing broke
+        log.info("client disconnected before its request body arrived", extra={"path": request.url.path})
+        return Response(status_code=499)
     log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
     return _error(_Internal("The gateway failed to handle this request."), request)
 

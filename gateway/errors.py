@@ -95,14 +95,36 @@ class UpstreamStatusError(GatewayError):
     type = "invalid_request_error"
 
     def __init__(self, message: str, *, status: int, body: dict[str, Any] | None) -> None:
-        super().__init__(message, body=body)
+        super().__init__(message, body=_openai_shaped(body, message) if body is not None else None)
         self.status = status
+
+
+def _openai_shaped(body: dict[str, Any], message: str) -> dict[str, Any]:
+    """An upstream's error body with OpenAI's four fields: what it sent, and `param` and
+    `code` null (`message`, `type` filled) where it left them out, as the SDKs expect."""
+    error = body.get("error")
+    error = dict(error) if isinstance(error, dict) else {}
+    if not isinstance(error.get("message"), str):
+        error["message"] = message
+    if not isinstance(error.get("type"), str):
+        error["type"] = UpstreamStatusError.type
+    error.setdefault("param", None)
+    error.setdefault("code", None)
+    return {**body, "error": error}
 
 
 class NoProviderAvailable(GatewayError):
     status = 503
     type = "service_unavailable"
     default_code = "no_provider_available"
+
+
+class Internal(GatewayError):
+    """The gateway itself failed (a bug): the client gets a 500 in OpenAI's shape."""
+
+    status = 500
+    type = "api_error"
+    default_code = "internal_error"
 
 
 class ServiceUnavailable(GatewayError):

@@ -207,6 +207,10 @@ class OpenAICompatibleProvider(Provider):
         except TimeoutError:
             raise self._error(ErrorKind.TIMEOUT, f"upstream did not finish the response within "
                               f"{self.timeouts.total:g}s", 504) from None
+        except aiohttp.ClientPayloadError:
+            # The headers came and the body broke off: a bad answer (502), not a deployment
+            # that cannot be reached; the upstream may have done the work, so no retry.
+            raise self._error(ErrorKind.BAD_RESPONSE, "upstream response body was cut short", 502) from None
         except aiohttp.ClientError as exc:
             raise self._error(ErrorKind.CONNECT, f"upstream connection failed: {type(exc).__name__}",
                               502) from None
@@ -281,6 +285,11 @@ class OpenAICompatibleProvider(Provider):
                 raw = await response.read()
         except TimeoutError:
             raise self._error(ErrorKind.TIMEOUT, "upstream did not finish the response in time", 504) from None
+        except aiohttp.ClientPayloadError:
+            raise self._error(ErrorKind.BAD_RESPONSE, "upstream response body was cut short", 502) from None
+        except aiohttp.ClientError as exc:
+            raise self._error(ErrorKind.CONNECT, f"upstream connection failed: {type(exc).__name__}",
+                              502) from None
         finally:
             response.release()
         parsed = self._parse_json(raw, response)

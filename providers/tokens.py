@@ -32,7 +32,8 @@ def iter_message_text(messages: Iterable[Any]) -> Iterable[str]:
             for part in content:
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
                     yield part["text"]
-        for call in message.get("tool_calls") or ():
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
             function = call.get("function") if isinstance(call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("arguments"), str):
                 yield function["arguments"]

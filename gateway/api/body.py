@@ -10,6 +10,32 @@ from fastapi import Request
 
 from gateway.errors import InvalidRequest, PayloadTooLarge
 
+# JSON nested deeper than this is refused: no request the gateway serves needs more, and
+# orjson reads to depth 1024 but writes only ~254, so a deeper body would fail later, where
+# the cache key or the upstream body re-serialises it.
+MAX_JSON_DEPTH = 64
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `value` nests objects/arrays more than `limit` levels deep (iterative: no
+    recursion to overflow)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def check_json_depth(raw: bytes, body: Any) -> None:
+    # Fewer brackets than the limit cannot nest past it: most bodies skip the walk.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and json_depth_exceeds(body):
+        raise InvalidRequest(f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
+
 
 async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
     declared = request.headers.get("content-length")
@@ -31,6 +57,7 @@ async def read_json(request: Request, max_bytes: int) -> dict[str, Any]:
         raise InvalidRequest(f"The request body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    check_json_depth(raw, body)
     return body
 
 
@@ -60,13 +87,18 @@ def check_chat_body(body: dict[str, Any]) -> None:
         if not isinstance(message, dict):
             raise InvalidRequest(f"`messages[{i}]` must be an object.", param=f"messages[{i}]")
         role = message.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise InvalidRequest(f"`messages[{i}].role` must be one of {', '.join(sorted(_ROLES))}.",
                                  param=f"messages[{i}].role")
         content = message.get("content")
         if content is not None and not isinstance(content, str | list):
             raise InvalidRequest(f"`messages[{i}].content` must be a string or an array of parts.",
                                  param=f"messages[{i}].content")
+        tool_calls = message.get("tool_calls")
+        if tool_calls is not None and (not isinstance(tool_calls, list)
+                                       or not all(isinstance(call, dict) for call in tool_calls)):
+            raise InvalidRequest(f"`messages[{i}].tool_calls` must be an array of objects.",
+                                 param=f"messages[{i}].tool_calls")
     _require_type(body, "stream", bool, "a boolean")
     _require_type(body, "stream_options", dict, "an object")
     for name in ("max_tokens", "max_completion_tokens", "n", "seed"):

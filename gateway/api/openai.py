@@ -11,12 +11,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from gateway.api.body import check_chat_body, check_embeddings_body, read_json
 from gateway.api.deps import RuntimeDep, bearer_token
 from gateway.api.streaming import finish_detached, relay, replayed
 from gateway.cache.replay import replay_chunks
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError, Internal, NotFound
 from gateway.limits.base import Reservation
 from gateway.limits.headers import ratelimit_headers
 from gateway.pipeline.context import CacheStatus, ClientApi, Operation, Outcome, RequestContext
@@ -155,12 +156,16 @@ async def admit(request: Request, runtime: Runtime, ctx: RequestContext,
         await finish_detached(ctx, runtime.pipeline, background)
         return render_error(error, response_headers(ctx))
     except BaseException as exc:
-        ctx.outcome = Outcome.CLIENT_CLOSED
-        ctx.http_status = 499
+        left = isinstance(exc, ClientLeft | ClientDisconnect | asyncio.CancelledError)
+        if left:
+            ctx.outcome = Outcome.CLIENT_CLOSED
+            ctx.http_status = 499
+        else:   # a bug: recorded as the 500 the client gets, never as the client's leaving
+            ctx.fail(Internal("The gateway failed to handle this request."))
         ctx.finished_at = time.perf_counter()
         await finish_detached(ctx, runtime.pipeline, background, getattr(ctx.stream, "aclose", None))
-        if isinstance(exc, ClientLeft):
-            return Response(status_code=499)    # nobody is there to read it
+        if isinstance(exc, ClientLeft | ClientDisconnect):
+            return Response(status_code=499)    # nobody is there to read it (not an error to log)
         raise
     return None
 

@@ -20,6 +20,8 @@ from tests.support.threads import LoopThread, free_port
 @dataclass
 class Behavior:
     """What the next request gets. kind: ok | status | hang | cut | malformed | wrong_type | drip | tools,
+    reset (the connection closed before an answer) | short (a JSON body cut off halfway, Content-Length
+    promising all of it),
     and (waiting for the client to close, noting when in `closed_at`) hang_until_closed | stall_stream |
     silent_stream (headers, then no chunk at all),
     and slow_stream (every chunk `chunk_delay` seconds after the one before), slow_cut (the same, closing
@@ -55,6 +57,7 @@ class FakeOpenAI:
     disconnects: int = 0
     completed_streams: int = 0
     closed_at: list[float] = field(default_factory=list)   # time.monotonic() when a waiting call saw its client leave
+    embeddings_cut_short: bool = False   # embeddings answers break off halfway (Content-Length promising more)
 
     @property
     def url(self) -> str:
@@ -88,6 +91,17 @@ class FakeOpenAI:
             return web.Response(status=499)
         if behavior.kind == "malformed":
             return web.Response(body=b'{"id": "x", "choices": [', content_type="application/json")
+        if behavior.kind == "reset":   # the connection dropped before any answer
+            request.transport.close()  # type: ignore[union-attr]
+            return web.Response(status=499)
+        if behavior.kind == "short":   # headers promise more body than comes before the connection closes
+            whole = orjson.dumps(_completion(body, _echo(body), behavior))
+            response = web.StreamResponse(headers={"Content-Type": "application/json",
+                                                   "Content-Length": str(len(whole))})
+            await response.prepare(request)
+            await response.write(whole[:len(whole) // 2])
+            request.transport.close()  # type: ignore[union-attr]
+            return response
         if behavior.kind == "wrong_type":
             return web.Response(text="<html>gateway error</html>", content_type="text/html")
         text = behavior.text if behavior.text is not None else _echo(body)
@@ -166,9 +180,15 @@ class FakeOpenAI:
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    async def embeddings(self, request: web.Request) -> web.Response:
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if self.embeddings_cut_short:
+            response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "400"})
+            await response.prepare(request)
+            await response.write(b'{"object": "list", "data": [')
+            request.transport.close()  # type: ignore[union-attr]
+            return response
         return web.json_response({"object": "list", "model": body["model"],
                                   "data": [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, float(len(t))]}
                                            for i, t in enumerate(inputs)],

@@ -29,3 +29,26 @@ def test_bad_fields_name_their_parameter(patch: dict[str, Any], param: str) -> N
 
 def test_a_valid_body_with_unknown_fields_passes() -> None:
     check_chat_body({**OK, "temperature": 0, "stream": True, "tools": [], "some_new_openai_field": {"x": 1}})
+
+
+@pytest.mark.parametrize(("patch", "param"), [
+    ({"messages": [{"role": {}, "content": "x"}]}, "messages[0].role"),
+    ({"messages": [{"role": [None], "content": "x"}]}, "messages[0].role"),
+    ({"messages": [{"role": "assistant", "tool_calls": 5}]}, "messages[0].tool_calls"),
+    ({"messages": [{"role": "assistant", "tool_calls": [True]}]}, "messages[0].tool_calls"),
+])
+def test_unhashable_roles_and_scalar_tool_calls_are_refused(patch: dict[str, Any], param: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        check_chat_body({**OK, **patch})
+    assert caught.value.param == param
+
+
+def test_depth_is_counted_without_recursion() -> None:
+    from gateway.api.body import json_depth_exceeds
+
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    assert json_depth_exceeds({"a": deep})
+    assert not json_depth_exceeds({"a": [[{"b": [1]}]]}, limit=5)
+    assert json_depth_exceeds({"a": [[{"b": [1]}]]}, limit=4)
