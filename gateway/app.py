@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from gateway.api import admin, completions, health, messages, openai, providers_admin, responses, usage
+from gateway.api import admin, completions, health, messages, openai, openapi, providers_admin, responses, usage
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.runtime import Runtime, open_runtime
 from gateway.settings import Settings
@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None, *, public: bool = True, admin_a
     app.state.background = set()
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(openapi.router)   # the document of the routes this app serves
     if public:
         app.include_router(openai.router)
         app.include_router(responses.router)
