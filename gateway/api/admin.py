@@ -11,11 +11,11 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.api.deps import RuntimeDep, bearer_token
 from gateway.api.openai import request_id_of
-from gateway.errors import AuthenticationFailed
+from gateway.errors import AuthenticationFailed, InvalidRequest
 from gateway.runtime import Runtime
 from gateway.tenancy.durations import parse_duration
 from gateway.tenancy.effective import effective_view
@@ -27,7 +27,27 @@ ACTOR = "admin-api"
 async def require_admin(request: Request, runtime: RuntimeDep) -> Runtime:
     if not await runtime.admin_key.matches(bearer_token(request)):
         raise AuthenticationFailed("Incorrect or missing admin key.")
+    for name, value in [*request.path_params.items(), *request.query_params.items()]:
+        if isinstance(value, str) and _NUL in value:
+            raise InvalidRequest(f"`{name}` must not contain a NUL character.", param=name)
     return runtime
+
+
+_NUL = "\x00"   # PostgreSQL text cannot hold it: refused here, not by the database as a 500
+
+
+def _without_nul(value: Any) -> Any:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and _NUL in item:
+            raise ValueError("strings must not contain a NUL character")
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
 
 
 AdminRuntime = Annotated[Runtime, Depends(require_admin)]
@@ -36,6 +56,11 @@ router = APIRouter(prefix="/admin")
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return _without_nul(data)
 
 
 class TenantCreate(_Body):

@@ -23,6 +23,8 @@ async def record(conn: AsyncConnection, *, actor: str, action: str, target: str,
         ts=datetime.now(UTC), actor=actor[:64], action=action, target=target[:128],
         before=before, after=after, request_id=request_id[:64] if request_id else None))
 
+_ID_LIMIT = 2**31 - 1
+
 
 async def entries(conn: AsyncConnection, *, target: str | None = None, action: str | None = None,
                   limit: int = 100, before_id: int | None = None) -> list[dict[str, Any]]:
@@ -33,7 +35,8 @@ async def entries(conn: AsyncConnection, *, target: str | None = None, action: s
     if action is not None:
         query = query.where(audit_log.c.action == action)
     if before_id is not None:
-        query = query.where(audit_log.c.id < before_id)
+        # ids are 32-bit: a bound past them is no bound (and must not reach the driver, which refuses it)
+        query = query.where(audit_log.c.id < min(max(before_id, -_ID_LIMIT), _ID_LIMIT))
     rows = (await conn.execute(query)).all()
     return [{"id": r.id, "ts": ts.isoformat() if (ts := as_utc(r.ts)) else None, "actor": r.actor,
              "action": r.action, "target": r.target, "before": r.before, "after": r.after,
