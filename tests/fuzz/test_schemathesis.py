@@ -21,9 +21,36 @@ EXAMPLES = 20            # per operation and mode: 27 operations x 2 modes -> ~1
 BUDGET_SECONDS = 240     # the whole run; an operation past it is not started
 
 
+def fuzz_operation(operation: schemathesis.APIOperation, mode: GenerationMode, target: FuzzTarget,
+                   session: requests.Session, problems: list[str]) -> int:
+    """Sends up to EXAMPLES generated requests of one operation; notes problems; returns how many were sent."""
+    sent = 0
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    def check(case: schemathesis.Case) -> None:
+        nonlocal sent
+        response = case.call(base_url=target.gw.url, session=session, headers=target.headers(case.path),
+                             timeout=30)
+        sent += 1
+        where = f"{case.method} {case.formatted_path} ({mode.value})"
+        if response.status_code >= 500:
+            problems.append(f"{where}: {response.status_code} {response.content[:200]!r}")
+        elif (problem := error_shape_problem(case.path, response.status_code, response.content)) is not None:
+            problems.append(f"{where}: {response.status_code} {problem}")
+
+    try:
+        check()
+    except Unsatisfiable:
+        if mode is GenerationMode.POSITIVE:
+            raise
+        # nothing in this operation can be made invalid (no parameters, no body)
+    return sent
+
+
 def test_no_5xx_and_every_4xx_in_its_apis_shape(fuzz_target: FuzzTarget) -> None:
-    gw = fuzz_target.gw
-    schema = schemathesis.openapi.from_url(gw.url + "/openapi.json")
+    schema = schemathesis.openapi.from_url(fuzz_target.gw.url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
     problems: list[str] = []
@@ -34,29 +61,7 @@ def test_no_5xx_and_every_4xx_in_its_apis_shape(fuzz_target: FuzzTarget) -> None
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 if time.monotonic() - started > BUDGET_SECONDS:
                     pytest.fail(f"the budget of {BUDGET_SECONDS}s ran out after {sent} requests")
-
-                @given(case=operation.as_strategy(generation_mode=mode))
-                @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-                def check(case: schemathesis.Case) -> None:
-                    nonlocal sent
-                    response = case.call(base_url=gw.url, session=session, headers=fuzz_target.headers(case.path),
-                                         timeout=30)
-                    sent += 1
-                    where = f"{case.method} {case.formatted_path} ({mode.value})"
-                    if response.status_code >= 500:
-                        problems.append(f"{where}: {response.status_code} {response.content[:200]!r}")
-                    elif (problem := error_shape_problem(case.path, response.status_code,
-                                                         response.content)) is not None:
-                        problems.append(f"{where}: {response.status_code} {problem}")
-
-                try:
-                    check()
-                except Unsatisfiable:
-                    if mode is GenerationMode.POSITIVE:
-                        raise
-                    # nothing in this operation can be made invalid (no parameters, no body)
+                sent += fuzz_operation(operation, mode, fuzz_target, session, problems)
     print(f"\nschemathesis: {sent} requests over {len(operations)} operations in "
           f"{time.monotonic() - started:.1f}s, {len(problems)} problems")
     assert problems == [], "\n".join(problems[:30])
-
