@@ -182,7 +182,9 @@ class FakeOpenAI:
 
     async def embeddings(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        given = body["input"]
+        one = isinstance(given, str) or (isinstance(given, list) and all(isinstance(t, int) for t in given))
+        inputs = [given] if one else given   # a string, a token array, or a list of either
         if self.embeddings_cut_short:
             response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": "400"})
             await response.prepare(request)
