@@ -5,12 +5,14 @@ fake OpenAI upstreams (the first one faulty on demand, the second healthy)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.db import migrate_sync
@@ -78,19 +80,36 @@ class Cluster:
         self.faulty.script.clear()
         self.faulty.default = Behavior()
 
+    def wait_for_closed_breakers(self, timeout: float = 15) -> None:
+        """Until the faulty upstream answers through both replicas again: a scenario that
+        opened its breaker must not leak 503s into the next one."""
+        deadline = time.monotonic() + timeout
+        body = {"model": "faulty-only", "messages": [{"role": "user", "content": "probe"}]}
+        headers = {"Authorization": f"Bearer {self.key}", "x-gateway-feature": "probe"}
+        for url in self.urls:
+            while httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=10).status_code != 200:
+                assert time.monotonic() < deadline, "the faulty upstream's breaker did not close"
+                time.sleep(0.2)
 
-@pytest.fixture(scope="session")
-def fault_table(request: pytest.FixtureRequest) -> Iterator[list[Figures]]:
-    """Every scenario's figures, printed as one table at the end of the session."""
-    rows: list[Figures] = []
-    yield rows
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if rows and reporter is not None:
-        reporter.write_line("")
-        reporter.write_line("fault scenarios (requests, statuses, worst latency, 200s recorded, records, duplicates)")
-        reporter.write_line(HEADER)
-        for row in rows:
-            reporter.write_line(row.row())
+
+_TABLE: list[Figures] = []
+
+
+@pytest.fixture
+def fault_table() -> list[Figures]:
+    """Every scenario's figures; printed as one table at the end of the run."""
+    return _TABLE
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _TABLE:
+        return
+    terminalreporter.write_sep("-", "fault scenarios")
+    terminalreporter.write_line("requests, statuses (0 = no answer), worst latency, 200s with a record, "
+                                "records, duplicates, limits after recovery")
+    terminalreporter.write_line(HEADER)
+    for row in _TABLE:
+        terminalreporter.write_line(row.row())
 
 
 @pytest.fixture(scope="module")
