@@ -17,8 +17,8 @@ import pytest
 
 from gateway.db import migrate_sync
 from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, _admin_sql, make_settings, require_postgres, unique
-from tests.faults.harness import HEADER, Figures
 from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
+from tests.faults.harness import HEADER, Figures
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
 from tests.support.redis_cluster import RedisServer, require_redis_server
 from tests.support.tcp_proxy import TcpProxy

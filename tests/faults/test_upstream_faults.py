@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.fakes.openai_upstream import Behavior
 from tests.faults.conftest import BOUND, MARGIN, Cluster
 from tests.faults.harness import Figures, Load, figures
-from tests.fakes.openai_upstream import Behavior
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
