@@ -44,6 +44,7 @@ from gateway.usage.outbox import (
     log_rejected,
 )
 from gateway.usage.record import UsageRecord
+from gateway.usage.stream_replay import Unconfirmed, safe_point, server_identity
 from gateway.usage.writer import RejectedRecord, insert_records
 
 log = logging.getLogger("gateway.usage")
@@ -53,6 +54,7 @@ REDIS_ERRORS = (RedisError, OSError)
 _DEAD_LETTER_MAXLEN = 100_000
 _MAX_BLOCK_MS = 1000          # below the client's socket timeout: a blocking read is not an error
 _WARN_EVERY_SECONDS = 5.0
+_CONFIRM_EVERY_SECONDS = 0.5   # how often the drain loop looks which appended records are written
 Entry = tuple[bytes, dict[bytes, bytes] | None]
 
 
@@ -101,13 +103,17 @@ class RedisStreamOutbox(UsageOutbox):
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._warned_at: dict[str, float] = {}
+        self._unconfirmed = Unconfirmed()   # appended here, not yet written (gateway/usage/stream_replay.py)
+        self._next_confirm = 0.0
 
     # -- the request path -------------------------------------------------------------
 
     async def append(self, record: UsageRecord) -> None:
         if time.monotonic() >= self._redis_down_until:
+            raw = orjson.dumps(record.to_json())
             try:
-                await self._appender.xadd(self._config.key, {FIELD: orjson.dumps(record.to_json())})
+                entry_id = await self._appender.xadd(self._config.key, {FIELD: raw})
+                self._unconfirmed.added(entry_id, raw)
                 return
             except REDIS_ERRORS as exc:
                 self._redis_down_until = time.monotonic() + self._config.redis_retry
@@ -149,6 +155,7 @@ class RedisStreamOutbox(UsageOutbox):
         while not self._stop.is_set():
             try:
                 await self._rehome_fallback()
+                await self._track_unconfirmed()
                 await self._ensure_group()
                 entries = await self._next_entries()
                 stored = await self._store(entries) if entries else True
@@ -177,6 +184,39 @@ class RedisStreamOutbox(UsageOutbox):
                 await self._stop.wait()
         except TimeoutError:
             pass
+
+    async def _track_unconfirmed(self) -> None:
+        """Forgets the appended records the group has written; appends the rest again when
+        Redis came back as another server (restarted empty: the stream is gone)."""
+        now = time.monotonic()
+        if now < self._next_confirm:
+            return
+        self._next_confirm = now + _CONFIRM_EVERY_SECONDS
+        server = server_identity(await self._redis.info("server"))
+        if server and self._unconfirmed.server_changed(server):
+            raws = self._unconfirmed.raws()
+            if raws:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for raw in raws:
+                        pipe.xadd(self._config.key, {FIELD: raw})
+                    ids = await pipe.execute()
+                self._unconfirmed.replace(ids, raws)
+                log.warning("Redis restarted without the usage stream: the records not yet written were "
+                            "appended again", extra={"count": len(raws)})
+            self._unconfirmed.seen(server)
+            self._group_ready = False
+            return
+        if not len(self._unconfirmed):
+            return
+        try:
+            groups = await self._redis.xinfo_groups(self._config.key)
+            summary = await self._redis.xpending(self._config.key, self._config.group)
+        except ResponseError:
+            return   # no stream or no group yet: nothing confirmed
+        oldest = summary.get("min") if summary.get("pending") else None
+        safe = safe_point(groups, self._config.group, oldest)
+        if safe is not None:
+            self._unconfirmed.confirmed_below(safe)
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
