@@ -12,6 +12,11 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.fuzz.conftest import FuzzTarget, error_shape_problem
 
@@ -19,6 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 EXAMPLES = 20            # per operation and mode: 27 operations x 2 modes -> ~1,000 requests, ~1 min
 BUDGET_SECONDS = 240     # the whole run; an operation past it is not started
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def fuzz_operation(operation: schemathesis.APIOperation, mode: GenerationMode, target: FuzzTarget,
@@ -39,6 +45,11 @@ def fuzz_operation(operation: schemathesis.APIOperation, mode: GenerationMode, t
             problems.append(f"{where}: {response.status_code} {response.content[:200]!r}")
         elif (problem := error_shape_problem(case.path, response.status_code, response.content)) is not None:
             problems.append(f"{where}: {response.status_code} {problem}")
+        else:   # the document is faithful: the status is one it lists, the body fits its schema
+            try:
+                case.validate_response(response, checks=CONFORMANCE)
+            except Exception as exc:     # schemathesis raises its failures (a group of them)
+                problems.append(f"{where}: {response.status_code} does not match the document: {str(exc)[:300]}")
 
     try:
         check()
