@@ -100,12 +100,26 @@ class Guardrails(_Strict):
     pii: PiiPolicy = PiiPolicy()
 
 
+class SemanticPolicy(_Strict):
+    """`cache.semantic`: how a paraphrase of an earlier request may be answered from the cache
+    (gateway/cache/semantic/__init__.py explains each knob and its measured default)."""
+
+    embedding_model: str                                  # a catalog model of kind embeddings
+    threshold: float = Field(default=0.75, ge=0, le=1)    # cosine similarity of the key texts
+    guards: bool = True                                   # the prompts must also agree word for word
+    max_messages: int = Field(default=6, ge=1)            # longer conversations: exact cache only
+    max_chars: int = Field(default=2000, gt=0)            # a longer last user turn: exact cache only
+    timeout_ms: int = Field(default=200, gt=0)            # the embedding's budget; over it: a miss
+    max_entries: int = Field(default=10_000, gt=0)        # per tenant scope, least recently used dropped
+
+
 class CachePolicy(_Strict):
-    mode: Literal["exact", "off"] = "exact"
+    mode: Literal["exact", "off", "semantic"] = "exact"
     ttl_seconds: int = Field(default=3600, gt=0)
     scope: Literal["tenant", "shared"] = "tenant"
     max_entry_bytes: int = Field(default=1024 * 1024, gt=0)
     max_entries: int = Field(default=10_000, gt=0)     # in-process store only
+    semantic: SemanticPolicy | None = None
 
 
 class ProviderEntry(BaseModel):
@@ -140,6 +154,7 @@ class Catalog(_Strict):
             for d in model_entry.deployments:
                 if d.provider not in self.providers:
                     raise ValueError(f"models.{model}.deployments: unknown provider {d.provider!r}")
+        self._semantic_model_resolves()
         for alias, spec in self.aliases.items():
             if alias in self.models:
                 raise ValueError(f"aliases.{alias}: the name is also a model")
@@ -147,6 +162,19 @@ class Catalog(_Strict):
                 if model not in self.models:
                     raise ValueError(f"aliases.{alias}.models: unknown model {model!r}")
         return self
+
+    def _semantic_model_resolves(self) -> None:
+        semantic = self.cache.semantic
+        if semantic is None:
+            if self.cache.mode == "semantic":
+                raise ValueError("cache.semantic: `mode: semantic` needs `semantic: {embedding_model: ...}`")
+            return
+        model = self.models.get(semantic.embedding_model)
+        if model is None:
+            raise ValueError(f"cache.semantic.embedding_model: unknown model {semantic.embedding_model!r}")
+        if model.kind != "embeddings":
+            raise ValueError(f"cache.semantic.embedding_model: {semantic.embedding_model!r} is a {model.kind} "
+                             "model; the semantic cache needs a model of kind embeddings")
 
     def is_alias(self, name: str) -> bool:
         return name in self.aliases

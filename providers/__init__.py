@@ -12,6 +12,7 @@ PROVIDER_TYPES: dict[str, str] = {
     "openai": "providers.openai:OpenAIProvider",
     "vllm": "providers.vllm:VLLMProvider",
     "bedrock": "providers.bedrock:BedrockProvider",
+    "local": "providers.local:LocalProvider",
 }
 
 # The keys each type accepts in gateway.yaml (checked at load time, before anything runs).
@@ -20,6 +21,7 @@ PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
     "openai": frozenset({"base_url", "api_key", "organization", "timeouts", "headers"}),
     "vllm": frozenset({"endpoints", "api_key", "timeouts", "headers"}),
     "bedrock": frozenset({"region", "endpoint_url", "profile", "timeouts"}),
+    "local": frozenset({"max_batch", "threads", "timeouts"}),
 }
 
 
