@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
+from gateway.cache.semantic.index import MemorySemanticIndex, SemanticIndex
+from gateway.cache.semantic.matcher import SemanticMatcher
+from gateway.cache.semantic.redis_index import RedisSemanticIndex
+from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
 from gateway.catalog import Catalog, load_catalog
 from gateway.db import create_engine, migrate
 from gateway.limits.base import Limiter
@@ -19,6 +22,7 @@ from gateway.pipeline.allowlist import CheckAllowlist
 from gateway.pipeline.auth import Authenticate
 from gateway.pipeline.cache import LookupCache
 from gateway.pipeline.charge import Charge
+from gateway.pipeline.embedder import Embedder
 from gateway.pipeline.guardrails import ScanForPii
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
@@ -66,17 +70,34 @@ class Runtime:
 
 def build_pipeline(catalog: Catalog, settings: Settings, *, directory: KeyDirectory, limiter: Limiter,
                    cache_store: CacheStore, outbox: UsageOutbox, router: Router,
-                   latency: LatencyTracker) -> Pipeline:
+                   latency: LatencyTracker, semantic_index: SemanticIndex | None = None) -> Pipeline:
+    charge = Charge(limiter, outbox, catalog)
+    semantic = catalog.cache.semantic
+    matcher = embedder = None
+    if semantic is not None and semantic_index is not None:
+        matcher = SemanticMatcher(semantic_index, semantic)
+        embedder = Embedder(router, catalog, charge, semantic.embedding_model, semantic.timeout_ms / 1000)
     return Pipeline(
         auth=Authenticate(directory),
         quota=ReserveQuota(limiter, catalog, settings.default_max_tokens),
         allowlist=CheckAllowlist(catalog, latency),
         guardrails=ScanForPii(catalog.guardrails.pii),
-        cache=LookupCache(cache_store, catalog.cache),
+        cache=LookupCache(cache_store, catalog.cache, semantic=matcher, embedder=embedder),
         router=RouteRequest(router),
-        charge=Charge(limiter, outbox, catalog),
+        charge=charge,
         telemetry=RecordTelemetry(catalog),
     )
+
+
+def build_semantic_index(catalog: Catalog, settings: Settings, admin: Client | None) -> SemanticIndex | None:
+    """The semantic cache's index: in Redis when the gateway has Redis, else in process."""
+    semantic = catalog.cache.semantic
+    if semantic is None:
+        return None
+    if settings.redis_url:
+        return RedisSemanticIndex(cache_client(settings.redis_url, settings.redis_cluster), admin,
+                                  max_entries=semantic.max_entries, owns_client=True)
+    return MemorySemanticIndex(semantic.max_entries)
 
 
 async def open_runtime(settings: Settings) -> Runtime:
@@ -104,10 +125,13 @@ async def open_runtime(settings: Settings) -> Runtime:
         limiter: Limiter = build_limiter(settings)   # Redis when redis_url is set, else in process
         stack.push_async_callback(limiter.close)
         cache_store: CacheStore = (RedisCacheStore.from_url(settings.redis_url, catalog.cache.max_entry_bytes,
-                                                            settings.redis_cluster)
+                                                            settings.redis_cluster, admin=redis)
                                    if settings.redis_url
                                    else MemoryCacheStore(catalog.cache.max_entries, catalog.cache.max_entry_bytes))
         stack.push_async_callback(cache_store.close)
+        semantic_index = build_semantic_index(catalog, settings, redis)
+        if semantic_index is not None:
+            stack.push_async_callback(semantic_index.close)
         outbox: UsageOutbox = build_outbox(settings, engine, redis)
         await outbox.start()
         stack.push_async_callback(outbox.close)   # closed before the engine: flushes first
@@ -120,7 +144,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         stack.push_async_callback(breakers.close)
         router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)
         pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
-                                  cache_store=cache_store, outbox=outbox, router=router, latency=latency)
+                                  cache_store=cache_store, outbox=outbox, router=router, latency=latency,
+                                  semantic_index=semantic_index)
         if settings.embedded and settings.bootstrap_demo_tenant:
             tier = "pro" if "pro" in catalog.tiers else next(iter(catalog.tiers))
             await _bootstrap_demo(tenancy, tier)

@@ -151,3 +151,20 @@ async def list_audit(runtime: AdminRuntime, target: str | None = None, action: s
                      limit: int = 100, before_id: int | None = None) -> dict[str, Any]:
     return {"data": await runtime.tenancy.list_audit(target=target, action=action, limit=limit,
                                                      before_id=before_id)}
+
+
+class CacheClear(_Body):
+    tenant: str
+    model: str | None = None
+
+
+@router.post("/cache/clear")
+async def clear_cache(spec: CacheClear, runtime: AdminRuntime) -> dict[str, Any]:
+    """Drops a tenant's cached answers, exact and semantic (of one model, when given)."""
+    if runtime.catalog.cache.scope != "tenant":
+        raise TenancyError("the cache is shared by all tenants (cache.scope: shared): no tenant's entries to clear")
+    if spec.model is not None and spec.model not in runtime.catalog.models:
+        raise TenancyError(f"unknown model {spec.model!r}")
+    tenant = await runtime.tenancy.get_tenant(spec.tenant)
+    removed = await runtime.pipeline.cache.clear(tenant["id"], spec.model)
+    return {"tenant": spec.tenant, "model": spec.model, "removed": removed}

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import config_cmd, serve_command, tenants, usage
+from gateway.cli import cache_cmd, config_cmd, serve_command, tenants, usage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(commands)
     tenants.register(commands)
     usage.register(commands)
+    cache_cmd.register(commands)
     return parser
 
 

@@ -88,6 +88,8 @@ class Charge:
             fallback_count=ctx.fallback_count,
             stream=ctx.request.stream,
             cache_hit=hit,
+            cache_match=ctx.cache_match if hit else None,
+            cache_similarity=ctx.cache_similarity if hit else None,
             redactions=sum(ctx.redactions.values()),
         )
 

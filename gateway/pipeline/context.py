@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from gateway.cache.semantic.matcher import Pending
 from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
 from gateway.routing.candidates import Candidate
@@ -73,6 +74,9 @@ class RequestContext:
     redactions: Counter[str] = field(default_factory=Counter)
     cache_status: CacheStatus = CacheStatus.BYPASS
     cache_key: str | None = None
+    cache_match: str | None = None          # a hit's kind: "exact" | "semantic"
+    cache_similarity: float | None = None   # a hit's similarity (1.0 for an exact one)
+    semantic_pending: Pending | None = None  # a miss the semantic index files once answered
 
     candidates: list[Candidate] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)

@@ -36,7 +36,12 @@ TTFT = Histogram("gateway_time_to_first_token_seconds", "Time to the first strea
                  ["provider", "model"], buckets=LATENCY_BUCKETS)
 TOKENS = Counter("gateway_tokens_total", "Tokens charged.", ["tenant", "model", "kind"])
 COST = Counter("gateway_cost_usd_total", "Cost in USD.", ["tenant", "model"])
-CACHE = Counter("gateway_cache_requests_total", "Cache lookups by result.", ["result"])
+CACHE = Counter("gateway_cache_requests_total", "Cache lookups by result and, for hits, the kind of match.",
+                ["result", "match"])
+CACHE_SIMILARITY = Histogram("gateway_cache_similarity", "Semantic lookups: the nearest stored prompt's cosine "
+                             "similarity.", buckets=(0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0))
+CACHE_EMBEDDING = Histogram("gateway_cache_embedding_seconds", "Semantic cache: time to embed a prompt.",
+                            ["model", "outcome"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 GUARDRAIL_EVENTS = Counter("gateway_guardrail_events_total", "PII findings.", ["tenant", "type"])
 RATELIMIT_REJECTIONS = Counter("gateway_ratelimit_rejections_total", "429s by limit.", ["tenant", "limit"])
 RATELIMIT_DEGRADED = Gauge("gateway_ratelimit_degraded", "1 while Redis is unreachable for rate limits "
@@ -56,8 +61,8 @@ OUTBOX_PENDING = Gauge("gateway_usage_outbox_pending", "Usage records not yet in
 ALL_METRICS: tuple[MetricWrapperBase, ...] = tuple(m for m in globals().values() if isinstance(m, MetricWrapperBase))
 
 # Series that exist from the start, so that rate() and dashboards see zeros, not gaps.
-for _result in ("hit", "miss", "bypass"):
-    CACHE.labels(_result)
+for _result, _match in (("hit", "exact"), ("hit", "semantic"), ("miss", "none"), ("bypass", "none")):
+    CACHE.labels(_result, _match)
 
 
 def exported_metrics() -> dict[str, str]:

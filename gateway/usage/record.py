@@ -33,6 +33,8 @@ class UsageRecord:
     cache_hit: bool = False
     redactions: int = 0
     client_request_id: str | None = None
+    cache_match: str | None = None           # a hit's kind: exact | semantic
+    cache_similarity: float | None = None    # a semantic hit's cosine similarity (exact: 1.0)
 
     def to_row(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies every value and was two thirds

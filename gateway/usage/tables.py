@@ -75,6 +75,8 @@ usage_records = sa.Table(
     sa.Column("cache_hit", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("redactions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("client_request_id", sa.String(128)),                          # the client's x-request-id
+    sa.Column("cache_match", sa.String(16)),                                 # exact | semantic (hits only)
+    sa.Column("cache_similarity", sa.Float),                                 # a hit's similarity
     sa.Index("ix_usage_records_tenant_ts", "tenant", "ts"),
     sa.Index("ix_usage_records_ts", "ts"),
 )

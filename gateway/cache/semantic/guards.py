@@ -53,7 +53,8 @@ _UNITS = {u: canon for canon, names in {
     "cm": "cm centimeter centimeters", "mm": "mm millimeter millimeters", "mi": "mi mile miles",
     "ft": "ft foot feet", "in": "inch inches", "yd": "yd yard yards", "kg": "kg kilogram kilograms kilo kilos",
     "g": "g gram grams", "lb": "lb lbs pound pounds", "oz": "oz ounce ounces", "l": "l liter liters litre litres",
-    "ml": "ml milliliter milliliters", "gal": "gal gallon gallons", "cup": "cup cups", "tbsp": "tbsp tablespoon tablespoons",
+    "ml": "ml milliliter milliliters", "gal": "gal gallon gallons", "cup": "cup cups",
+    "tbsp": "tbsp tablespoon tablespoons",
     "tsp": "tsp teaspoon teaspoons", "c": "celsius centigrade", "f": "fahrenheit", "k": "kelvin",
     "s": "sec secs second seconds", "min": "minute minutes mins", "h": "hour hours hr hrs", "day": "day days",
     "week": "week weeks", "month": "month months", "year": "year years", "mph": "mph", "kph": "kph kmh",
@@ -200,7 +201,7 @@ def _parse(raw: tuple[str, ...]) -> _Parsed:
         if token in _NEGATIONS:
             negations += 1
         tokens.append(token.removesuffix("'s"))
-    numbers = Counter(_number(t) for t in tokens if _number(t) is not None)
+    numbers = Counter(n for t in tokens if (n := _number(t)) is not None)
     units = frozenset(_UNITS[t] for t in tokens if t in _UNITS and t not in ("in", "c", "s", "g", "m", "b", "k",
                                                                              "l", "w", "v", "f", "h"))
     languages = frozenset(_LANGUAGES[t] for t in tokens if t in _LANGUAGES)
@@ -257,7 +258,7 @@ def _order_agrees(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     shared = set(a) & set(b)
     sa = [w for w in dict.fromkeys(a) if w in shared]
     sb = [w for w in dict.fromkeys(b) if w in shared]
-    if sa == sb or len(sa) <= 2 and len(sa) == len(sb):
+    if sa == sb or (len(sa) <= 2 and len(sa) == len(sb)):
         return True if len(sa) < 2 or sa == sb else _one_block_moved(sa, sb)
     return _one_block_moved(sa, sb)
 

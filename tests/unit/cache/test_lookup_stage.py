@@ -46,7 +46,8 @@ async def miss_then_store(stage: LookupCache, ctx: RequestContext, completion: b
 
 
 def metric(result: str) -> float:
-    return REGISTRY.get_sample_value("gateway_cache_requests_total", {"result": result}) or 0.0
+    match = "exact" if result == "hit" else "none"
+    return REGISTRY.get_sample_value("gateway_cache_requests_total", {"result": result, "match": match}) or 0.0
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ CONTRACT = {
     "gateway_time_to_first_token_seconds": ("histogram", ("provider", "model")),
     "gateway_tokens_total": ("counter", ("tenant", "model", "kind")),
     "gateway_cost_usd_total": ("counter", ("tenant", "model")),
-    "gateway_cache_requests_total": ("counter", ("result",)),
+    "gateway_cache_requests_total": ("counter", ("result", "match")),   # match: issue 16
+    "gateway_cache_similarity": ("histogram", ()),
+    "gateway_cache_embedding_seconds": ("histogram", ("model", "outcome")),
     "gateway_guardrail_events_total": ("counter", ("tenant", "type")),
     "gateway_ratelimit_rejections_total": ("counter", ("tenant", "limit")),
     "gateway_ratelimit_degraded": ("gauge", ()),
