@@ -13,6 +13,8 @@ start with a catalog that names it, saying what to install. No network at any ti
 
 from __future__ import annotations
 
+import base64
+import struct
 from collections.abc import AsyncIterator
 from typing import ClassVar
 
@@ -66,13 +68,15 @@ class LocalProvider(Provider):
         texts = _texts(body.get("input"))
         if isinstance(texts, str):
             raise self._bad(texts)
-        if body.get("encoding_format") not in (None, "float"):
-            raise self._bad("`encoding_format`: the local provider returns `float` only")
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            raise self._bad("`encoding_format` must be `float` or `base64`")
         if body.get("dimensions") not in (None, 384):
             raise self._bad("`dimensions`: all-MiniLM-L6-v2 has 384")
         encoded = await self.encoder.encode(texts)
         tokens = sum(encoded.tokens)
-        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(encoded.vectors)]
+        data = [{"object": "embedding", "index": i, "embedding": v if encoding == "float" else _base64(v)}
+                for i, v in enumerate(encoded.vectors)]
         usage = Usage(prompt_tokens=tokens)
         return EmbeddingsResult(body={"object": "list", "data": data, "model": upstream_model,
                                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, usage=usage)
@@ -97,6 +101,11 @@ class LocalProvider(Provider):
 
     async def health(self) -> Health:
         return Health(ok=True, detail="in process")
+
+
+def _base64(vector: list[float]) -> str:
+    """OpenAI's base64 encoding: the float32 values, little-endian (the OpenAI SDK's default)."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def _texts(value: object) -> list[str] | str:
