@@ -167,7 +167,7 @@ class Catalog(_Strict):
         semantic = self.cache.semantic
         if semantic is None:
             if self.cache.mode == "semantic":
-                raise ValueError("cache.semantic: `mode: semantic` needs `semantic: {embedding_model: ...}`")
+                raise ValueError("cache.mode: `semantic` needs `cache.semantic: {embedding_model: ...}`")
             return
         model = self.models.get(semantic.embedding_model)
         if model is None:
