@@ -10,6 +10,7 @@ still stored), `no-store` skips the write; `x-gateway-cache` says `hit`, `miss` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -95,17 +96,22 @@ class LookupCache:
         self._note(ctx, CacheStatus.HIT)
 
     async def remember(self, ctx: RequestContext) -> None:
-        """Stores a completed, successful answer (never a cut stream or an error)."""
+        """Stores a completed, successful answer (never a cut stream or an error), and files it
+        in the semantic index; charges the request's embedding calls."""
+        if ctx.embedding_calls and self._embedder is not None:
+            await self._embedder.settle(ctx)
         if (ctx.cache_key is None or not ctx.cache_write or ctx.cache_status is CacheStatus.HIT
                 or ctx.outcome is not Outcome.OK or ctx.completion is None):
             return
         completion = _decoded(ctx.completion)
         if completion is None or not storable(completion, requested_choices(ctx.request.body)):
             return
-        await self._store.set(ctx.cache_key, ctx.completion, self._policy.ttl_seconds)
-        if ctx.semantic_pending is not None and self._semantic is not None:
-            await self._semantic.remember(self.scope_of(ctx), ctx.request.model, ctx.semantic_pending,
-                                          ctx.cache_key, self._policy.ttl_seconds)
+        store = self._store.set(ctx.cache_key, ctx.completion, self._policy.ttl_seconds)
+        if ctx.semantic_pending is None or self._semantic is None:
+            await store
+            return
+        await asyncio.gather(store, self._semantic.remember(     # one round trip for both
+            self.scope_of(ctx), ctx.request.model, ctx.semantic_pending, ctx.cache_key, self._policy.ttl_seconds))
 
     async def clear(self, scope: str, model: str | None = None) -> dict[str, int]:
         """`llm-gateway cache clear` / `POST /admin/cache/clear`: a scope's entries, exact and semantic."""

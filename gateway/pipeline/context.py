@@ -77,6 +77,7 @@ class RequestContext:
     cache_match: str | None = None          # a hit's kind: "exact" | "semantic"
     cache_similarity: float | None = None   # a hit's similarity (1.0 for an exact one)
     semantic_pending: Pending | None = None  # a miss the semantic index files once answered
+    embedding_calls: list[RequestContext] = field(default_factory=list)   # the cache's, charged in `remember`
 
     candidates: list[Candidate] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)

@@ -3,7 +3,8 @@ the router (its breakers, retries and timeouts), within the cache's time budget.
 
 A failure or a timeout returns None -- the cache misses; the client never sees an error.
 Each successful call is one usage record of the tenant: model the embedding model, feature
-`semantic-cache`, cost at the catalog's price (not counted against the tenant's quota)."""
+`semantic-cache`, cost at the catalog's price (not counted against the tenant's quota),
+written with the request's own record, after the answer is ready."""
 
 from __future__ import annotations
 
@@ -56,10 +57,18 @@ class Embedder:
             log.info("semantic cache: embedding %s (%s); the cache misses", outcome, self.model,
                      extra={"request_id": parent.request_id})
             return None
-        if self._charge is not None and ctx.principal is not None:
-            ctx.finished_at = time.perf_counter()
-            await self._charge(ctx)
+        ctx.finished_at = time.perf_counter()
+        parent.embedding_calls.append(ctx)     # charged after the response (`settle`), not before it
         return vector
+
+    async def settle(self, parent: RequestContext) -> None:
+        """One usage record per embedding call the request made."""
+        calls, parent.embedding_calls = parent.embedding_calls, []
+        if self._charge is None:
+            return
+        for ctx in calls:
+            if ctx.principal is not None:
+                await self._charge(ctx)
 
 
 def _vector_of(ctx: RequestContext) -> Vector | None:
