@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.cache.keys import model_tag
-from gateway.cache.semantic.vectors import Vector, pack, signatures, similarities, unpack
+from gateway.cache.semantic.vectors import Vector, pack, signatures, similarities_quantized, unpack
 
 RECENT = 32      # a partition's newest entries, always compared
 BUCKET = 16      # per LSH bucket, the newest kept
@@ -61,7 +61,7 @@ class SemanticIndex(ABC):
 def rank(query: Vector, records: list[tuple[str, bytes]], limit: int) -> list[Candidate]:
     """The readable records, most similar first."""
     parsed = [(entry, unpacked) for entry, record in records if (unpacked := unpack(record)) is not None]
-    scores = similarities(query, [u[0] for _, u in parsed])
+    scores = similarities_quantized(query, [u[0] for _, u in parsed])
     found = [Candidate(entry, u[1], u[2], score) for (entry, u), score in zip(parsed, scores, strict=True)]
     found.sort(key=lambda c: c.similarity, reverse=True)
     return found[:limit]

@@ -62,7 +62,10 @@ for i = 3, #KEYS do
   redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(cap + 1))
   redis.call('EXPIRE', KEYS[i], ttl)
 end
-redis.call('ZADD', KEYS[2], now, id)
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
+local used = now
+if newest and tonumber(newest) >= used then used = tonumber(newest) + 0.001 end   -- strict LRU order
+redis.call('ZADD', KEYS[2], used, id)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl * 1000)
 local extra = redis.call('ZCARD', KEYS[2]) - max_entries
 if extra > 0 then
@@ -74,7 +77,12 @@ return 1
 """
 
 _TOUCH = """
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  local used = tonumber(ARGV[2])
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+  if newest and tonumber(newest) >= used then used = tonumber(newest) + 0.001 end
+  redis.call('ZADD', KEYS[1], used, ARGV[1])
+end
 return 1
 """
 

@@ -49,12 +49,6 @@ def signatures(vector: Vector) -> list[int]:
     return [int(bits[b * BITS:(b + 1) * BITS] @ weights) for b in range(BANDS)]
 
 
-def similarities(query: Vector, vectors: list[Vector]) -> list[float]:
-    if not vectors:
-        return []
-    return [float(s) for s in np.stack(vectors) @ query]
-
-
 # An entry's stored form: int8 vector, then the answer's cache key and the key text.
 _HEAD = struct.Struct(">HH")      # vector bytes, answer key bytes
 
@@ -64,14 +58,24 @@ def pack(vector: Vector, answer_key: str, text: str) -> bytes:
     return _HEAD.pack(len(quantized), len(key)) + quantized + key + text.encode()
 
 
-def unpack(record: bytes) -> tuple[Vector, str, str] | None:
-    """(vector, answer key, text), or None for a record this version cannot read."""
+def unpack(record: bytes) -> tuple[bytes, str, str] | None:
+    """(int8 vector bytes, answer key, text), or None for a record this version cannot read."""
     try:
         vector_len, key_len = _HEAD.unpack_from(record)
         start = _HEAD.size
-        vector = dequantize(record[start:start + vector_len])
+        vector = record[start:start + vector_len]
         key = record[start + vector_len:start + vector_len + key_len].decode()
         text = record[start + vector_len + key_len:].decode()
-    except (struct.error, UnicodeDecodeError, ValueError):
+    except (struct.error, UnicodeDecodeError):
         return None
     return vector, key, text
+
+
+def similarities_quantized(query: Vector, vectors: list[bytes]) -> list[float]:
+    """Cosine of `query` with each int8 vector: one matrix product for the whole batch."""
+    usable = [v for v in vectors if len(v) == query.shape[0]]
+    if len(usable) != len(vectors) or not vectors:
+        return [float(dequantize(v) @ query) if len(v) == query.shape[0] else -1.0 for v in vectors]
+    matrix = np.frombuffer(b"".join(vectors), dtype=np.int8).reshape(len(vectors), -1).astype(np.float32)
+    norms = np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)
+    return [float(s) for s in (matrix @ query) / norms]
