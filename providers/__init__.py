@@ -25,6 +25,14 @@ PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
 }
 
 
+def missing_requirements(type_name: str) -> str | None:
+    """What a provider type needs and is not installed (an optional extra), or None. A module
+    that has such needs says so in a `missing_requirements()` of its own."""
+    module_name = PROVIDER_TYPES[type_name].partition(":")[0]
+    check = getattr(importlib.import_module(module_name), "missing_requirements", None)
+    return check() if callable(check) else None
+
+
 def build_provider(config: ProviderConfig) -> Provider:
     module_name, _, class_name = PROVIDER_TYPES[config.type].partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
@@ -32,4 +40,4 @@ def build_provider(config: ProviderConfig) -> Provider:
     return provider
 
 
-__all__ = ["PROVIDER_OPTIONS", "PROVIDER_TYPES", "Provider", "ProviderConfig", "build_provider"]
+__all__ = ["PROVIDER_OPTIONS", "PROVIDER_TYPES", "Provider", "ProviderConfig", "build_provider", "missing_requirements"]

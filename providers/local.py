@@ -32,7 +32,9 @@ from providers.base import (
     ProviderError,
     Usage,
 )
-from providers.local_model import MODEL_NAME, BatchingEncoder, ModelUnavailable
+from providers.local_model import MODEL_NAME, BatchingEncoder, ModelUnavailable, missing_requirements
+
+__all__ = ["LocalProvider", "missing_requirements"]
 
 MAX_INPUTS = 256            # texts in one /v1/embeddings request
 MAX_INPUT_CHARS = 20_000    # per text; the model reads its first 256 tokens anyway

@@ -48,6 +48,18 @@ def model_files() -> tuple[Path, Path]:
     return model, tokenizer
 
 
+def missing_requirements() -> str | None:
+    """Why the model cannot run here (checked when gateway.yaml is loaded), or None."""
+    for package in ("onnxruntime", "tokenizers", "numpy"):
+        if importlib.util.find_spec(package) is None:
+            return f"package {package!r} is not installed; {INSTALL_HINT}"
+    try:
+        model_files()
+    except ModelUnavailable as exc:
+        return str(exc)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Encoded:
     vectors: list[list[float]]

@@ -45,3 +45,14 @@ def test_the_local_provider_is_in_the_provider_table() -> None:
 
     assert PROVIDER_TYPES["local"] == "providers.local:LocalProvider"
     assert PROVIDER_OPTIONS["local"] == frozenset({"max_batch", "threads", "timeouts"})
+
+
+def test_the_local_provider_without_its_extra_is_refused_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(BASE + "  semantic: {embedding_model: all-minilm-l6-v2}\n", "gateway.yaml")
+    assert ("gateway.yaml:3: providers.local.type: package 'onnxruntime' is not installed; "
+            "the `local` provider needs its extra: pip install 'llm-gateway[local]'") in str(caught.value)
