@@ -6,12 +6,10 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cache.semantic.index import MemorySemanticIndex, SemanticIndex
-from gateway.cache.semantic.matcher import SemanticMatcher
-from gateway.cache.semantic.redis_index import RedisSemanticIndex
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
 from gateway.catalog import Catalog, load_catalog
 from gateway.db import create_engine, migrate
@@ -22,7 +20,6 @@ from gateway.pipeline.allowlist import CheckAllowlist
 from gateway.pipeline.auth import Authenticate
 from gateway.pipeline.cache import LookupCache
 from gateway.pipeline.charge import Charge
-from gateway.pipeline.embedder import Embedder
 from gateway.pipeline.guardrails import ScanForPii
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
@@ -41,6 +38,9 @@ from gateway.usage.outbox import UsageOutbox
 from gateway.usage.wiring import build_outbox
 from providers import build_provider
 from providers.base import Provider, ProviderConfig
+
+if TYPE_CHECKING:   # numpy is imported only by a gateway with a semantic cache
+    from gateway.cache.semantic.index import SemanticIndex
 
 log = logging.getLogger("gateway.runtime")
 
@@ -75,6 +75,9 @@ def build_pipeline(catalog: Catalog, settings: Settings, *, directory: KeyDirect
     semantic = catalog.cache.semantic
     matcher = embedder = None
     if semantic is not None and semantic_index is not None:
+        from gateway.cache.semantic.matcher import SemanticMatcher
+        from gateway.pipeline.embedder import Embedder
+
         matcher = SemanticMatcher(semantic_index, semantic)
         embedder = Embedder(router, catalog, charge, semantic.embedding_model, semantic.timeout_ms / 1000)
     return Pipeline(
@@ -94,6 +97,9 @@ def build_semantic_index(catalog: Catalog, settings: Settings, admin: Client | N
     semantic = catalog.cache.semantic
     if semantic is None:
         return None
+    from gateway.cache.semantic.index import MemorySemanticIndex
+    from gateway.cache.semantic.redis_index import RedisSemanticIndex
+
     if settings.redis_url:
         return RedisSemanticIndex(cache_client(settings.redis_url, settings.redis_cluster), admin,
                                   max_entries=semantic.max_entries, owns_client=True)

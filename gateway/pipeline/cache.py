@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gateway.cache.keys import cache_key
-from gateway.cache.semantic.matcher import SemanticMatcher
 from gateway.cache.storable import requested_choices, storable
 from gateway.cache.store import CacheStore
 from gateway.catalog import CachePolicy
 from gateway.pipeline.context import CacheStatus, Operation, Outcome, RequestContext
-from gateway.pipeline.embedder import Embedder
 from gateway.telemetry import metrics
 from providers.base import ChatResult, Usage
+
+if TYPE_CHECKING:   # numpy is imported only by a gateway with a semantic cache
+    from gateway.cache.semantic.matcher import SemanticMatcher
+    from gateway.pipeline.embedder import Embedder
 
 log = logging.getLogger("gateway.cache")
 

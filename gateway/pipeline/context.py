@@ -8,13 +8,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from gateway.cache.semantic.matcher import Pending
 from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
 from gateway.routing.candidates import Candidate
 from gateway.tenancy.models import Principal
 from providers.base import ChatChunk, ChatRequest, ChatResult, EmbeddingsResult, Usage
+
+if TYPE_CHECKING:   # numpy is imported only by a gateway with a semantic cache
+    from gateway.cache.semantic.matcher import Pending
 
 
 class CacheStatus(StrEnum):
