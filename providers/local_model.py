@@ -155,6 +155,11 @@ class BatchingEncoder:
                 job = self._queue.get_nowait()
                 jobs.append(job)
                 size += len(job.texts)
+            # A caller that gave up (its time budget ran out, its client left) is not served:
+            # under overload the queue sheds what nobody waits for instead of growing.
+            jobs = [job for job in jobs if not job.future.done()]
+            if not jobs:
+                continue
             texts = [t for job in jobs for t in job.texts]
             try:
                 encoded = await loop.run_in_executor(self._executor, encoder.encode, texts)

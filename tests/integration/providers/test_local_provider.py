@@ -103,3 +103,17 @@ async def test_chat_is_refused() -> None:
     with pytest.raises(ProviderError) as caught:
         await LocalProvider("local").chat(ChatRequest({"model": "m", "messages": []}), "all-MiniLM-L6-v2")
     assert caught.value.status == 400
+
+
+async def test_texts_whose_caller_gave_up_are_not_embedded(provider: LocalProvider) -> None:
+    long_text = " ".join(["a long sentence about many things"] * 30)
+    before = provider.encoder.batches
+    first = asyncio.create_task(embed(provider, *[long_text] * 16))      # keeps the model busy
+    await asyncio.sleep(0)
+    abandoned = [asyncio.create_task(embed(provider, f"abandoned {i}")) for i in range(8)]
+    await asyncio.sleep(0)
+    for task in abandoned:
+        task.cancel()
+    await first
+    assert (await embed(provider, "after"))[0]
+    assert provider.encoder.batches - before == 2        # the busy batch and "after": nothing for the abandoned
