@@ -236,6 +236,7 @@ def speed_section(logs: Path, seconds: float, rounds: int) -> dict[str, Any]:
                 report[f"{mode}_errors"] = sum(r["errors"] for r in runs[mode])
             report["semantic_miss_adds_ms"] = {q: round(report["semantic_miss_ms"][q] - report["exact_miss_ms"][q], 3)
                                                for q in ("p50", "p95", "p99")}
+            report["embeddings_during_misses"] = embedding_stats(urls["semantic"])
             key = new_key(envs["semantic"], "bench")
             asyncio.run(paced(urls["semantic"], key, [a for a, _ in PARAPHRASES], 10))      # seed
             count = int(seconds * 50)
@@ -250,9 +251,23 @@ def speed_section(logs: Path, seconds: float, rounds: int) -> dict[str, Any]:
     print(f"  exact-mode miss    {report['exact_miss_ms']}  errors {report['exact_errors']}")
     print(f"  semantic-mode miss {report['semantic_miss_ms']}  errors {report['semantic_errors']}")
     print(f"  a semantic miss adds {report['semantic_miss_adds_ms']} ms")
+    print(f"  embedding calls: {report['embeddings_during_misses']}")
     print(f"  semantic hit       {report['semantic_hit_ms']}  {report['semantic_hit_statuses']}")
     print(f"  exact hit          {report['exact_hit_ms']}")
     return report
+
+
+def embedding_stats(url: str) -> dict[str, dict[str, float]]:
+    """From the gateway's /metrics: embedding calls by outcome, and their mean time."""
+    import httpx
+
+    sums: dict[str, dict[str, float]] = {}
+    for line in httpx.get(url + "/metrics", timeout=10).text.splitlines():
+        found = re.match(r'gateway_cache_embedding_seconds_(sum|count)\{.*outcome="(\w+)".*\} (\S+)', line)
+        if found:
+            sums.setdefault(found.group(2), {})[found.group(1)] = float(found.group(3))
+    return {outcome: {"calls": v.get("count", 0), "mean_ms": ms(v.get("sum", 0) / max(1, v.get("count", 0)))}
+            for outcome, v in sums.items()}
 
 
 # -- index ----------------------------------------------------------------------------------

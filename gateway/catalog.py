@@ -109,7 +109,7 @@ class SemanticPolicy(_Strict):
     guards: bool = True                                   # the prompts must also agree word for word
     max_messages: int = Field(default=6, ge=1)            # longer conversations: exact cache only
     max_chars: int = Field(default=2000, gt=0)            # a longer last user turn: exact cache only
-    timeout_ms: int = Field(default=200, gt=0)            # the embedding's budget; over it: a miss
+    timeout_ms: int = Field(default=100, gt=0)            # the embedding's budget; over it: a miss
     max_entries: int = Field(default=10_000, gt=0)        # per tenant scope, least recently used dropped
 
 

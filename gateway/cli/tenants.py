@@ -92,7 +92,7 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{limit.replace('_', '-')}", dest=limit, type=_limit,
                             help=f"override the tier's {limit}: a number, '{_UNLIMITED}', or '{_TIER}' (drop it)")
     parser.add_argument("--pii-mode", help="redact, block, monitor, off, or default (the catalog's)")
-    parser.add_argument("--cache-mode", help="exact, off, or default (the catalog's)")
+    parser.add_argument("--cache-mode", help="exact, semantic, off, or default (the catalog's)")
 
 
 def _limit(text: str) -> float | int | str:
