@@ -23,7 +23,7 @@ def test_a_semantic_cache_with_its_model_loads_with_the_documented_defaults() ->
     semantic = catalog.cache.semantic
     assert semantic is not None and catalog.cache.mode == "semantic"
     assert (semantic.threshold, semantic.guards, semantic.max_messages, semantic.max_chars, semantic.timeout_ms,
-            semantic.max_entries) == (0.75, True, 6, 2000, 200, 10_000)
+            semantic.max_entries) == (0.75, True, 6, 2000, 100, 10_000)
 
 
 @pytest.mark.parametrize(("tail", "expected"), [
