@@ -85,7 +85,7 @@ _FORMATS = {w: canon for canon, names in {
     "chart": "chart", "script": "script", "regex": "regex regexp", "pdf": "pdf", "slide": "slide slides"}.items()
     for w in names.split()}
 
-_PARTICLES = frozenset({"up", "down", "in", "out", "on", "off", "over", "under", "back", "away", "above", "below",
+_PARTICLES = frozenset({"up", "down", "out", "on", "off", "over", "under", "back", "away", "above", "below",
                         "inside", "outside", "less", "more", "most", "least"})
 _PRONOUNS = {"he": "m", "him": "m", "his": "m", "himself": "m", "she": "f", "her": "f", "hers": "f", "herself": "f",
              "they": "p", "them": "p", "their": "p", "theirs": "p", "themselves": "p"}
