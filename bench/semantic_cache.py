@@ -9,7 +9,8 @@ index's lookup cost as a tenant's entries grow.
 quality: every pair of tests/data/semantic_pairs.tsv through a real `llm-gateway serve`
 (embedded mode, the `local` all-MiniLM-L6-v2 model, the mock provider): once with the
 default threshold and guards (the embedding budget raised to 5 s: quality is what is
-measured here, and an embedding timing out on a loaded machine is a miss for another reason), once at threshold 0 (the sweep: a pair hits at threshold t if it hit at 0 with
+measured here, and an embedding timing out on a loaded machine is a miss for another
+reason), once at threshold 0 (the sweep: a pair hits at threshold t if it hit at 0 with
 similarity >= t; each pair is its own partition, so there is one candidate), once at
 threshold 0 without guards (the similarity of every pair; what each guard catches).
 speed: the fake upstream answers after 100 ms; an exact-mode and a semantic-mode gateway
@@ -146,8 +147,9 @@ def quality_section(logs: Path) -> dict[str, Any]:
     guards = guard_table(unguarded)
     print(f"\nwhat each guard buys (negatives and paraphrases at similarity >= {DEFAULT_THRESHOLD}):")
     print("  guard       catches  alone  paraphrases it rejects")
-    for name, row in guards.items():
-        print(f"  {name:10}  {row['negatives_caught']:7}  {row['caught_alone']:5}  {row['paraphrases_rejected']:5}")
+    for name, counts in guards.items():
+        caught, alone, rejected = counts["negatives_caught"], counts["caught_alone"], counts["paraphrases_rejected"]
+        print(f"  {name:10}  {caught:7}  {alone:5}  {rejected:5}")
     similarities = {label: [o.similarity or 0 for o in unguarded if o.pair.same == same]
                     for label, same in (("paraphrases", True), ("negatives", False))}
     medians = {k: round(float(np.median(v)), 3) for k, v in similarities.items()}
@@ -183,11 +185,15 @@ PARAPHRASES = [
 ]
 
 
-async def paced(url: str, key: str, prompts: list[str], rate: float) -> dict[str, Any]:
-    """Sends `prompts` at `rate` per second (open loop); latency from each scheduled send."""
+async def paced(url: str, key: str, prompts: list[str], rate: float, *, store: bool = True) -> dict[str, Any]:
+    """Sends `prompts` at `rate` per second (open loop); latency from each scheduled send.
+    `store=False` sends `Cache-Control: no-store`: a miss leaves no exact entry behind, so a
+    repeated paraphrase stays a semantic lookup."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    if not store:
+        headers["Cache-Control"] = "no-store"
     async with aiohttp.ClientSession() as session:
         begin = time.perf_counter()
 
@@ -205,10 +211,10 @@ async def paced(url: str, key: str, prompts: list[str], rate: float) -> dict[str
     return {"latency": percentiles(latencies), "statuses": statuses}
 
 
-def speed_section(logs: Path, seconds: float, rounds: int) -> dict[str, Any]:
+def speed_section(logs: Path, seconds: float, rounds: int, rate: float = 50) -> dict[str, Any]:
     database = f"gw_bench_sem_{uuid.uuid4().hex[:8]}"
     psql(f'CREATE DATABASE "{database}"')
-    report: dict[str, Any] = {"rate": 50, "upstream_delay_ms": 100, "seconds_per_round": seconds, "rounds": rounds}
+    report: dict[str, Any] = {"rate": rate, "upstream_delay_ms": 100, "seconds_per_round": seconds, "rounds": rounds}
     try:
         with ExitStack() as stack:
             up_port = free_port()
@@ -229,7 +235,7 @@ def speed_section(logs: Path, seconds: float, rounds: int) -> dict[str, Any]:
             runs: dict[str, list[dict[str, Any]]] = {"exact": [], "semantic": []}
             for _ in range(rounds):
                 for mode, url in urls.items():       # a new tenant each round: every prompt a miss
-                    runs[mode].append(loadgen("open", "--url", url + "/v1/chat/completions", "--rate", "50",
+                    runs[mode].append(loadgen("open", "--url", url + "/v1/chat/completions", "--rate", str(rate),
                                               "--seconds", str(seconds), "--key", new_key(envs[mode], "bench")))
             for mode in runs:
                 report[f"{mode}_miss_ms"] = {q: ms(float(np.median([r["latency"][q] for r in runs[mode]])))
@@ -240,15 +246,16 @@ def speed_section(logs: Path, seconds: float, rounds: int) -> dict[str, Any]:
             report["embeddings_during_misses"] = embedding_stats(urls["semantic"])
             key = new_key(envs["semantic"], "bench")
             asyncio.run(paced(urls["semantic"], key, [a for a, _ in PARAPHRASES], 10))      # seed
-            count = int(seconds * 50)
-            hits = asyncio.run(paced(urls["semantic"], key, [PARAPHRASES[i % 5][1] for i in range(count)], 50))
-            exact = asyncio.run(paced(urls["semantic"], key, [PARAPHRASES[i % 5][0] for i in range(count)], 50))
+            count = int(seconds * rate)
+            hits = asyncio.run(paced(urls["semantic"], key, [PARAPHRASES[i % 5][1] for i in range(count)], rate,
+                                     store=False))
+            exact = asyncio.run(paced(urls["semantic"], key, [PARAPHRASES[i % 5][0] for i in range(count)], rate))
             report["semantic_hit_ms"] = {q: ms(v) for q, v in hits["latency"].items()}
             report["semantic_hit_statuses"] = hits["statuses"]
             report["exact_hit_ms"] = {q: ms(v) for q, v in exact["latency"].items()}
     finally:
         psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    print(f"\nat 50 req/s, upstream answering in 100 ms ({rounds} rounds of {seconds:.0f} s, medians):")
+    print(f"\nat {rate:g} req/s, upstream answering in 100 ms ({rounds} rounds of {seconds:.0f} s, medians):")
     print(f"  exact-mode miss    {report['exact_miss_ms']}  errors {report['exact_errors']}")
     print(f"  semantic-mode miss {report['semantic_miss_ms']}  errors {report['semantic_errors']}")
     print(f"  a semantic miss adds {report['semantic_miss_adds_ms']} ms")
@@ -325,6 +332,7 @@ def main() -> None:
     parser.add_argument("section", nargs="?", choices=["all", "quality", "speed", "index"], default="all")
     parser.add_argument("--seconds", type=float, default=15.0, help="speed: seconds per round")
     parser.add_argument("--rounds", type=int, default=3, help="speed: rounds per mode")
+    parser.add_argument("--rate", type=float, default=50, help="speed: requests per second")
     parser.add_argument("--sizes", default="1000,10000,100000", help="index: entries per tenant")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "semantic_cache.json")
     args = parser.parse_args()
@@ -333,7 +341,7 @@ def main() -> None:
     if args.section in ("all", "quality"):
         report["quality"] = quality_section(logs)
     if args.section in ("all", "speed"):
-        report["speed"] = speed_section(logs, args.seconds, args.rounds)
+        report["speed"] = speed_section(logs, args.seconds, args.rounds, args.rate)
     if args.section in ("all", "index"):
         report["index"] = index_section(tuple(int(s) for s in args.sizes.split(",")))
     args.out.parent.mkdir(parents=True, exist_ok=True)
