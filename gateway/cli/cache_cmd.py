@@ -65,7 +65,7 @@ async def _clear_in_redis(settings: Settings, tenant_name: str, model: str | Non
         scope = (await service.get_tenant(tenant_name))["id"]
     finally:
         await engine.dispose()
-    from gateway.cache.semantic.redis_index import RedisSemanticIndex   # numpy: only when clearing
+    from gateway.cache.semantic.redis_index import RedisSemanticIndex  # numpy: only when clearing
 
     admin = command_client(settings.redis_url, cluster=settings.redis_cluster, options=SHARED)
     store = RedisCacheStore(cache_client(settings.redis_url, settings.redis_cluster), owns_client=True, admin=admin)
