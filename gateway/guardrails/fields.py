@@ -1,0 +1,310 @@
+"""The structure of pasted data, as far as PII detection needs it: which field a
+number fills, and what the field's name says it holds.
+
+A field has a name in three layouts:
+- a key right before the value: `"ssn": "123456789"`, `ssn=123456789`, `SSN: ...`,
+  `phone => ...` (JSON, logfmt, query strings, YAML, INI, SQL `SET ssn = '...'`);
+- a column of a table: a header line of names split by `,` `;` tab or `|` (CSV, TSV,
+  pipe and Markdown tables), followed by the lines that hold the same delimiter;
+- a column of an SQL `INSERT INTO t (a, ssn, ...) VALUES (...), (...)` list.
+
+A number fills a field when only quotes and spaces stand between it and the field's
+delimiters. A filled field is judged by its name alone (a bare number under an
+`employee_id` header is not an SSN, whatever the words around it say); a number that
+does not fill a field is judged as prose.
+
+Tables and INSERT lists reach past any fixed window, so a stream carries the
+structure open at the start of its kept text (a `Carry`) instead of the text itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+# A table row, or a tuple of an INSERT list, is judged by its column only within this
+# many characters of its start (a stream keeps at most this much of a row).
+RECORD_CAP: Final = 1024
+# A key is read back at most this far from its value.
+KEY_WINDOW: Final = 48
+
+# --- what a name says -------------------------------------------------------------------
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NON_ALNUM = re.compile(r"[^a-z0-9#]+")
+_SSN_TOKENS = frozenset({"ssn", "ssns", "ssnno", "ssnum", "ssno"})
+_SSN_PAIRS = (("social", "security"), ("soc", "sec"))
+_SS_SUFFIXES = frozenset({"no", "num", "nbr", "number", "#"})
+_PHONE_TOKENS = frozenset(
+    {"phone", "phones", "telephone", "tel", "mobile", "cell", "cellphone", "fax", "cb", "callback", "msisdn",
+     "whatsapp", "sms", "landline", "ph", "mob", "phonenumber", "phoneno", "telno", "mobileno", "homephone",
+     "workphone"}
+)
+_CARD_TOKENS = frozenset({"card", "cardnumber", "cardno", "cc", "ccnum", "ccnumber", "pan", "creditcard", "ccn"})
+_EMAIL_TOKENS = frozenset({"email", "mail", "emailaddress"})
+_ID_TOKENS = frozenset(
+    {"id", "ids", "order", "invoice", "ticket", "case", "account", "acct", "tracking", "ref", "reference",
+     "confirmation", "transaction", "txn", "receipt", "booking", "reservation", "policy", "claim", "member",
+     "routing", "serial", "part", "sku", "batch", "isbn", "item", "imei", "iccid", "npi", "employee", "emp",
+     "mrn", "zip", "postal", "po", "ts", "timestamp", "number", "no", "num"}
+)
+ID = "id"  # the kind of a field named like an identifier that is not PII
+
+
+@functools.lru_cache(maxsize=4096)
+def name_kinds(name: str) -> frozenset[str]:
+    """The PII types a field name says its values are ("ssn", "phone_us", ...), or
+    {"id"} for an identifier's name (order_id, imei, zip ...), or nothing."""
+    tokens = _NON_ALNUM.split(_CAMEL.sub(" ", name).lower().replace("#", " # "))
+    words = frozenset(token for token in tokens if token)
+    kinds = set()
+    if words & _SSN_TOKENS or any(a in words and b in words for a, b in _SSN_PAIRS):
+        kinds.add("ssn")
+    elif "ss" in words and words & _SS_SUFFIXES:
+        kinds.add("ssn")
+    if words & _PHONE_TOKENS or ("contact" in words and words & {"no", "num", "number"}):
+        kinds.add("phone_us")
+    if words & _CARD_TOKENS or "credit" in words:
+        kinds.add("credit_card")
+    if words & _EMAIL_TOKENS:
+        kinds.add("email")
+    if not kinds and words & _ID_TOKENS:
+        kinds.add(ID)
+    return frozenset(kinds)
+
+
+# --- tables and INSERT lists ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """What a header says: the delimiter and each column's kinds. `sql`: the columns
+    of an INSERT list, whose records are the parenthesised tuples."""
+
+    delimiter: str
+    columns: tuple[frozenset[str], ...]
+    sql: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Carry:
+    """The structure open at the start of a text that continues an earlier one.
+    `table`: the table whose records continue there (the text starts at a record
+    start unless `mid_record`); `mid_record`: the text starts inside a line."""
+
+    table: Table | None = None
+    mid_record: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    table: Table
+    start: int  # where its records begin
+    end: int  # where they end (exclusive)
+
+
+_HEADER_FIELD = r"[\x20\t]*(?:\"[A-Za-z][^\"\n]{0,63}\"|[A-Za-z][A-Za-z0-9_.#/()'\x20-]{0,63}|)[\x20\t]*"
+_HEADER = re.compile(
+    rf"^{_HEADER_FIELD}(?P<d>[,;\t|]){_HEADER_FIELD}(?:(?P=d){_HEADER_FIELD})*\r?$", re.MULTILINE
+)
+_INSERT = re.compile(
+    r"\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<columns>[^()]{1,2000})\)\s*VALUES\s*", re.IGNORECASE
+)
+_INSERT_WORD = re.compile(r"\binsert\b", re.IGNORECASE)
+_QUOTED = {"\"": re.compile(r"\"[^\"\n]*\""), "'": re.compile(r"'[^'\n]*'")}
+# The first complete line without the delimiter (a blank line too) ends a table.
+_ROWS_END = {d: re.compile(rf"^[^{re.escape(d)}\n]*\n", re.MULTILINE) for d in ",;\t|"}
+# A key right before a value, read on the reversed text: closing quotes and spaces,
+# the separator (":", "=", "=>", ":=" or the ">" of an XML tag), then the key.
+_KEY_REVERSED = re.compile(
+    r"[\x20\t\"']*(?:>(?P<tag>[A-Za-z0-9_.-]{1,48})<"
+    r"|(?:>=|=:?)(?:[\x20\t]+[\"']?(?P<spaced>[A-Za-z0-9_.#()/\x20-]{1,48})|[\"']?(?P<token>[A-Za-z0-9_.#\[\]-]{1,48}))"
+    r"|:[\x20\t]*[\"']?(?P<words>[A-Za-z0-9_.#()/\x20-]{1,48}))"
+)
+# What may stand between a cell's value and its delimiters.
+_PADDING = {d: " \t\"'".replace(d, "") for d in ",;\t|"}
+_LETTER = re.compile("[A-Za-z]")
+_NOT_KEYED = frozenset(",;|\t\n(")
+
+
+class Layout:
+    """The tables and INSERT lists of one text, found on first use."""
+
+    __slots__ = ("_carry", "_regions", "text")
+
+    def __init__(self, text: str, carry: Carry | None = None) -> None:
+        self.text = text
+        self._carry = carry
+        self._regions: list[_Region] | None = None
+
+    def regions(self) -> list[_Region]:
+        if self._regions is None:
+            self._regions = self._find_regions()
+        return self._regions
+
+    def _find_regions(self) -> list[_Region]:
+        text, carry = self.text, self._carry
+        regions: list[_Region] = []
+        first_line = 0
+        if carry is not None and carry.mid_record:
+            first_line = text.find("\n") + 1 or len(text)
+        if carry is not None and carry.table is not None:
+            if carry.table.sql:  # a tuple begun before the text has no "(" in it
+                regions.append(_Region(carry.table, 0, _sql_end(text, 0)))
+            else:
+                regions.append(_Region(carry.table, first_line, _rows_end(text, first_line, carry.table.delimiter)))
+        for header in _HEADER.finditer(text, first_line):
+            if header.end() == len(text):
+                continue  # a header is a whole line; the last line may not be complete
+            delimiter = header.group("d")
+            if header.group()[:12].lstrip().lower().startswith("insert"):
+                continue  # an INSERT's column list, read below
+            columns = _split_names(header.group(), delimiter)
+            if not any(columns):
+                continue
+            start = header.end() + 1
+            regions.append(_Region(Table(delimiter, columns), start, _rows_end(text, start, delimiter)))
+        if "(" in text:
+            for insert in _INSERT.finditer(text):
+                columns = _split_names(insert.group("columns"), ",")
+                if any(columns):
+                    start = insert.end()
+                    regions.append(_Region(Table(",", columns, sql=True), start, _sql_end(text, start)))
+        regions.sort(key=lambda region: region.start)
+        return regions
+
+    def region_at(self, position: int) -> _Region | None:
+        """The last-begun table or INSERT list whose records cover `position`."""
+        found = None
+        for region in self.regions():
+            if region.start > position:
+                break
+            if position < region.end:
+                found = region
+        return found
+
+    def record_start(self, region: _Region, position: int) -> int:
+        """Start of the record holding `position`: its line, or the "(" of its INSERT
+        tuple (-1 when `position` lies between tuples)."""
+        text = self.text
+        if not region.table.sql:
+            return max(text.rfind("\n", 0, position) + 1, region.start)
+        opening = text.rfind("(", region.start, position)
+        # A tuple opens after VALUES or a ",": not the "(" of '(312) 555-0199'.
+        while opening != -1 and text[region.start : opening].rstrip()[-1:] not in ("", ","):
+            opening = text.rfind("(", region.start, opening)
+        if opening == -1:
+            return -1
+        inside = text[opening:position]
+        for quote in "'\"":
+            if quote in inside:
+                inside = _QUOTED[quote].sub("", inside)
+        return -1 if ")" in inside else opening
+
+    def column(self, start: int, end: int, final: bool) -> frozenset[str] | Literal[False] | None:
+        """The kinds of the column whose cell text[start:end] fills; False when it
+        fills no cell of a table; None when that depends on text not seen yet."""
+        text = self.text
+        region = self.region_at(start)
+        if region is None:
+            return False
+        record = self.record_start(region, start)
+        if record == -1 or start - record > RECORD_CAP:
+            return False
+        table = region.table
+        first = record + 1 if table.sql else record
+        prefix = text[first:start]
+        before = prefix.rstrip(_PADDING[table.delimiter])
+        if before and before[-1] != table.delimiter:
+            return False
+        after, padding = end, _PADDING[table.delimiter]
+        while after < len(text) and text[after] in padding:
+            after += 1
+        if after == len(text):
+            if not final:
+                return None
+            closer = "\n"
+        else:
+            closer = text[after]
+        if closer != table.delimiter:
+            if closer not in (")" if table.sql else "\r\n") or not (before or table.sql):
+                return False  # text follows in the cell, or a lone number on a line
+        for quote in "\"'":
+            if quote in prefix:
+                prefix = _QUOTED[quote].sub("", prefix)
+        index = prefix.count(table.delimiter)
+        return table.columns[index] if index < len(table.columns) else False
+
+    def carry_at(self, position: int, limit: int) -> tuple[int, Carry]:
+        """For a stream that has emitted text[:limit] and keeps its tail from about
+        `position`: where to keep from (never after `position`) and the structure
+        open there, so that what follows is judged as in the whole text."""
+        text = self.text
+        region = self.region_at(position)
+        if region is not None:
+            record = self.record_start(region, position)
+            if record != -1 and limit - record <= RECORD_CAP:
+                return record, Carry(region.table)
+            at_line_start = not region.table.sql and (position == 0 or text[position - 1] == "\n")
+            return position, Carry(region.table, mid_record=not at_line_start)
+        line_start = text.rfind("\n", 0, position) + 1
+        keep = line_start if limit - line_start <= RECORD_CAP else position
+        # An INSERT whose column list is still arriving is kept whole.
+        for word in _INSERT_WORD.finditer(text, max(0, limit - RECORD_CAP), limit):
+            if word.start() < keep and _INSERT.match(text, word.start()) is None:
+                keep = word.start()
+                break
+        return keep, Carry(mid_record=keep != 0 and text[keep - 1] != "\n")
+
+
+def key_kinds(text: str, start: int) -> frozenset[str] | None:
+    """The kinds the key right before text[start] names, or None when no key is there."""
+    if start == 0 or text[start - 1] in _NOT_KEYED:
+        return None
+    window = text[max(0, start - KEY_WINDOW - 8) : start][::-1]
+    key = _KEY_REVERSED.match(window)
+    if key is None:
+        return None
+    name = (key.group("tag") or key.group("token") or key.group("spaced") or key.group("words"))[::-1]
+    letter = _LETTER.search(name)
+    return None if letter is None else name_kinds(name[letter.start() :])
+
+
+def field_closes(text: str, end: int, final: bool) -> bool | None:
+    """Whether a keyed value ends its field at `end` (a closing quote, a delimiter, the
+    line's end or the next key follows); None when that depends on text not seen yet."""
+    after = end
+    while after < len(text) and text[after] in "\"'":
+        after += 1
+    if after == len(text):
+        return True if final else None
+    char = text[after]
+    if char in ",;}]&|\n\r<":
+        return True
+    if char not in " \t":
+        return False
+    rest = _NEXT_KEY.match(text, after)
+    if rest is None:
+        return False
+    return True if rest.end() < len(text) or final else None
+
+
+# After a keyed value: spaces, then the next key (logfmt), a comment or the line's end.
+_NEXT_KEY = re.compile(r"[\x20\t]+(?:[A-Za-z_][\w.-]{0,47}=|\#|HTTP/|$)", re.MULTILINE)
+
+
+def _split_names(line: str, delimiter: str) -> tuple[frozenset[str], ...]:
+    return tuple(name_kinds(field.strip().strip("\"'`[] ")) for field in line.split(delimiter))
+
+
+def _rows_end(text: str, start: int, delimiter: str) -> int:
+    """Start of the first complete line from `start` without the delimiter."""
+    end = _ROWS_END[delimiter].search(text, start)
+    return len(text) if end is None else end.start()
+
+
+def _sql_end(text: str, start: int) -> int:
+    end = text.find(";", start)
+    return len(text) if end == -1 else end
