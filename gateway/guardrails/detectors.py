@@ -106,7 +106,7 @@ _GLUED_CUES = frozenset({"no", "nr", "num", "nbr", "tel", "ph", "ssn", "sec", "c
 _WORD_REVERSED = re.compile(r"[A-Za-z]{1,8}(?![A-Za-z0-9_])")
 # An identifier's name right before an unbroken number: "Txn 4000...", "order no. ...".
 _ID_BEFORE_REVERSED = re.compile(
-    r"[\x20\t]*[:#=]?[\x20\t]*(?:\.?(?:on|mun|rbn|rebmun|di|\#)[\x20\t]*)?"
+    r"[\x20\t]*[:#=]?[\x20\t]*(?:\.?(?:on|mun|rbn|rebmun|di|\#)[\x20\t_]*)?"
     r"(?:nxt|noitcasnart|redro|eciovni|gnikcart|iemi|laires|tnuocca|tcca|fer|ecnerefer|noitamrifnoc|tpiecer"
     r"|gnikoob|kcart)(?![A-Za-z])",
     re.IGNORECASE,

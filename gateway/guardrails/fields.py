@@ -110,7 +110,7 @@ _HEADER = re.compile(
     rf"^{_HEADER_FIELD}(?P<d>[,;\t|]){_HEADER_FIELD}(?:(?P=d){_HEADER_FIELD})*\r?$", re.MULTILINE
 )
 _INSERT = re.compile(
-    r"\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<columns>[^()]{1,2000})\)\s*VALUES\s*", re.IGNORECASE
+    r"\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<columns>[^()]{1,2000})\)\s*VALUES\b", re.IGNORECASE
 )
 _INSERT_WORD = re.compile(r"\binsert\b", re.IGNORECASE)
 _QUOTED = {"\"": re.compile(r"\"[^\"\n]*\""), "'": re.compile(r"'[^'\n]*'")}
@@ -251,9 +251,10 @@ class Layout:
             return position, Carry(region.table, mid_record=not at_line_start)
         line_start = text.rfind("\n", 0, position) + 1
         keep = line_start if limit - line_start <= RECORD_CAP else position
-        # An INSERT whose column list is still arriving is kept whole.
+        # An INSERT whose column list is still arriving, or not yet behind, is kept whole.
         for word in _INSERT_WORD.finditer(text, max(0, limit - RECORD_CAP), limit):
-            if word.start() < keep and _INSERT.match(text, word.start()) is None:
+            insert = _INSERT.match(text, word.start())
+            if word.start() < keep and (insert is None or insert.end() > position):
                 keep = word.start()
                 break
         return keep, Carry(mid_record=keep != 0 and text[keep - 1] != "\n")
@@ -285,6 +286,8 @@ def field_closes(text: str, end: int, final: bool) -> bool | None:
         return True
     if char not in " \t":
         return False
+    if not final and _NEXT_KEY_ARRIVING.fullmatch(text, after):
+        return None
     rest = _NEXT_KEY.match(text, after)
     if rest is None:
         return False
@@ -293,6 +296,7 @@ def field_closes(text: str, end: int, final: bool) -> bool | None:
 
 # After a keyed value: spaces, then the next key (logfmt), a comment or the line's end.
 _NEXT_KEY = re.compile(r"[\x20\t]+(?:[A-Za-z_][\w.-]{0,47}=|\#|HTTP/|$)", re.MULTILINE)
+_NEXT_KEY_ARRIVING = re.compile(r"[\x20\t]+(?:[A-Za-z_][\w.-]{0,47}|HTTP/)?")
 
 
 def _split_names(line: str, delimiter: str) -> tuple[frozenset[str], ...]:
