@@ -19,6 +19,7 @@ structure open at the start of its kept text (a `Carry`) instead of the text its
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -105,9 +106,16 @@ class _Region:
     end: int  # where they end (exclusive)
 
 
-_HEADER_FIELD = r"[\x20\t]*(?:\"[A-Za-z][^\"\n]{0,63}\"|[A-Za-z][A-Za-z0-9_.#/()'\x20-]{0,63}|)[\x20\t]*"
+# A header line: names (or nothing, as around a Markdown table's outer pipes) split by
+# one delimiter. Possessive, and found from the "\n" before it: the regex engine skips
+# to each newline instead of trying every position.
+# A name is at most four words, none of them a number.
+_NAME_WORD = r"[A-Za-z0-9_.#/()'-]{0,31}+"
+_HEADER_FIELD = (
+    rf"\x20*+(?:\"[A-Za-z][^\"\n]{{0,63}}+\"|[A-Za-z]{_NAME_WORD}(?:\x20[A-Za-z#(]{_NAME_WORD}){{0,3}}+)?+\x20*+"
+)
 _HEADER = re.compile(
-    rf"^{_HEADER_FIELD}(?P<d>[,;\t|]){_HEADER_FIELD}(?:(?P=d){_HEADER_FIELD})*\r?$", re.MULTILINE
+    rf"\n(?P<h>{_HEADER_FIELD}(?P<d>[,;\t|]){_HEADER_FIELD}(?:(?P=d){_HEADER_FIELD})*+)\r?(?=\n)"
 )
 _INSERT = re.compile(
     r"\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<columns>[^()]{1,2000})\)\s*VALUES\b", re.IGNORECASE
@@ -132,12 +140,13 @@ _NOT_KEYED = frozenset(",;|\t\n(")
 class Layout:
     """The tables and INSERT lists of one text, found on first use."""
 
-    __slots__ = ("_carry", "_regions", "text")
+    __slots__ = ("_carry", "_regions", "_starts", "text")
 
     def __init__(self, text: str, carry: Carry | None = None) -> None:
         self.text = text
         self._carry = carry
         self._regions: list[_Region] | None = None
+        self._starts: list[int] | None = None
 
     def regions(self) -> list[_Region]:
         if self._regions is None:
@@ -155,18 +164,19 @@ class Layout:
                 regions.append(_Region(carry.table, 0, _sql_end(text, 0)))
             else:
                 regions.append(_Region(carry.table, first_line, _rows_end(text, first_line, carry.table.delimiter)))
-        for header in _HEADER.finditer(text, first_line):
-            if header.end() == len(text):
-                continue  # a header is a whole line; the last line may not be complete
+        # (a header is a whole line: one the text ends in may not be complete)
+        mid_record = carry is not None and carry.mid_record
+        lines, shift = (text, 0) if mid_record else ("\n" + text, 1)
+        for header in _HEADER.finditer(lines, max(0, first_line - 1)):
             delimiter = header.group("d")
-            if header.group()[:12].lstrip().lower().startswith("insert"):
+            if header.group("h")[:12].lstrip().lower().startswith("insert"):
                 continue  # an INSERT's column list, read below
-            columns = _split_names(header.group(), delimiter)
+            columns = _split_names(header.group("h"), delimiter)
             if not any(columns):
                 continue
-            start = header.end() + 1
+            start = header.end() + 1 - shift
             regions.append(_Region(Table(delimiter, columns), start, _rows_end(text, start, delimiter)))
-        if "(" in text:
+        if "(" in text and _INSERT_WORD.search(text) is not None:
             for insert in _INSERT.finditer(text):
                 columns = _split_names(insert.group("columns"), ",")
                 if any(columns):
@@ -177,13 +187,15 @@ class Layout:
 
     def region_at(self, position: int) -> _Region | None:
         """The last-begun table or INSERT list whose records cover `position`."""
-        found = None
-        for region in self.regions():
-            if region.start > position:
-                break
-            if position < region.end:
-                found = region
-        return found
+        regions = self.regions()
+        if not regions:
+            return None
+        if self._starts is None:
+            self._starts = [region.start for region in regions]
+        for index in range(bisect.bisect_right(self._starts, position) - 1, -1, -1):
+            if position < regions[index].end:
+                return regions[index]
+        return None
 
     def record_start(self, region: _Region, position: int) -> int:
         """Start of the record holding `position`: its line, or the "(" of its INSERT

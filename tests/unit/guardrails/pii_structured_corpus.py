@@ -170,7 +170,7 @@ class Builder:
                 kind, text = self.cell(column)
                 if index:
                     out.append((None, sep))
-                quoted = quote or sep.strip() in text  # as a CSV writer quotes "$64,082.43"
+                quoted = quote or (sep == "," and "," in text)  # as a CSV writer quotes "$64,082.43"
                 out += [(None, '"'), (kind, text), (None, '"')] if quoted else [(kind, text)]
             out.append((None, trail + "\n"))
         return out
