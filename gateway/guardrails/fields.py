@@ -166,6 +166,8 @@ class Layout:
                 regions.append(_Region(carry.table, 0, _sql_end(text, 0)))
             else:
                 regions.append(_Region(carry.table, first_line, _rows_end(text, first_line, carry.table.delimiter)))
+        if "\n" not in text and _insert_at(text, 0, len(text)) == -1:
+            return regions  # no whole line, no INSERT: nothing that could be a header
         # (a header is a whole line: one the text ends in may not be complete)
         mid_record = carry is not None and carry.mid_record
         lines, shift = (text, 0) if mid_record else ("\n" + text, 1)
@@ -276,14 +278,21 @@ class Layout:
 
 def _insert_at(text: str, start: int, end: int) -> int:
     """The first "INSERT" (in a usual spelling) in text[start:end], or -1."""
-    found = [at for word in _INSERT_SPELLINGS if (at := text.find(word, start, end)) != -1]
-    return min(found, default=-1)
+    found = -1
+    for word in _INSERT_SPELLINGS:
+        at = text.find(word, start, end)
+        if at != -1 and (found == -1 or at < found):
+            found = at
+    return found
 
 
 def key_kinds(text: str, start: int) -> frozenset[str] | None:
     """The kinds the key right before text[start] names, or None when no key is there."""
-    if start == 0 or text[start - 1] in _NOT_KEYED:
-        return None
+    before = start - 1
+    while before >= 0 and text[before] in " \t\"'":
+        before -= 1
+    if before < 0 or text[before] not in ":=>":
+        return None  # the common case, settled without the regex
     window = text[max(0, start - KEY_WINDOW - 8) : start][::-1]
     key = _KEY_REVERSED.match(window)
     if key is None:
