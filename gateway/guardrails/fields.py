@@ -258,6 +258,10 @@ class Layout:
         `position`: where to keep from (never after `position`) and the structure
         open there, so that what follows is judged as in the whole text."""
         text = self.text
+        carry = self._carry
+        table = carry.table if carry is not None and carry.mid_record else None
+        if table is not None and not table.sql and text.find("\n", 0, position) == -1:
+            return position, carry  # still inside the line the text began in
         region = self.region_at(position)
         if region is not None:
             record = self.record_start(region, position)
