@@ -261,7 +261,7 @@ class Layout:
         carry = self._carry
         table = carry.table if carry is not None and carry.mid_record else None
         if table is not None and not table.sql and text.find("\n", 0, position) == -1:
-            return position, carry  # still inside the line the text began in
+            return position, Carry(table, mid_record=True)  # still inside the line the text began in
         region = self.region_at(position)
         if region is not None:
             record = self.record_start(region, position)
