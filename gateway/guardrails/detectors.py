@@ -27,7 +27,7 @@ DIGIT_TYPES = ("ssn", "credit_card", "phone_us")
 
 # No letter, digit or underscore touches a match, directly or through - or .
 # (a letter then "." is checked after the match: only a cue word may be glued on).
-_LEFT = r"(?<![A-Za-z0-9_])(?<![0-9_][-.])(?<![A-Za-z]-)"
+_LEFT = r"(?<![A-Za-z0-9_])(?<![0-9_][-.]|[A-Za-z]-)"
 _RIGHT = r"(?![A-Za-z0-9_])(?![-.][A-Za-z0-9_])"
 
 # SSN: no 000/666/9xx area, no 00 group, no 0000 serial.
@@ -44,12 +44,13 @@ _SSN = (
 _CARD_GROUPS = (
     r"\d{{4}}{s}\d{{4}}{s}\d{{4}}{s}(?:\d{{4}}(?:{s}\d{{1,3}}(?![\d/]))?|\d{{1,3}})|\d{{4}}{s}\d{{6}}{s}\d{{4,5}}"
 )
-_CARD_DASHED, _CARD_DOTTED = _CARD_GROUPS.format(s="-"), _CARD_GROUPS.format(s=r"\.")
-_CARD_SPACED = _CARD_GROUPS.format(s=r"\x20")
-_CARD = (
-    rf"\d{{13,19}}|(?:{_CARD_DASHED})|(?:{_CARD_DOTTED})"
-    rf"|(?<!\d\x20)(?:{_CARD_SPACED})(?!\x20\d{{1,6}}(?![\d/]))"
+# Dashes or dots: the first separator is matched, the others repeat it.
+_CARD_MARKED = (
+    r"\d{4}(?P<card_sep>[-.])\d{4}(?P=card_sep)\d{4}(?P=card_sep)(?:\d{4}(?:(?P=card_sep)\d{1,3}(?![\d/]))?|\d{1,3})"
+    r"|\d{4}(?P<amex_sep>[-.])\d{6}(?P=amex_sep)\d{4,5}"
 )
+_CARD_SPACED = _CARD_GROUPS.format(s=r"\x20")
+_CARD = rf"\d{{13,19}}|(?:{_CARD_MARKED})|(?<!\d\x20)(?:{_CARD_SPACED})(?!\x20\d{{1,6}}(?![\d/]))"
 # Issuer prefixes and the lengths they issue: Visa, Mastercard (2- and 5-series), Amex,
 # Diners, JCB, Discover, UnionPay, Maestro. ISBN-13s (978/979), IMEIs (15 digits, 35/86
 # ...) and the 1/7/8/9-led numbers of other schemes fall out.
@@ -111,11 +112,9 @@ _ID_BEFORE_REVERSED = re.compile(
     r"|gnikoob|kcart)(?![A-Za-z])",
     re.IGNORECASE,
 )
+_SENTENCE_BREAK = re.compile(r"[?!]\s|\.\s+(?=[A-Z])|\n\s*\n")
 # Not the "." of an abbreviation a cue is written with: "Soc. Sec. No.", "S.S.N.", "Tel."
-_SENTENCE_BREAK = re.compile(
-    r"[?!]\s|(?<!\b[A-Za-z])(?<!\b[Nn]o)(?<!\b[Nn]r)(?<!\b[Pp]h)(?<!\b[Ss]oc)(?<!\b[Ss]ec)(?<!\b[Tt]el)"
-    r"\.\s+(?=[A-Z])|\n\s*\n"
-)
+_ABBREVIATION = re.compile(r"(?<![A-Za-z])(?:[A-Za-z]|[Nn]o|[Nn]r|[Pp]h|[Ss]oc|[Ss]ec|[Tt]el)\Z")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_])[0-9]+")  # not the digits of "David1992"
 
 # Runs that can hold a digit match: nine or more digits (every SSN, card and phone has
@@ -293,19 +292,28 @@ def _named_by_context(kind: str, text: str, start: int, end: int) -> bool | None
     for number in _NUMBER.finditer(text, before, start):
         before = number.end()
     for sentence_break in _SENTENCE_BREAK.finditer(text, before, start):
-        before = sentence_break.end()
+        if not _abbreviated(text, sentence_break.start()):
+            before = sentence_break.end()
     if keywords.search(text, before, start) is not None:
         return True
     if _ID_NOUNS.search(text, before, start) is not None:
         return False
     after = min(len(text), end + CONTEXT_WINDOW)
     closed = after - end == CONTEXT_WINDOW
-    for stop in (_NUMBER.search(text, end, after), _SENTENCE_BREAK.search(text, end, after)):
-        if stop is not None and stop.start() < after:
-            after, closed = stop.start(), True
+    sentence_end = next(
+        (b.start() for b in _SENTENCE_BREAK.finditer(text, end, after) if not _abbreviated(text, b.start())), None
+    )
+    number = _NUMBER.search(text, end, after)
+    for stop in (number.start() if number else None, sentence_end):
+        if stop is not None and stop < after:
+            after, closed = stop, True
     if keywords.search(text, end, after) is not None:
         return True
     return False if closed else None
+
+
+def _abbreviated(text: str, dot: int) -> bool:
+    return text[dot] == "." and _ABBREVIATION.search(text, max(0, dot - 4), dot) is not None
 
 
 def _digit_regions(text: str) -> Iterator[Span]:

@@ -120,6 +120,9 @@ _HEADER = re.compile(
 _INSERT = re.compile(
     r"\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<columns>[^()]{1,2000})\)\s*VALUES\b", re.IGNORECASE
 )
+# What a header line may hold so far: whole or partial names and delimiters.
+_HEADER_SO_FAR = re.compile(rf"{_HEADER_FIELD}(?:[,;\t|]{_HEADER_FIELD})*+\r?")
+_HEADER_QUOTE_OPEN = re.compile(rf"(?:{_HEADER_FIELD}[,;\t|])*+\x20*+\"[^\"\n]{{0,64}}+")
 # Case-insensitive regexes without a literal prefix try every position (~45 us/KiB):
 # the spellings are looked for with str.find first.
 _INSERT_SPELLINGS = ("INSERT", "insert", "Insert")
@@ -267,17 +270,30 @@ class Layout:
             record = self.record_start(region, position)
             if record != -1 and limit - record <= RECORD_CAP:
                 return record, Carry(region.table)
-            at_line_start = not region.table.sql and (position == 0 or text[position - 1] == "\n")
-            return position, Carry(region.table, mid_record=not at_line_start)
+            return position, Carry(region.table, mid_record=region.table.sql or not self._line_starts(position))
+        # A line that may still become a header is kept whole; prose only its tail.
+        keep = position
         line_start = text.rfind("\n", 0, position) + 1
-        keep = line_start if limit - line_start <= RECORD_CAP else position
+        if self._line_starts(line_start) and limit - line_start <= RECORD_CAP:
+            line_end = text.find("\n", line_start, limit)
+            line_end = limit if line_end == -1 else line_end
+            if _HEADER_SO_FAR.fullmatch(text, line_start, line_end) or (
+                line_end == limit and _HEADER_QUOTE_OPEN.fullmatch(text, line_start, line_end)
+            ):
+                keep = line_start
         # An INSERT whose column list is still arriving, or not yet behind, is kept whole.
-        word = _insert_at(text, max(0, limit - RECORD_CAP), min(keep, limit))
-        if word != -1:
+        word = _insert_at(text, max(0, limit - RECORD_CAP), min(keep + len("INSERT"), len(text)))
+        if word != -1 and word < keep:
             insert = _INSERT.match(text, word)
             if insert is None or insert.end() > position:
                 keep = word
-        return keep, Carry(mid_record=keep != 0 and text[keep - 1] != "\n")
+        return keep, Carry(mid_record=not self._line_starts(keep))
+
+    def _line_starts(self, position: int) -> bool:
+        """Whether a line of the whole text starts at `position`."""
+        if position == 0:
+            return self._carry is None or not self._carry.mid_record
+        return self.text[position - 1] == "\n"
 
 
 def _insert_at(text: str, start: int, end: int) -> int:
