@@ -303,8 +303,8 @@ def _named_by_context(kind: str, text: str, start: int, end: int) -> bool | None
     sentence_end = next(
         (b.start() for b in _SENTENCE_BREAK.finditer(text, end, after) if not _abbreviated(text, b.start())), None
     )
-    number = _NUMBER.search(text, end, after)
-    for stop in (number.start() if number else None, sentence_end):
+    next_number = _NUMBER.search(text, end, after)
+    for stop in (next_number.start() if next_number else None, sentence_end):
         if stop is not None and stop < after:
             after, closed = stop, True
     if keywords.search(text, end, after) is not None:
