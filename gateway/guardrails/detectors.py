@@ -167,27 +167,27 @@ def digit_pattern(types: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"(?=[0-9(+]){_LEFT}(?:{alternatives}){_RIGHT}", re.ASCII)
 
 
+# Luhn: every second digit from the right is doubled (and 9 taken off past 9).
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    doubled = digits[-2::-2].translate(_DOUBLED)
+    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
 
 
 def scan_digits(pattern: re.Pattern[str], text: str, carry: Carry | None = None) -> Iterator[tuple[str, int, int]]:
     """(type, start, end) of each digit match; `carry`: the structure open at text[0]."""
     layout = Layout(text, carry)
+    search = pattern.search
     for region_start, region_end in _digit_regions(text):
         position = region_start
-        while (match := pattern.search(text, position, region_end)) is not None:
+        while (match := search(text, position, region_end)) is not None:
             kind = match.lastgroup
             assert kind is not None
-            if _accepted(kind, match, text, layout, final=True):
-                yield kind, match.start(), match.end()
-                position = match.end()
+            if _accepted(kind, match, text, layout, True):
+                start, position = match.span()
+                yield kind, start, position
             else:  # a rejected candidate must not hide a match that starts inside it
                 position = match.start() + 1
 
@@ -319,10 +319,13 @@ def _abbreviated(text: str, dot: int) -> bool:
 def _digit_regions(text: str) -> Iterator[Span]:
     """Merged windows around each digit run that could hold a match."""
     region_start = region_end = -1
+    length, extension = len(text), _EXTENSION_AHEAD.match
     for run in _DIGIT_RUN.finditer(text):
-        start = max(0, run.start() - _RUN_BEFORE)
-        after = _EXTENSION_ROOM if _EXTENSION_AHEAD.match(text, run.end()) else _RUN_AFTER
-        end = min(len(text), run.end() + after)
+        start, end = run.span()
+        start = start - _RUN_BEFORE if start > _RUN_BEFORE else 0
+        end += _EXTENSION_ROOM if extension(text, end) else _RUN_AFTER
+        if end > length:
+            end = length
         if start <= region_end:
             region_end = max(region_end, end)
             continue
