@@ -176,6 +176,22 @@ def main() -> None:
         ]
         print(f"{name:42} " + " ".join(f"{figure:10.1f}" for figure in figures[:3]) + f" {figures[3]:11.1f}")
     print("target: find and redact under 50 us/KiB; stream/4ch is streamed redaction fed 4-char chunks")
+    print()
+    bound = detector.max_match_len
+    print(f"{'held back by a stream fed 4-char chunks':42} {'mean':>10} {'max':>10}   (characters; bound {bound})")
+    for name, text in texts.items():
+        mean, most = held_back(detector, text, 4)
+        print(f"{name:42} {mean:10.1f} {most:10d}")
+
+
+def held_back(detector: PiiDetector, text: str, chunk: int) -> tuple[float, int]:
+    """What a stream holds after each chunk: the delay it adds, in characters."""
+    redactor, held = StreamRedactor(detector), []
+    for i in range(0, len(text), chunk):
+        redactor.feed(text[i : i + chunk])
+        held.append(redactor.held)
+    redactor.flush()
+    return sum(held) / len(held), max(held)
 
 
 if __name__ == "__main__":
