@@ -136,6 +136,7 @@ _KEY_REVERSED = re.compile(
     r"|(?:>=|=:?)(?:[\x20\t]+[\"']?(?P<spaced>[A-Za-z0-9_.#()/\x20-]{1,48})|[\"']?(?P<token>[A-Za-z0-9_.#\[\]-]{1,48}))"
     r"|:[\x20\t]*[\"']?(?P<words>[A-Za-z0-9_.#()/\x20-]{1,48}))"
 )
+_CELL_EDGES = frozenset(",;\t|()\r\n")
 # What may stand between a cell's value and its delimiters.
 _PADDING = {d: " \t\"'".replace(d, "") for d in ",;\t|"}
 _LETTER = re.compile("[A-Za-z]")
@@ -226,6 +227,16 @@ class Layout:
         """The kinds of the column whose cell text[start:end] fills; False when it
         fills no cell of a table; None when that depends on text not seen yet."""
         text = self.text
+        edge = start - 1  # first, cheaply: a cell's value has a delimiter or a line's edge on each side
+        while edge >= 0 and text[edge] in " \"'":
+            edge -= 1
+        if edge >= 0 and text[edge] not in _CELL_EDGES:
+            return False
+        edge = end
+        while edge < len(text) and text[edge] in " \"'":
+            edge += 1
+        if edge < len(text) and text[edge] not in _CELL_EDGES:
+            return False
         region = self.region_at(start)
         if region is None:
             return False
