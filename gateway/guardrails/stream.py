@@ -18,6 +18,10 @@ from gateway.guardrails.pii import Carry, Finding, PiiDetector
 # Emitted text kept (not re-emitted) so detectors see what precedes new text: the
 # boundary look-behind and the keyword window of a bare number.
 _CONTEXT_CHARS = 96
+# Kept context may grow to this before it is trimmed (where a table row or INSERT tuple
+# allows): keeping more of the real text is always safe, and trimming costs a look at
+# the structure, so it is done per line or per this many characters, not per chunk.
+_CONTEXT_SLACK = 320
 
 
 class StreamRedactor:
@@ -75,7 +79,10 @@ class StreamRedactor:
             self.counts[finding.type] += 1
             position = finding.end
         parts.append(buffer[position:cut])
-        keep, self._carry = self._detector.keep_from(buffer, self._carry, cut, _CONTEXT_CHARS)
-        self._context = buffer[keep:cut]
+        if cut > _CONTEXT_SLACK or "\n" in buffer[offset:cut]:
+            keep, self._carry = self._detector.keep_from(buffer, self._carry, cut, _CONTEXT_CHARS)
+            self._context = buffer[keep:cut]
+        else:
+            self._context = buffer[:cut]
         self._pending = buffer[cut:]
         return "".join(parts)
