@@ -140,7 +140,6 @@ _CELL_EDGES = frozenset(",;\t|()\r\n")
 # What may stand between a cell's value and its delimiters.
 _PADDING = {d: " \t\"'".replace(d, "") for d in ",;\t|"}
 _LETTER = re.compile("[A-Za-z]")
-_NOT_KEYED = frozenset(",;|\t\n(")
 
 
 class Layout:
@@ -213,7 +212,7 @@ class Layout:
             return max(text.rfind("\n", 0, position) + 1, region.start)
         opening = text.rfind("(", region.start, position)
         # A tuple opens after VALUES or a ",": not the "(" of '(312) 555-0199'.
-        while opening != -1 and text[region.start : opening].rstrip()[-1:] not in ("", ","):
+        while opening != -1 and not _opens_tuple(text, region.start, opening):
             opening = text.rfind("(", region.start, opening)
         if opening == -1:
             return -1
@@ -305,6 +304,14 @@ class Layout:
         if position == 0:
             return self._carry is None or not self._carry.mid_record
         return self.text[position - 1] == "\n"
+
+
+def _opens_tuple(text: str, values: int, opening: int) -> bool:
+    """Whether the "(" at `opening` follows VALUES (at `values`) or a ",", spaces aside."""
+    before = opening - 1
+    while before >= values and text[before] in " \t\r\n":
+        before -= 1
+    return before < values or text[before] == ","
 
 
 def _insert_at(text: str, start: int, end: int) -> int:
