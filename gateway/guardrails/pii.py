@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.guardrails import detectors
 from gateway.guardrails.detectors import CONTEXT_WINDOW, luhn_valid
@@ -23,8 +24,10 @@ CUSTOM_MAX_MATCH_LEN = 256
 _CUSTOM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
+    """One match: its type and span (a tuple: a CSV export holds thousands of them,
+    and a tuple is made in half the time of a frozen dataclass)."""
+
     type: str
     start: int
     end: int
