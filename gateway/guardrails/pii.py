@@ -107,8 +107,10 @@ class PiiDetector:
         for order, custom in enumerate(self._custom, 1):
             spans += [(m.start(), -m.end(), order, custom.name) for m in custom.pattern.finditer(text)]
         if self._digits is not None:
-            last = len(self._custom) + 1
             digits = detectors.scan_digits(self._digits, text, carry)
+            if not spans:  # digit matches come sorted and apart: nothing to merge
+                return [Finding(kind, start, end) for kind, start, end in digits]
+            last = len(self._custom) + 1
             spans += [(start, -end, last, kind) for kind, start, end in digits]
         spans.sort()
         findings: list[Finding] = []
