@@ -138,20 +138,21 @@ _KEY_REVERSED = re.compile(
 )
 _CELL_EDGES = frozenset(",;\t|()\r\n")
 # What may stand between a cell's value and its delimiters.
-_PADDING = {d: " \t\"'".replace(d, "") for d in ",;\t|"}
+_PADDING = frozenset(" \"'")
 _LETTER = re.compile("[A-Za-z]")
 
 
 class Layout:
     """The tables and INSERT lists of one text, found on first use."""
 
-    __slots__ = ("_carry", "_regions", "_starts", "text")
+    __slots__ = ("_carry", "_line", "_regions", "_starts", "text")
 
     def __init__(self, text: str, carry: Carry | None = None) -> None:
         self.text = text
         self._carry = carry
         self._regions: list[_Region] | None = None
         self._starts: list[int] | None = None
+        self._line: tuple[int, int, _Region] | None = None
 
     def regions(self) -> list[_Region]:
         if self._regions is None:
@@ -225,45 +226,45 @@ class Layout:
     def column(self, start: int, end: int, final: bool) -> frozenset[str] | Literal[False] | None:
         """The kinds of the column whose cell text[start:end] fills; False when it
         fills no cell of a table; None when that depends on text not seen yet."""
-        text = self.text
-        edge = start - 1  # first, cheaply: a cell's value has a delimiter or a line's edge on each side
-        while edge >= 0 and text[edge] in " \"'":
-            edge -= 1
-        if edge >= 0 and text[edge] not in _CELL_EDGES:
+        text, length = self.text, len(self.text)
+        # First, cheaply: a cell's value has a delimiter or a record's edge on each side.
+        low, high = start - 1, end
+        while low >= 0 and text[low] in _PADDING:
+            low -= 1
+        while high < length and text[high] in _PADDING:
+            high += 1
+        before = text[low] if low >= 0 else "\n"
+        after = text[high] if high < length else ""
+        if before not in _CELL_EDGES or (after and after not in _CELL_EDGES):
             return False
-        edge = end
-        while edge < len(text) and text[edge] in " \"'":
-            edge += 1
-        if edge < len(text) and text[edge] not in _CELL_EDGES:
-            return False
-        region = self.region_at(start)
-        if region is None:
-            return False
-        record = self.record_start(region, start)
-        if record == -1 or start - record > RECORD_CAP:
-            return False
+        line = self._line  # the table of the line last asked about
+        if line is not None and line[0] <= start < line[1]:
+            region, record = line[2], line[0]
+        else:
+            found = self.region_at(start)
+            if found is None:
+                return False
+            region, record = found, self.record_start(found, start)
+            if record == -1:
+                return False
+            if not any(other.table.sql for other in self.regions()):  # an INSERT's may begin mid-line
+                line_end = text.find("\n", start)
+                self._line = (record, length if line_end == -1 else line_end, region)
         table = region.table
-        first = record + 1 if table.sql else record
-        prefix = text[first:start]
-        before = prefix.rstrip(_PADDING[table.delimiter])
-        if before and before[-1] != table.delimiter:
+        delimiter, first = table.delimiter, record + 1 if table.sql else record
+        if start - record > RECORD_CAP or (low >= first and before != delimiter):
             return False
-        after, padding = end, _PADDING[table.delimiter]
-        while after < len(text) and text[after] in padding:
-            after += 1
-        if after == len(text):
+        if not after:
             if not final:
                 return None
-            closer = "\n"
-        else:
-            closer = text[after]
-        if closer != table.delimiter:
-            if closer not in (")" if table.sql else "\r\n") or not (before or table.sql):
-                return False  # text follows in the cell, or a lone number on a line
+            after = "\n"
+        if after != delimiter and (after not in (")" if table.sql else "\r\n") or (low < first and not table.sql)):
+            return False  # text follows in the cell, or a lone number on a line
+        prefix = text[first:start]
         for quote in "\"'":
             if quote in prefix:
                 prefix = _QUOTED[quote].sub("", prefix)
-        index = prefix.count(table.delimiter)
+        index = prefix.count(delimiter)
         return table.columns[index] if index < len(table.columns) else False
 
     def carry_at(self, position: int, limit: int) -> tuple[int, Carry]:
