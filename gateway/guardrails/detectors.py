@@ -99,7 +99,8 @@ CONTEXT_WINDOW = 48
 # "Order 5552345678 shipped; call us if it is late."
 _ID_NOUNS = re.compile(
     r"\b(?:order|invoice|ticket|case|account|acct|tracking|ref|reference|id|confirmation|transaction"
-    r"|txn|receipt|booking|reservation|policy|claim|member|routing|serial|part|sku|batch|isbn|item)\b",
+    r"|txn|receipt|booking|reservation|policy|claim|member|routing|serial|part|sku|batch|isbn|item"
+    r"|mrn|npi|imei|employee|emp)\b",
     re.ASCII | re.IGNORECASE,
 )
 # Words a number may be glued to with a ".": "no.123-45-6789", "Tel.2125550199".

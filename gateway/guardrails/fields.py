@@ -36,11 +36,11 @@ KEY_WINDOW: Final = 48
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9#]+")
 _SSN_TOKENS = frozenset({"ssn", "ssns", "ssnno", "ssnum", "ssno"})
-_SSN_PAIRS = (("social", "security"), ("soc", "sec"))
+_SSN_PAIRS = (("social", "security"), ("soc", "sec"), ("taxpayer", "id"))
 _SS_SUFFIXES = frozenset({"no", "num", "nbr", "number", "#"})
 _PHONE_TOKENS = frozenset(
-    {"phone", "phones", "telephone", "tel", "mobile", "cell", "cellphone", "fax", "cb", "callback", "msisdn",
-     "whatsapp", "sms", "landline", "ph", "mob", "phonenumber", "phoneno", "telno", "mobileno", "homephone",
+    {"phone", "phones", "telephone", "tel", "mobile", "cell", "cellular", "cellphone", "fax", "cb", "callback",
+     "msisdn", "whatsapp", "sms", "landline", "ph", "mob", "phonenumber", "phoneno", "telno", "mobileno", "homephone",
      "workphone"}
 )
 _CARD_TOKENS = frozenset({"card", "cardnumber", "cardno", "cc", "ccnum", "ccnumber", "pan", "creditcard", "ccn"})

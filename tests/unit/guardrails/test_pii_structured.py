@@ -203,3 +203,15 @@ def test_a_cell_is_held_only_until_it_closes() -> None:
     assert out == "id,ssn,zip\n1,"
     assert redactor.feed(",98101\n") == "[REDACTED-SSN],98101\n"
     assert redactor.flush() == ""
+
+
+def test_names_and_layouts_written_apart_from_the_corpus() -> None:
+    export = "Last Name,First Name,SSN (no dashes),Home Ph,Hire Date\nSmith,Jo,123456789,2125550147,2019-04-01\n"
+    assert found(export) == [("ssn", "123456789"), ("phone_us", "2125550147")]
+    tsv = "emp_id\tsoc_sec_num\tcellular\n100234567\t345678901\t4155550123\n"
+    assert found(tsv) == [("ssn", "345678901"), ("phone_us", "4155550123")]
+    assert found("| Member # | Soc. Sec. # | Contact No. |\n|---|---|---|\n| 881234567 | 567890123 | 6175550100 |\n") == [
+        ("ssn", "567890123"), ("phone_us", "6175550100")]
+    assert found("user{id=234567890, ssn=345678901, tel=2125550100}") == [("ssn", "345678901"), ("phone_us", "2125550100")]
+    assert found("SSN:123456789;DOB:1990-01-01;Zip:981012345") == [("ssn", "123456789")]
+    assert found("Patient MRN 234567890, SS# on file: 345-67-8901") == [("ssn", "345-67-8901")]
