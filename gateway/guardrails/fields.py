@@ -6,7 +6,8 @@ A field has a name in three layouts:
   `phone => ...` (JSON, logfmt, query strings, YAML, INI, SQL `SET ssn = '...'`);
 - a column of a table: a header line of names split by `,` `;` tab or `|` (CSV, TSV,
   pipe and Markdown tables), followed by the lines that hold the same delimiter;
-- a column of an SQL `INSERT INTO t (a, ssn, ...) VALUES (...), (...)` list.
+- a column of an SQL `INSERT INTO t (a, ssn, ...) VALUES (...), (...)` list, or of the
+  tab-separated rows of a PostgreSQL `COPY t (a, ssn, ...) FROM stdin;` block.
 
 A number fills a field when only quotes and spaces stand between it and the field's
 delimiters. A filled field is judged by its name alone (a bare number under an
@@ -120,6 +121,7 @@ _HEADER = re.compile(
 _INSERT = re.compile(
     r"\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<columns>[^()]{1,2000})\)\s*VALUES\b", re.IGNORECASE
 )
+_COPY = re.compile(r"COPY\x20+[\w.\"]+\x20*\((?P<columns>[^()\n]{1,2000})\)\x20+FROM\x20+stdin[^\n]*\n")
 # What a header line may hold so far: whole or partial names and delimiters.
 _HEADER_SO_FAR = re.compile(rf"{_HEADER_FIELD}(?:[,;\t|]{_HEADER_FIELD})*+\r?")
 _HEADER_QUOTE_OPEN = re.compile(rf"(?:{_HEADER_FIELD}[,;\t|])*+\x20*+\"[^\"\n]{{0,64}}+")
@@ -170,7 +172,7 @@ class Layout:
                 regions.append(_Region(carry.table, 0, _sql_end(text, 0)))
             else:
                 regions.append(_Region(carry.table, first_line, _rows_end(text, first_line, carry.table.delimiter)))
-        if "\n" not in text and _insert_at(text, 0, len(text)) == -1:
+        if "\n" not in text and _insert_at(text, 0, len(text)) == -1:  # (a COPY line ends in one too)
             return regions  # no whole line, no INSERT: nothing that could be a header
         # (a header is a whole line: one the text ends in may not be complete)
         mid_record = carry is not None and carry.mid_record
@@ -190,6 +192,15 @@ class Layout:
                 if any(columns):
                     start = insert.end()
                     regions.append(_Region(Table(",", columns, sql=True), start, _sql_end(text, start)))
+        copy = text.find("COPY ", first_line)
+        while copy != -1:  # PostgreSQL dumps: COPY t (cols) FROM stdin; then tab-separated rows
+            statement = _COPY.match(text, copy) if copy == 0 or text[copy - 1] == "\n" else None
+            if statement is not None:
+                columns = _split_names(statement.group("columns"), ",")
+                if any(columns):
+                    start = statement.end()
+                    regions.append(_Region(Table("\t", columns), start, _rows_end(text, start, "\t")))
+            copy = text.find("COPY ", copy + 5)
         regions.sort(key=lambda region: region.start)
         return regions
 
@@ -288,7 +299,7 @@ class Layout:
         if self._line_starts(line_start) and limit - line_start <= RECORD_CAP:
             line_end = text.find("\n", line_start, limit)
             line_end = limit if line_end == -1 else line_end
-            if _HEADER_SO_FAR.fullmatch(text, line_start, line_end) or (
+            if text.startswith("COPY", line_start) or _HEADER_SO_FAR.fullmatch(text, line_start, line_end) or (
                 line_end == limit and _HEADER_QUOTE_OPEN.fullmatch(text, line_start, line_end)
             ):
                 keep = line_start

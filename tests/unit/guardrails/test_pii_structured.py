@@ -215,3 +215,12 @@ def test_names_and_layouts_written_apart_from_the_corpus() -> None:
     assert found("user{id=234567890, ssn=345678901, tel=2125550100}") == [("ssn", "345678901"), ("phone_us", "2125550100")]
     assert found("SSN:123456789;DOB:1990-01-01;Zip:981012345") == [("ssn", "123456789")]
     assert found("Patient MRN 234567890, SS# on file: 345-67-8901") == [("ssn", "345-67-8901")]
+
+
+def test_a_postgresql_copy_block_is_a_table() -> None:
+    rows = "".join(f"{i}\t{123456780 + i}\t21255501{10 + i}\t{234567800 + i}\n" for i in range(30))
+    text = f"Here is the dump:\nCOPY public.people (id, ssn, phone, employee_id) FROM stdin;\n{rows}\\.\n\n123456789\n"
+    expected, findings = DETECTOR.redact(text)
+    assert [f.type for f in findings] == ["ssn", "phone_us"] * 30  # not the employee ids, nor after "\\."
+    for sizes in ([1], [4], [7, 3]):
+        assert streamed(text, sizes) == expected
