@@ -16,6 +16,9 @@ def register(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--admin-port", type=int, help="serve /admin on this port only (not on --port)")
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--admin-only", action="store_true",
+                       help="the admin deployment: the console (/admin/ui/) and the admin API on --port, "
+                            "no public routes, never runs migrations")
     serve.set_defaults(run=_run)
 
 
