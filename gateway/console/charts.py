@@ -88,8 +88,10 @@ def column_chart(title: str, points: Sequence[tuple[str, float]], fmt: str = "{:
 
 
 def _short(value: float, fmt: str) -> str:
-    """Axis labels stay short: 1.2M, 350k; money keeps its format below a thousand."""
+    """Axis labels stay short: 1.2M, 350k; small amounts of money keep their significant digits."""
     prefix = "$" if fmt.startswith("$") else ""
+    if prefix and 0 < value < 1:
+        return f"${value:.4f}".rstrip("0")
     if value >= 1_000_000:
         return f"{prefix}{value / 1_000_000:g}M"
     if value >= 1_000:
