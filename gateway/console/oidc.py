@@ -27,7 +27,8 @@ from gateway.settings import Settings
 
 PENDING_COOKIE = "gw_console_login"
 PENDING_SECONDS = 600
-_TIMEOUT = httpx.Timeout(10.0)
+_TIMEOUT_SECONDS = 10.0
+_TIMEOUT = httpx.Timeout(_TIMEOUT_SECONDS)
 _LEEWAY_SECONDS = 120
 _ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 
@@ -83,7 +84,7 @@ class OidcClient:
     def _client(self, redirect_uri: str) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
             client_id=self.client_id, client_secret=self._secret, scope=self._scopes, redirect_uri=redirect_uri,
-            code_challenge_method="S256", timeout=_TIMEOUT,
+            code_challenge_method="S256", timeout=_TIMEOUT_SECONDS,
             token_endpoint_auth_method="client_secret_post" if self._secret else "none")
 
     async def metadata(self) -> dict[str, Any]:
