@@ -4,12 +4,14 @@ read it; a page costs one query whatever the range.
 
 Whole UTC days come from the `usage_daily` rollup; only a partial day at an edge of the range
 (the first day of "the last 24 hours") is summed from `usage_records` through its ts index, as
-in gateway/usage/reports.py. Both feed one common table expression, which each dimension's
-aggregate then reads: PostgreSQL materialises it once, so the rollup is scanned once.
+in gateway/usage/reports.py. On PostgreSQL one GROUPING SETS aggregate gives every dimension
+in one scan of the rollup; SQLite, which has no grouping sets, unions one aggregate per
+dimension over a common table expression.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -55,11 +57,11 @@ async def breakdown(engine: AsyncEngine, since: datetime, until: datetime | None
     async with engine.connect() as conn:
         postgres = conn.dialect.name == "postgresql"
         parts += [_records_part(start, end, filters, postgres) for start, end in edges]
-        source = (sa.union_all(*parts) if len(parts) > 1 else parts[0]).cte("src")
-        statement = sa.union_all(*(_by(source, d) for d in ("total", *DIMENSIONS)))
+        union = sa.union_all(*parts) if len(parts) > 1 else parts[0]
+        statement = _grouping_sets(union.subquery("src")) if postgres else _unioned(union.cte("src"))
         rows = (await conn.execute(statement)).all()
     result = Breakdown()
-    for dim, key, *values in rows:
+    for dim, key, values in _rows(rows, postgres):
         if not values[0]:
             continue   # an aggregate over no rows at all still answers one row
         totals = _totals(values)
@@ -94,6 +96,35 @@ def _records_part(start: datetime, end: datetime | None, filters: Filters, postg
                       sa.func.sum(sa.case((hit, t.prompt_tokens + t.completion_tokens), else_=0)),
                       sa.func.sum(t.cost_usd))
             .where(*where).group_by(day, t.tenant, feature, model))
+
+
+# GROUPING(day, tenant, feature, model) of a row: a bit set for each column not grouped on.
+_GROUPING_BITS = {0b0111: "day", 0b1011: "tenant", 0b1101: "feature", 0b1110: "model", 0b1111: "total"}
+
+
+def _grouping_sets(source: sa.Subquery) -> sa.Select:
+    """PostgreSQL: one scan, every dimension's sums by GROUPING SETS."""
+    columns = [source.c[d] for d in DIMENSIONS]
+    sums = [sa.func.sum(source.c[name]) for name in _SUMS]
+    sets = sa.func.grouping_sets(sa.text("()"), *(sa.tuple_(c) for c in columns))
+    return sa.select(sa.func.grouping(*columns), *columns, *sums).group_by(sets)
+
+
+def _unioned(source: sa.CTE) -> sa.Select:
+    """SQLite (no GROUPING SETS): each dimension's aggregate over the same CTE, unioned."""
+    return sa.union_all(*(_by(source, d) for d in ("total", *DIMENSIONS)))  # type: ignore[return-value]
+
+
+def _rows(rows: Sequence[sa.Row], postgres: bool) -> list[tuple[str, str, list[Any]]]:
+    """(dimension, key, sums) from either statement's rows."""
+    if not postgres:
+        return [(row[0], row[1], list(row[2:])) for row in rows]
+    out = []
+    for row in rows:
+        dimension = _GROUPING_BITS[row[0]]
+        key = "" if dimension == "total" else row[1 + DIMENSIONS.index(dimension)]
+        out.append((dimension, key, list(row[1 + len(DIMENSIONS):])))
+    return out
 
 
 def _by(source: sa.CTE, dimension: str) -> sa.Select:
