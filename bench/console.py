@@ -7,7 +7,8 @@ server time over --runs requests and the number of SQL statements the page issue
 
 The records are generated inside PostgreSQL (generate_series) over the last 365 days across
 50 tenants (each with three of 11 features, and untagged requests) and 6 models (2 providers),
-skewed so that some tenants and models dominate as in real use; the `usage_daily` rollup is built from them as migration 0002 would.
+skewed so that some tenants and models dominate as in real use; the `usage_daily` rollup is
+built from them as migration 0002 would.
 The pages are served by the real app (create_app + open_runtime on that database) through an
 in-process ASGI transport, so the time measured is the gateway's own: routing, session
 lookup, queries, template rendering.
