@@ -37,9 +37,9 @@ import httpx
 import sqlalchemy as sa
 
 from gateway.app import create_app
-from gateway.console.roles import Role
-from gateway.console.sessions import COOKIE, SessionStore
 from gateway.db import migrate
+from gateway.identity.roles import Role
+from gateway.identity.sessions import COOKIE, SessionStore
 from gateway.runtime import Runtime, open_runtime
 from gateway.settings import Settings
 

@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.auth import RoleRequired, api_caller
 from gateway.api.deps import RuntimeDep
 from gateway.api.openai import request_id_of
-from gateway.console.auth import RoleRequired, api_caller
-from gateway.console.roles import ADMIN_KEY_SUBJECT, Principal, Role
+from gateway.identity.roles import ADMIN_KEY_SUBJECT, Principal, Role
 from gateway.runtime import Runtime
 from gateway.tenancy.audit import Actor
 from gateway.tenancy.durations import parse_duration

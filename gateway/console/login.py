@@ -7,10 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.api.auth import admin_key_principal, session_store
 from gateway.api.deps import RuntimeDep
-from gateway.console.auth import admin_key_principal, session_store
 from gateway.console.oidc import PENDING_COOKIE, PENDING_SECONDS, LoginError, OidcClient, Pending
-from gateway.console.sessions import COOKIE
 from gateway.console.web import (
     PREFIX,
     clear_session_cookie,
@@ -21,6 +20,7 @@ from gateway.console.web import (
     secure_cookies,
     set_session_cookie,
 )
+from gateway.identity.sessions import COOKIE
 from gateway.runtime import Runtime
 
 router = APIRouter(prefix=PREFIX)

@@ -10,8 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from gateway.api.auth import CsrfRejected, RoleRequired
 from gateway.console import login, pages_audit, pages_providers, pages_tenants, pages_usage
-from gateway.console.auth import CsrfRejected, RoleRequired
 from gateway.console.web import PREFIX, FormError, LoginRequired, login_path, redirect, render
 
 STATIC = Path(__file__).parent / "static"

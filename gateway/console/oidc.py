@@ -22,7 +22,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from gateway.console.roles import Role, parse_role_map, role_from_claims
+from gateway.identity.roles import Role, parse_role_map, role_from_claims
 from gateway.settings import Settings
 
 PENDING_COOKIE = "gw_console_login"

@@ -24,7 +24,7 @@ def difference(before: dict[str, Any] | None, after: dict[str, Any] | None) -> l
         old, new = before.get(name), after.get(name)
         if old == new or (name in _HIDDEN and before):
             continue
-        if not before and (new is None or new == [] or new == {} or name in _HIDDEN):
+        if not before and (new is None or new is False or new == [] or new == {} or name in _HIDDEN):
             continue
         rows.append({"field": name, "before": _show(old) if before else None, "after": _show(new)})
     return rows

@@ -15,8 +15,8 @@ from fastapi.responses import Response
 
 from gateway.api.deps import RuntimeDep
 from gateway.api.openai import request_id_of
-from gateway.console.roles import Principal, Role
 from gateway.console.web import PREFIX, Form, change, redirect, render, viewer
+from gateway.identity.roles import Principal, Role
 from gateway.runtime import Runtime
 from gateway.tenancy.durations import parse_duration
 from gateway.tenancy.models import LIMIT_NAMES

@@ -14,9 +14,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from gateway.console.auth import CsrfRejected, RoleRequired, csrf_matches, session_store
-from gateway.console.roles import Principal, Role
-from gateway.console.sessions import COOKIE
+from gateway.api.auth import CsrfRejected, RoleRequired, csrf_matches, session_store
+from gateway.identity.roles import Principal, Role
+from gateway.identity.sessions import COOKIE
 from gateway.runtime import Runtime
 
 PREFIX = "/admin/ui"

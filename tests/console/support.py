@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from gateway.console.roles import Role
-from gateway.console.sessions import COOKIE, SessionStore
-from gateway.console.tables import console_sessions
+from gateway.identity.roles import Role
+from gateway.identity.sessions import COOKIE, SessionStore
+from gateway.identity.tables import console_sessions
 from tests.support.gateway import RunningGateway
 
 UI = "/admin/ui"

@@ -20,7 +20,7 @@ from openai import AuthenticationError, OpenAI
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from gateway.console.tables import console_sessions
+from gateway.identity.tables import console_sessions
 from tests.conftest import unique
 from tests.console.browser import Deployment
 

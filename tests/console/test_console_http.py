@@ -8,8 +8,8 @@ import re
 
 import httpx
 
-from gateway.console.roles import Role
-from gateway.console.sessions import COOKIE
+from gateway.identity.roles import Role
+from gateway.identity.sessions import COOKIE
 from tests.conftest import unique
 from tests.console.support import UI, ConsoleClient, expire_session
 from tests.support.gateway import RunningGateway

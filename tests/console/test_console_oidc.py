@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from gateway.console.sessions import COOKIE
+from gateway.identity.sessions import COOKIE
 from tests.conftest import unique
 from tests.console.support import UI, ConsoleClient
 from tests.support.gateway import RunningGateway

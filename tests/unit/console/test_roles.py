@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.console.roles import Principal, Role, claim_values, parse_role_map, role_from_claims
+from gateway.identity.roles import Principal, Role, claim_values, parse_role_map, role_from_claims
 
 
 def test_the_highest_role_named_in_the_claim_wins() -> None:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.console.roles import Principal, Role
-from gateway.console.tables import console_sessions
+from gateway.identity.roles import Principal, Role
+from gateway.identity.tables import console_sessions
 from gateway.tenancy.models import as_utc
 
 COOKIE = "gw_console"

@@ -1,4 +1,4 @@
-"""The console's sessions table: one row per signed-in browser (see migration 0007)."""
+"""The console sessions table: one row per signed-in browser (see migration 0007)."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ from datetime import timedelta
 from fastapi import Request
 
 from gateway.api.deps import bearer_token
-from gateway.console.roles import ADMIN_KEY_SUBJECT, Principal, Role
-from gateway.console.sessions import COOKIE, SessionStore
 from gateway.errors import AuthenticationFailed, PermissionDenied
+from gateway.identity.roles import ADMIN_KEY_SUBJECT, Principal, Role
+from gateway.identity.sessions import COOKIE, SessionStore
 from gateway.runtime import Runtime
 
 CSRF_HEADER = "x-csrf-token"
