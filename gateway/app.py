@@ -154,5 +154,5 @@ def create_app(settings: Settings | None = None, *, public: bool = True, admin_a
         app.include_router(admin.router)
         app.include_router(usage.router)
         app.include_router(providers_admin.router)
-        mount_console(app)
+        mount_console(app, settings)
     return app

@@ -13,11 +13,16 @@ from fastapi.staticfiles import StaticFiles
 from gateway.api.auth import CsrfRejected, RoleRequired
 from gateway.console import login, pages_audit, pages_providers, pages_tenants, pages_usage
 from gateway.console.web import PREFIX, FormError, LoginRequired, login_path, redirect, render
+from gateway.identity.roles import parse_role_map
+from gateway.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
 
 
-def mount_console(app: FastAPI) -> None:
+def mount_console(app: FastAPI, settings: Settings) -> None:
+    """Adds the console's routes, assets and error pages. A malformed GATEWAY_OIDC_ROLE_MAP
+    stops the start here (ValueError naming the entry), not at someone's first sign-in."""
+    parse_role_map(settings.oidc_role_map)
     for module in (login, pages_usage, pages_tenants, pages_audit, pages_providers):
         app.include_router(module.router)
     app.mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="console-static")

@@ -4,12 +4,19 @@ logout, the key shown once, and audit rows naming the person."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
+import pytest
 
+from gateway.app import create_app
 from gateway.identity.roles import Role
 from gateway.identity.sessions import COOKIE
+from gateway.settings import Settings
 from tests.conftest import unique
 from tests.console.support import UI, ConsoleClient, expire_session
 from tests.support.gateway import RunningGateway
@@ -157,3 +164,16 @@ def test_the_admin_key_still_works_on_the_api_as_admin(console_gw: RunningGatewa
     assert (entry["actor"], entry["actor_email"]) == ("admin-api", None)
     no_key = httpx.get(console_gw.admin_url + "/admin/tenants", timeout=10)
     assert no_key.status_code == 401
+
+
+def test_admin_only_is_one_process_on_one_port() -> None:
+    command = Path(sys.executable).parent / "llm-gateway"
+    for extra in (["--workers", "2"], ["--admin-port", "9999"]):
+        done = subprocess.run([str(command), "serve", "--admin-only", *extra], capture_output=True, text=True,
+                              timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")})
+        assert done.returncode == 2 and "--admin-only serves the console" in done.stdout
+
+
+def test_a_malformed_role_map_stops_the_start() -> None:
+    with pytest.raises(ValueError, match="GATEWAY_OIDC_ROLE_MAP"):
+        create_app(Settings(oidc_role_map="some-group=superuser"), public=False)
