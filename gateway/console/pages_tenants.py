@@ -150,15 +150,21 @@ async def update_tenant(request: Request, runtime: RuntimeDep, name: str) -> Res
 @router.post("/tenants/{name}/disable")
 async def disable_tenant(request: Request, runtime: RuntimeDep, name: str) -> Response:
     me, _ = await change(request, runtime, Role.ADMIN)
-    await runtime.tenancy.disable_tenant(name, actor=me.actor, request_id=request_id_of(request))
+    try:
+        await runtime.tenancy.disable_tenant(name, actor=me.actor, request_id=request_id_of(request))
+    except NotFoundError:
+        return render(request, "not_found.html", me, status=404, what=f"No tenant named {name!r}.")
     return redirect(tenant_path(name) + "?ok=disabled")
 
 
 @router.post("/tenants/{name}/enable")
 async def enable_tenant(request: Request, runtime: RuntimeDep, name: str) -> Response:
     me, _ = await change(request, runtime, Role.ADMIN)
-    await runtime.tenancy.update_tenant(name, disabled=False, actor=me.actor, request_id=request_id_of(request),
-                                        action="tenant.enable")
+    try:
+        await runtime.tenancy.update_tenant(name, disabled=False, actor=me.actor,
+                                            request_id=request_id_of(request), action="tenant.enable")
+    except NotFoundError:
+        return render(request, "not_found.html", me, status=404, what=f"No tenant named {name!r}.")
     return redirect(tenant_path(name) + "?ok=enabled")
 
 

@@ -156,6 +156,21 @@ def test_an_expired_session_and_a_logged_out_one_return_to_the_login_page(consol
         assert replay.get(f"{UI}/").status_code == 303
 
 
+def test_disable_and_enable_from_the_console_and_unknown_names_get_a_page(console_gw: RunningGateway) -> None:
+    tenant = console_gw.create_tenant(unique("con"))
+    with ConsoleClient(console_gw) as client:
+        client.sign_in_as(Role.ADMIN, email="alice@example.com")
+        csrf = client.csrf()
+        assert client.form(f"{UI}/tenants/{tenant}/disable", csrf=csrf).status_code == 303
+        assert console_gw.admin("GET", f"/admin/tenants/{tenant}").json()["disabled"] is True
+        assert client.form(f"{UI}/tenants/{tenant}/enable", csrf=csrf).status_code == 303
+        assert console_gw.admin("GET", f"/admin/tenants/{tenant}").json()["disabled"] is False
+        for path in (f"{UI}/tenants/nobody_here/disable", f"{UI}/keys/key_nope/revoke"):
+            missing = client.form(path, csrf=csrf)
+            assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+        assert client.get(f"{UI}/tenants/nobody_here").status_code == 404
+
+
 def test_the_admin_key_still_works_on_the_api_as_admin(console_gw: RunningGateway) -> None:
     tenant = unique("con")
     assert console_gw.admin("POST", "/admin/tenants", json={"name": tenant}).status_code == 201
