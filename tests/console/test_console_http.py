@@ -41,6 +41,15 @@ def test_pages_need_a_session_and_the_admin_key_signs_in(console_gw: RunningGate
         assert page.headers["cache-control"] == "no-store"
 
 
+def test_behind_https_the_session_cookie_is_secure(console_gw: RunningGateway) -> None:
+    """A TLS-terminating proxy on loopback says https (uvicorn trusts its forwarded headers)."""
+    with ConsoleClient(console_gw) as client:
+        response = client.post(f"{UI}/login", data={"admin_key": console_gw.admin_key},
+                               headers={"x-forwarded-proto": "https"})
+        assert response.status_code == 303
+        assert "Secure" in response.headers["set-cookie"]
+
+
 def test_login_never_returns_to_another_site(console_gw: RunningGateway) -> None:
     with ConsoleClient(console_gw) as client:
         response = client.post(f"{UI}/login", data={"admin_key": console_gw.admin_key,
