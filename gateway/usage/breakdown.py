@@ -4,9 +4,10 @@ read it; a page costs one query whatever the range.
 
 Whole UTC days come from the `usage_daily` rollup; only a partial day at an edge of the range
 (the first day of "the last 24 hours") is summed from `usage_records` through its ts index, as
-in gateway/usage/reports.py. On PostgreSQL one GROUPING SETS aggregate gives every dimension
-in one scan of the rollup; SQLite, which has no grouping sets, unions one aggregate per
-dimension over a common table expression.
+in gateway/usage/reports.py. The database aggregates two ways -- by day, and by (tenant,
+feature, model) -- in one statement (GROUPING SETS on PostgreSQL, one scan of the rollup; a
+union over a common table expression on SQLite); the sums by tenant, feature and model are
+merged from the second here.
 """
 
 from __future__ import annotations
@@ -60,17 +61,7 @@ async def breakdown(engine: AsyncEngine, since: datetime, until: datetime | None
         union = sa.union_all(*parts) if len(parts) > 1 else parts[0]
         statement = _grouping_sets(union.subquery("src")) if postgres else _unioned(union.cte("src"))
         rows = (await conn.execute(statement)).all()
-    result = Breakdown()
-    for dim, key, values in _rows(rows, postgres):
-        if not values[0]:
-            continue   # an aggregate over no rows at all still answers one row
-        totals = _totals(values)
-        if dim == "total":
-            result.totals = totals
-        else:
-            result.by[dim].append((_key(key), totals))
-    result.by["day"].sort()
-    return result
+    return _assemble(rows)
 
 
 def _rollup_part(first: Any, last: Any, filters: Filters) -> sa.Select:
@@ -98,41 +89,50 @@ def _records_part(start: datetime, end: datetime | None, filters: Filters, postg
             .where(*where).group_by(day, t.tenant, feature, model))
 
 
-# GROUPING(day, tenant, feature, model) of a row: a bit set for each column not grouped on.
-_GROUPING_BITS = {0b0111: "day", 0b1011: "tenant", 0b1101: "feature", 0b1110: "model", 0b1111: "total"}
-
-
 def _grouping_sets(source: sa.Subquery) -> sa.Select:
-    """PostgreSQL: one scan, every dimension's sums by GROUPING SETS."""
-    columns = [source.c[d] for d in DIMENSIONS]
-    sums = [sa.func.sum(source.c[name]) for name in _SUMS]
-    sets = sa.func.grouping_sets(sa.text("()"), *(sa.tuple_(c) for c in columns))
-    return sa.select(sa.func.grouping(*columns), *columns, *sums).group_by(sets)
+    """PostgreSQL: one scan, two groupings -- by day, and by (tenant, feature, model)."""
+    c = source.c
+    sums = [sa.func.sum(c[name]) for name in _SUMS]
+    sets = sa.func.grouping_sets(sa.tuple_(c.day), sa.tuple_(c.tenant, c.feature, c.model))
+    return sa.select(sa.func.grouping(c.day) == 0, sa.cast(c.day, sa.String), c.tenant, c.feature, c.model,
+                     *sums).group_by(sets)
 
 
 def _unioned(source: sa.CTE) -> sa.Select:
-    """SQLite (no GROUPING SETS): each dimension's aggregate over the same CTE, unioned."""
-    return sa.union_all(*(_by(source, d) for d in ("total", *DIMENSIONS)))  # type: ignore[return-value]
+    """SQLite (no GROUPING SETS): the same two groupings over one CTE, unioned."""
+    c = source.c
+    sums = [sa.func.sum(c[name]) for name in _SUMS]
+    by_day = sa.select(sa.true(), sa.cast(c.day, sa.String), sa.null(), sa.null(), sa.null(), *sums).group_by(c.day)
+    by_combo = (sa.select(sa.false(), sa.null(), c.tenant, c.feature, c.model, *sums)
+                .group_by(c.tenant, c.feature, c.model))
+    return sa.union_all(by_day, by_combo)  # type: ignore[return-value]
 
 
-def _rows(rows: Sequence[sa.Row], postgres: bool) -> list[tuple[str, str, list[Any]]]:
-    """(dimension, key, sums) from either statement's rows."""
-    if not postgres:
-        return [(row[0], row[1], list(row[2:])) for row in rows]
-    out = []
-    for row in rows:
-        dimension = _GROUPING_BITS[row[0]]
-        key = "" if dimension == "total" else row[1 + DIMENSIONS.index(dimension)]
-        out.append((dimension, key, list(row[1 + len(DIMENSIONS):])))
-    return out
-
-
-def _by(source: sa.CTE, dimension: str) -> sa.Select:
-    sums = [sa.func.sum(source.c[name]) for name in _SUMS]
-    if dimension == "total":
-        return sa.select(sa.literal("total"), sa.literal(""), *sums)
-    key = source.c[dimension]
-    return sa.select(sa.literal(dimension), sa.cast(key, sa.String), *sums).group_by(key)
+def _assemble(rows: Sequence[sa.Row]) -> Breakdown:
+    """Totals and the day series from the day rows; tenant, feature and model sums from the
+    (tenant, feature, model) rows, merged here: there are only as many of those as the range
+    has combinations, and PostgreSQL then aggregates the rollup two ways instead of five."""
+    result = Breakdown()
+    merged: dict[str, dict[str, Totals]] = {"tenant": {}, "feature": {}, "model": {}}
+    for is_day, day, tenant, feature, model, *values in rows:
+        if not values[0]:
+            continue
+        totals = _totals(values)
+        if is_day:
+            result.by["day"].append((_key(day), totals))
+            result.totals.add(totals)
+            continue
+        for dimension, key in (("tenant", tenant), ("feature", feature), ("model", model)):
+            bucket = merged[dimension]
+            known = bucket.get(_key(key))
+            if known is None:
+                bucket[_key(key)] = _totals(values)
+            else:
+                known.add(totals)
+    for dimension, bucket in merged.items():
+        result.by[dimension] = list(bucket.items())
+    result.by["day"].sort()
+    return result
 
 
 def _where(columns: Any, filters: Filters) -> list[Any]:
