@@ -5,7 +5,8 @@ usage filtered to one tenant, tenants, one tenant, audit, providers): the median
 server time over --runs requests and the number of SQL statements the page issued
 (counted on the engine, session lookup included).
 
-The records are generated inside PostgreSQL (generate_series) over the last 365 days across
+The records are generated inside PostgreSQL (generate_series) in time order, as the gateway
+writes them (so a time range is a contiguous stretch of the table), over the last 365 days across
 50 tenants (each with three of 11 features, and untagged requests) and 6 models (2 providers),
 skewed so that some tenants and models dominate as in real use; the `usage_daily` rollup is
 built from them as migration 0002 would.
@@ -55,7 +56,7 @@ INSERT INTO usage_records (request_id, ts, tenant, key_id, feature, requested_mo
     upstream_model, status, http_status, prompt_tokens, completion_tokens, cached_tokens, cost_usd,
     latency_ms, stream, cache_hit)
 SELECT 'cb-' || g,
-       now() - ((g * 104729) % 31536000) * interval '1 second',
+       now() - (($3::bigint - g) * (31536000.0 / $3::bigint)) * interval '1 second',
        'tenant_' || lpad(floor(50 * power(((g * 7919) % 10007) / 10007.0, 2))::int::text, 2, '0'),
        'key_' || (g % 300),
        CASE WHEN g % 9 = 0 THEN NULL ELSE (ARRAY['search', 'summarize', 'chat', 'rerank', 'extract', 'classify',
@@ -114,7 +115,7 @@ async def prepare(records: int, reuse: bool) -> str:
         started = time.perf_counter()
         for first in range(1, records + 1, CHUNK):
             last = min(first + CHUNK - 1, records)
-            await conn.execute(GENERATE, first, last)
+            await conn.execute(GENERATE, first, last, records)
             print(f"  {last:>12,} records  {time.perf_counter() - started:6.0f} s", flush=True)
         await conn.execute(ROLLUP)
         await conn.execute("ANALYZE usage_records; ANALYZE usage_daily")
