@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from gateway.api import admin, completions, health, messages, openai, providers_admin, responses, usage
+from gateway.console.mount import mount_console
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.runtime import Runtime, open_runtime
 from gateway.settings import Settings
@@ -122,8 +123,9 @@ def _freeze_startup_heap() -> None:
 
 
 def create_app(settings: Settings | None = None, *, public: bool = True, admin_api: bool = True) -> FastAPI:
-    """`public` serves the OpenAI routes, `admin_api` the /admin routes; `serve --admin-port`
-    builds one app of each so that the admin API is absent from the public listener."""
+    """`public` serves the OpenAI routes, `admin_api` the /admin routes and the console at
+    /admin/ui/; `serve --admin-port` builds one app of each so that the admin API is absent
+    from the public listener, `serve --admin-only` only the admin one."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -158,4 +160,5 @@ def create_app(settings: Settings | None = None, *, public: bool = True, admin_a
         app.include_router(admin.router)
         app.include_router(usage.router)
         app.include_router(providers_admin.router)
+        mount_console(app, settings)
     return app

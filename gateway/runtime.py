@@ -81,13 +81,14 @@ def build_pipeline(catalog: Catalog, settings: Settings, *, directory: KeyDirect
     )
 
 
-async def open_runtime(settings: Settings) -> Runtime:
+async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> Runtime:
+    """`migrate_database=False` (`serve --admin-only`): never touch the schema, nor bootstrap."""
     catalog = load_catalog(settings.config)
     stack = AsyncExitStack()
     try:
         start_telemetry(settings, catalog)
         stack.callback(stop_telemetry)   # closed last: spans of the shutdown still go out
-        if settings.embedded:
+        if settings.embedded and migrate_database:
             await migrate(settings.database_url)   # production migrates with `llm-gateway migrate`
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
@@ -123,7 +124,7 @@ async def open_runtime(settings: Settings) -> Runtime:
         router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)
         pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
                                   cache_store=cache_store, outbox=outbox, router=router, latency=latency)
-        if settings.embedded and settings.bootstrap_demo_tenant:
+        if settings.embedded and settings.bootstrap_demo_tenant and migrate_database:
             tier = "pro" if "pro" in catalog.tiers else next(iter(catalog.tiers))
             await _bootstrap_demo(tenancy, tier)
         return Runtime(settings=settings, catalog=catalog, engine=engine, redis=redis, directory=directory,

@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     log_level: str = "info"
     trace_content: bool = False             # put prompt/completion text on spans (off: never)
 
+    # The admin console (/admin/ui/) and its single sign-on. Without an issuer, the admin key logs in.
+    oidc_issuer: str | None = None          # e.g. https://login.microsoftonline.com/<tenant-id>/v2.0
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_roles_claim: str = "roles"         # a dotted path for nested claims: realm_access.roles
+    oidc_role_map: str | None = None        # "group-or-role-value=admin,other=viewer": claim values to roles
+    oidc_scopes: str = "openid email profile"
+    console_url: str | None = None          # the console's public origin (https://...): redirect URI, Secure cookie
+    console_session_seconds: int = 8 * 3600  # a console session's absolute lifetime
+
     @model_validator(mode="after")
     def _empty_admin_key_is_unset(self) -> Settings:
         # A template or compose file that passes GATEWAY_ADMIN_KEY="" means "none given":
@@ -76,6 +86,10 @@ class Settings(BaseSettings):
             self.database_url = compose_database_url(self.database_host, self.database_port,
                                                      self.database_user, password, self.database_name)
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def embedded(self) -> bool:

@@ -40,13 +40,19 @@ def run_serve(args: argparse.Namespace) -> int:
     except (CatalogError, WeakAdminKey) as exc:
         print(exc, flush=True)
         return 2
+    admin_only = bool(getattr(args, "admin_only", False))
+    if admin_only and (args.workers > 1 or args.admin_port is not None):
+        print("--admin-only serves the console and the admin API on --port in one process: "
+              "drop --workers and --admin-port", flush=True)
+        return 2
     if args.workers > 1:
         return serve_workers(settings, args)
+    main = serve(settings, args.host, args.port, args.admin_port, admin_only=admin_only)
     try:
         import uvloop
-        uvloop.run(serve(settings, args.host, args.port, args.admin_port))
+        uvloop.run(main)
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        asyncio.run(serve(settings, args.host, args.port, args.admin_port))
+        asyncio.run(main)
     return 0
 
 
@@ -64,10 +70,14 @@ def _server(app: Any, host: str, port: int, grace: float) -> uvicorn.Server:
     return _Server(config)
 
 
-async def serve(settings: Settings, host: str, port: int, admin_port: int | None) -> None:
-    runtime = await open_runtime(settings)
+async def serve(settings: Settings, host: str, port: int, admin_port: int | None, *,
+                admin_only: bool = False) -> None:
+    """`admin_only`: the admin deployment, one app with the console and the admin API and no
+    public routes; it never migrates (the API deployment's `llm-gateway migrate` does)."""
+    runtime = await open_runtime(settings, migrate_database=not admin_only)
     try:
-        public = create_app(settings, admin_api=admin_port is None)
+        public = (create_app(settings, public=False) if admin_only
+                  else create_app(settings, admin_api=admin_port is None))
         public.state.runtime = runtime
         grace = settings.shutdown_grace_seconds
         servers = [_server(public, host, port, grace)]
@@ -90,6 +100,9 @@ async def serve(settings: Settings, host: str, port: int, admin_port: int | None
                 if any(s.should_exit for s in servers):
                     return
                 await asyncio.sleep(0.01)
+            if admin_only:
+                print(f"llm-gateway admin console on http://{host}:{port}/admin/ui/ (admin only)", flush=True)
+                return
             print(f"llm-gateway listening on http://{host}:{port}"
                   + (f" (admin on http://{host}:{admin_port})" if admin_port else ""), flush=True)
 

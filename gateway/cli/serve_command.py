@@ -19,6 +19,9 @@ def register(commands: Any) -> None:
                        help="serve /admin and /metrics on this port only (not on --port)")
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes (default 1); with several and no Redis, limits and cache are per worker")
+    serve.add_argument("--admin-only", action="store_true",
+                       help="the admin deployment: the console (/admin/ui/) and the admin API on --port, "
+                            "no public routes, never runs migrations")
     serve.set_defaults(run=_run)
 
 
