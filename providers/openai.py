@@ -10,6 +10,9 @@ from providers.openai_compat import OpenAICompatibleProvider
 
 class OpenAIProvider(OpenAICompatibleProvider):
     type = "openai"
+    genai_system = "openai"
+    options = frozenset({"base_url", "api_key", "organization", "timeouts", "headers"})
+    identity_options = ("base_url",)
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> OpenAIProvider:

@@ -19,7 +19,7 @@ from gateway.cache.replay import replay_chunks
 from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
 from gateway.limits.headers import ratelimit_headers
-from gateway.pipeline.context import CacheStatus, Operation, Outcome, RequestContext
+from gateway.request import CacheStatus, Operation, Outcome, RequestContext
 from gateway.runtime import Runtime
 from gateway.telemetry import tracing
 from providers.base import ChatRequest

@@ -14,7 +14,7 @@ from gateway.cache.replay import StreamAssembler
 from gateway.cache.storable import requested_choices
 from gateway.errors import UpstreamError, UpstreamTimeout
 from gateway.pipeline import Pipeline
-from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
+from gateway.request import CacheStatus, Outcome, RequestContext
 from providers.base import ChatChunk, ProviderError, Usage
 from providers.sse import DONE_EVENT, encode_event
 from providers.tokens import estimate_prompt_tokens, tokens_for_chars

@@ -18,7 +18,7 @@ from gateway.cache.keys import cache_key
 from gateway.cache.storable import requested_choices, storable
 from gateway.cache.store import CacheStore
 from gateway.catalog import CachePolicy
-from gateway.pipeline.context import CacheStatus, Operation, Outcome, RequestContext
+from gateway.request import CacheStatus, Operation, Outcome, RequestContext
 from gateway.telemetry import metrics
 from providers.base import ChatResult, Usage
 

@@ -11,7 +11,7 @@ from typing import Any
 from gateway.catalog import Catalog, Price
 from gateway.errors import RateLimited
 from gateway.limits.base import Limiter, QuotaRequest
-from gateway.pipeline.context import Operation, RequestContext
+from gateway.request import Operation, RequestContext
 from gateway.telemetry import metrics
 from gateway.tenancy.models import Limits
 from providers.tokens import embedding_inputs, estimate_prompt_tokens, estimate_text_tokens

@@ -27,7 +27,7 @@ ERRORS = [  # (Bedrock error, ProviderError kind, status the client would see, r
     ("ModelTimeoutException", ErrorKind.TIMEOUT, 504, True),
     ("ValidationException", ErrorKind.BAD_REQUEST, 400, False),
     ("AccessDeniedException", ErrorKind.AUTH, 502, False),
-    ("ResourceNotFoundException", ErrorKind.BAD_RESPONSE, 502, False),
+    ("ResourceNotFoundException", ErrorKind.BAD_REQUEST, 404, False),
 ]
 
 
@@ -57,9 +57,7 @@ async def provider(fake: FakeBedrock) -> AsyncIterator[BedrockProvider]:
 
 
 async def stream_of(provider: BedrockProvider, body: dict[str, Any] = BODY) -> AsyncIterator[ChatChunk]:
-    chunks = await provider.chat(ChatRequest({**body, "stream": True}), MODEL)
-    assert not isinstance(chunks, ChatResult)
-    return chunks
+    return provider.chat_stream(ChatRequest({**body, "stream": True}), MODEL)
 
 
 async def drain(chunks: AsyncIterator[ChatChunk]) -> tuple[list[ChatChunk], ProviderError]:
@@ -161,7 +159,7 @@ async def test_connection_refused_is_a_connect_error() -> None:
 async def test_unsupported_parameter_fails_before_any_request(provider: BedrockProvider,
                                                               fake: FakeBedrock) -> None:
     with pytest.raises(ProviderError) as caught:
-        await provider.chat(ChatRequest({**BODY, "n": 3, "stream": True}), MODEL)
+        await anext(provider.chat_stream(ChatRequest({**BODY, "n": 3, "stream": True}), MODEL))
     assert caught.value.kind is ErrorKind.BAD_REQUEST and caught.value.status == 400
     assert fake.received == []
 

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.db import create_engine
 from gateway.redis_client import SHARED, Client, command_client
-from gateway.routing.breaker import BreakerBoard, Outcome, State
+from gateway.routing.breaker import BreakerBoard, CallOutcome, State
+from gateway.routing.breaker_sync import share
 from gateway.routing.policy import BreakerPolicy
 from gateway.usage.record import UsageRecord
 from gateway.usage.redis_outbox import RedisStreamOutbox, StreamConfig
@@ -111,7 +112,7 @@ async def replicas(redis_cluster: RedisClusterNodes) -> AsyncIterator[tuple[Brea
     provider = unique("prov")
     prefix = f"gw:breaker:test:{unique()}"
     clients = [command_client(redis_cluster.url, cluster=True, options=SHARED) for _ in range(2)]
-    boards = [BreakerBoard(POLICY, identities={provider: provider}, redis=c, redis_prefix=prefix)
+    boards = [share(BreakerBoard(POLICY, identities={provider: provider}), c, prefix=prefix)
               for c in clients]
     for board in boards:
         board.breaker(provider, "m")
@@ -144,6 +145,6 @@ async def test_breakers_are_shared_through_the_cluster(replicas: tuple[BreakerBo
     probe = await a.acquire(provider, "m")            # the claim script moves it to half-open
     assert probe is not None and probe.probe
     assert await b.acquire(provider, "m") is None     # the one probe slot is a's
-    probe.release(Outcome.SUCCESS)                    # the probe-ok script closes it for both
+    probe.release(CallOutcome.SUCCESS)                    # the probe-ok script closes it for both
     await eventually(lambda: both(State.CLOSED), 5)
     assert a.shared.healthy and b.shared is not None and b.shared.healthy

@@ -13,7 +13,7 @@ from gateway.cache.store import MemoryCacheStore
 from gateway.catalog import CachePolicy
 from gateway.errors import UpstreamError
 from gateway.pipeline.cache import LookupCache
-from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
+from gateway.request import CacheStatus, Outcome, RequestContext
 from gateway.tenancy.models import ApiKey, Principal, Tenant
 from providers.base import ChatRequest
 

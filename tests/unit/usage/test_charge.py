@@ -10,7 +10,7 @@ from decimal import Decimal
 from gateway.catalog import parse_catalog
 from gateway.limits.memory import MemoryLimiter
 from gateway.pipeline.charge import Charge
-from gateway.pipeline.context import CacheStatus, Outcome, RequestContext, Route
+from gateway.request import CacheStatus, Outcome, RequestContext, Route
 from gateway.tenancy.models import ApiKey, Principal, Tenant
 from gateway.usage.outbox import UsageOutbox
 from gateway.usage.record import UsageRecord
