@@ -88,19 +88,25 @@ async def run(request: Request, runtime: Runtime, ctx: RequestContext, shape: Ap
 
 
 def complete(ctx: RequestContext, pipeline: Pipeline) -> None:
-    """A routed whole chat answer, made final: its usage noted, redacted (before it is
-    stored: the cache keeps what was sent) and serialised once, for the client and the cache."""
+    """A whole answer made final: its usage noted (for a cache hit: the tokens it saved);
+    a routed chat answer redacted (before it is stored: the cache keeps what was sent) and
+    serialised once, for the client and the cache."""
+    if ctx.operation is Operation.EMBEDDINGS:
+        assert ctx.embeddings is not None
+        ctx.usage = ctx.embeddings.usage
+        return
     result = ctx.result
     assert result is not None
     ctx.usage = result.usage
+    if ctx.cache_status is CacheStatus.HIT:
+        return
     pipeline.guardrails.redact_result(ctx)
     ctx.completion = result.raw = result.to_bytes()
 
 
 async def answer(ctx: RequestContext, pipeline: Pipeline, renderer: Renderer,
                  background: set[asyncio.Task[None]]) -> Response:
-    if ctx.operation is Operation.CHAT and ctx.cache_status is not CacheStatus.HIT:
-        complete(ctx, pipeline)
+    complete(ctx, pipeline)
     payload = renderer.result(ctx)
     ctx.finished_at = time.perf_counter()
     headers = response_headers(ctx)

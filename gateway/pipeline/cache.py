@@ -54,8 +54,7 @@ class LookupCache:
             return
         body["cache"] = "hit"
         usage = Usage.from_openai(body.get("usage")) or Usage()
-        ctx.result = ChatResult(body=body, usage=usage)
-        ctx.usage = usage            # the tokens the hit saved; charged at zero cost
+        ctx.result = ChatResult(body=body, usage=usage)   # usage: the tokens the hit saved (charged at 0)
         self._note(ctx, CacheStatus.HIT)
 
     async def remember(self, ctx: RequestContext) -> None:

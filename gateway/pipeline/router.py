@@ -20,5 +20,3 @@ class RouteRequest:
             raise out.error
         ctx.route, ctx.result, ctx.embeddings, ctx.stream = out.route, out.result, out.embeddings, out.stream
         ctx.first_token_at = out.first_token_at
-        if out.embeddings is not None:
-            ctx.usage = out.embeddings.usage
