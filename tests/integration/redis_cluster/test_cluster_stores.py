@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.db import create_engine
 from gateway.redis_client import SHARED, Client, command_client
 from gateway.routing.breaker import BreakerBoard, CallOutcome, State
-from gateway.routing.breaker_sync import share
+from gateway.routing.breaker_sync import SharedBreakers, share
 from gateway.routing.policy import BreakerPolicy
 from gateway.usage.record import UsageRecord
 from gateway.usage.redis_outbox import RedisStreamOutbox, StreamConfig
@@ -132,7 +132,7 @@ def state_of(board: BreakerBoard, provider: str) -> State:
 
 async def test_breakers_are_shared_through_the_cluster(replicas: tuple[BreakerBoard, BreakerBoard, str]) -> None:
     a, b, provider = replicas
-    assert a.shared is not None and isinstance(a.shared.redis, RedisCluster)
+    assert isinstance(a.shared, SharedBreakers) and isinstance(a.shared.redis, RedisCluster)
     await fail(a, provider, 2)
     await fail(b, provider, 2)                        # neither alone reaches min_requests: counts add up
 
