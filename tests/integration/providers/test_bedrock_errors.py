@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from providers.base import ChatChunk, ChatRequest, ChatResult, ErrorKind, ProviderConfig, ProviderError
 from providers.bedrock import BedrockProvider
-from tests.fakes.bedrock_server import FakeBedrock, StreamFault, use_fake_credentials
+from tests.fakes.bedrock_server import FakeBedrock, StreamFault
 
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 QUICK = {"connect": 1, "first_byte": 0.5, "idle": 0.5, "total": 10}
@@ -31,9 +30,7 @@ ERRORS = [  # (Bedrock error, ProviderError kind, status the client would see, r
 ]
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_fake_credentials(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env")   # fake credentials (tests/integration/providers/conftest.py)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from redis.asyncio import RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.db import create_engine
 from gateway.redis_client import SHARED, Client, command_client
 from gateway.routing.breaker import BreakerBoard, CallOutcome, State
 from gateway.routing.breaker_sync import SharedBreakers, share
@@ -38,10 +37,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0)
 # -- the usage stream -----------------------------------------------------------------
 
 @pytest.fixture
-async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(postgres_url)
-    yield engine
-    await engine.dispose()
+def database_url(postgres_url: str) -> str:
+    """PostgreSQL only (the root conftest's `engine` opens it)."""
+    return postgres_url
 
 
 def records(tenant: str, n: int) -> list[UsageRecord]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,13 +23,6 @@ from gateway.tenancy.tables import api_keys
 from tests.conftest import unique
 
 CATALOG = load_catalog(None)   # the built-in one: mock-echo, mock-echo-large, mock-embed, auto, cheapest, fastest
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -26,10 +26,9 @@ from tests.support.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
-async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(postgres_url)
-    yield engine
-    await engine.dispose()
+def database_url(postgres_url: str) -> str:
+    """PostgreSQL only (the root conftest's `engine` opens it)."""
+    return postgres_url
 
 
 @pytest.fixture
