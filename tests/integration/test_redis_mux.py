@@ -35,6 +35,7 @@ async def client(server: RedisServer) -> AsyncIterator[MultiplexedRedis]:
     await mux.aclose()
 
 
+@pytest.mark.slow   # 4,000 commands
 async def test_concurrent_callers_each_get_their_own_reply(client: MultiplexedRedis) -> None:
     prefix = unique()
     values = {f"{prefix}:{i}": os.urandom(i % 300 + 1) for i in range(2000)}
