@@ -29,7 +29,7 @@ from providers.base import (
     Timeouts,
     Usage,
 )
-from providers.http import new_session
+from providers.http import Transport, TransportFactory, UpstreamResponse, new_session
 from providers.sse import DONE, iter_sse_data
 
 _MAX_ERROR_TEXT = 500
@@ -141,7 +141,8 @@ class OpenAICompatibleProvider(Provider):
     can be refreshed); the defaults are OpenAI's `{endpoint}/{route}` and bearer key."""
 
     def __init__(self, name: str, endpoints: Sequence[str], *, api_key: str | None = None,
-                 timeouts: Timeouts | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 timeouts: Timeouts | None = None, headers: Mapping[str, str] | None = None,
+                 transport: TransportFactory = new_session) -> None:
         if not endpoints:
             raise ValueError(f"provider {name!r}: at least one endpoint is required")
         self.name = name
@@ -150,11 +151,12 @@ class OpenAICompatibleProvider(Provider):
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         self._auth: Mapping[str, str] = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._next_endpoint = 0
-        self._session: aiohttp.ClientSession | None = None
+        self._transport = transport
+        self._session: Transport | None = None
 
     async def start(self) -> None:
         if self._session is None:
-            self._session = new_session(self.timeouts)
+            self._session = self._transport(self.timeouts)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -162,9 +164,9 @@ class OpenAICompatibleProvider(Provider):
             self._session = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
+    def session(self) -> Transport:
         if self._session is None:  # a provider used outside the app's lifespan (CLI, tests)
-            self._session = new_session(self.timeouts)
+            self._session = self._transport(self.timeouts)
         return self._session
 
     def url(self, endpoint: str, route: str, upstream_model: str) -> str:
@@ -283,7 +285,7 @@ class OpenAICompatibleProvider(Provider):
     # -- I/O --------------------------------------------------------------------------
 
     async def _post(self, route: str, upstream_model: str, payload: bytes,
-                    deadlines: _Deadlines) -> aiohttp.ClientResponse:
+                    deadlines: _Deadlines) -> UpstreamResponse:
         """Sends the request; returns once a 2xx response's headers arrived, within `first_byte`."""
         last: ProviderError | None = None
         headers = {**self._headers, **await self.auth_headers()}
@@ -319,7 +321,7 @@ class OpenAICompatibleProvider(Provider):
         assert last is not None
         raise last
 
-    def _status_error(self, response: aiohttp.ClientResponse, raw: bytes) -> ProviderError:
+    def _status_error(self, response: UpstreamResponse, raw: bytes) -> ProviderError:
         kind = classify_status(response.status)
         body = _openai_error_body(raw)
         message = _error_message(body, raw)
@@ -331,7 +333,7 @@ class OpenAICompatibleProvider(Provider):
         return ProviderError(kind, f"upstream answered {response.status}: {message}", status=response.status,
                              body=body, retry_after=retry_after, provider=self.name)
 
-    def _parse_json(self, raw: bytes, response: aiohttp.ClientResponse) -> JSON:
+    def _parse_json(self, raw: bytes, response: UpstreamResponse) -> JSON:
         content_type = response.headers.get("Content-Type", "")
         if "json" not in content_type:
             raise self._error(ErrorKind.BAD_RESPONSE,

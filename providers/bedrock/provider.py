@@ -36,7 +36,7 @@ from providers.bedrock.eventstream import EventMessage, EventStreamDecoder, Even
 from providers.bedrock.responses import StreamTranslator, chat_completion
 from providers.bedrock.signing import EVENT_STREAM, default_endpoint, model_path, sign
 from providers.bedrock.translate import to_converse
-from providers.http import new_session, request_timeout
+from providers.http import Transport, TransportFactory, UpstreamResponse, new_session, request_timeout
 
 # Titan embeds one text per call; this bounds the calls one embeddings request runs at once.
 EMBEDDING_CONCURRENCY = 8
@@ -49,13 +49,15 @@ class BedrockProvider(Provider):
     identity_options = ("region", "endpoint_url")
 
     def __init__(self, name: str, *, region: str, endpoint_url: str | None = None,
-                 profile: str | None = None, timeouts: Timeouts | None = None) -> None:
+                 profile: str | None = None, timeouts: Timeouts | None = None,
+                 transport: TransportFactory = new_session) -> None:
         self.name = name
         self.region = region
         self.endpoint = (endpoint_url or default_endpoint(region)).rstrip("/")
         self.timeouts = timeouts or Timeouts()
         self.credentials = CredentialSource(provider=name, profile=profile, region=region)
-        self._session: aiohttp.ClientSession | None = None
+        self._transport = transport
+        self._session: Transport | None = None
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> BedrockProvider:
@@ -71,7 +73,7 @@ class BedrockProvider(Provider):
                    timeouts=Timeouts.from_options(options.get("timeouts")))
 
     async def start(self) -> None:
-        self._session = new_session(self.timeouts)
+        self._session = self._transport(self.timeouts)
         await self.credentials.start()
 
     async def close(self) -> None:
@@ -109,7 +111,7 @@ class BedrockProvider(Provider):
 
     # --- transport ----------------------------------------------------------------------------
 
-    async def _send(self, model: str, action: str, payload: bytes, accept: str) -> aiohttp.ClientResponse:
+    async def _send(self, model: str, action: str, payload: bytes, accept: str) -> UpstreamResponse:
         """POSTs a signed request; returns the response once its 200 headers are in."""
         if self._session is None:
             raise self._error(ErrorKind.CONNECT, "provider not started")
@@ -189,7 +191,7 @@ class BedrockProvider(Provider):
             raise self._broken(started, "Bedrock's stream ended before messageStop")
         yield ChatChunk(translator.finish())
 
-    async def _read(self, response: aiohttp.ClientResponse, started: bool) -> bytes:
+    async def _read(self, response: UpstreamResponse, started: bool) -> bytes:
         wait = self.timeouts.idle if started else self.timeouts.first_byte
         try:
             async with asyncio.timeout(wait):
