@@ -65,7 +65,7 @@ async def test_xadd_trims_with_maxlen(client: MultiplexedRedis, server: RedisSer
     admin = Redis.from_url(server.url)
     try:
         entries = await admin.xrange(key)
-        assert [fields[b"n"] for _, fields in entries] == [b"3", b"4"]
+        assert [fields[b"n"] for _, fields in entries] == [b"3", b"4"]  # type: ignore[union-attr, index]
     finally:
         await admin.aclose()
 

@@ -5,6 +5,7 @@ FastAPI, and middleware added later wraps the hot routes too."""
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -79,7 +80,7 @@ class Stamp:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def stamped(message: dict[str, Any]) -> None:
+        async def stamped(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message["headers"], (b"x-stamp", b"1")]
             await send(message)

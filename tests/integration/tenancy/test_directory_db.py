@@ -48,7 +48,7 @@ async def test_a_tenant_is_loaded_with_its_resolved_allowlist_and_limits(engine:
     principal = await KeyDirectory(engine, catalog=CATALOG).authenticate(issued.key)
     assert principal.tenant.name == name and principal.key.id == issued.id
     assert principal.tenant.limit_overrides == {"rpm": 3} and principal.tenant.pii_mode == "block"
-    assert principal.tenant.allowed_names == {"mock-echo", "auto", "cheapest"}
+    assert principal.tenant.allowed_names == frozenset({"mock-echo", "auto", "cheapest"})
 
 
 async def test_a_change_made_elsewhere_applies_within_the_ttl(engine: AsyncEngine, service: TenancyService) -> None:

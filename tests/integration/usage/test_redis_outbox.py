@@ -50,7 +50,7 @@ def records(tenant: str, n: int, cost: str = "0.0000123") -> list[UsageRecord]:
             for i in range(n)]
 
 
-async def tenant_rows(engine: AsyncEngine, tenant: str) -> list[sa.Row]:
+async def tenant_rows(engine: AsyncEngine, tenant: str) -> list[sa.Row[Any]]:
     async with engine.connect() as conn:
         return list((await conn.execute(sa.select(usage_records).where(usage_records.c.tenant == tenant))).all())
 

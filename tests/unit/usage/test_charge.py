@@ -91,7 +91,7 @@ async def test_a_rejected_request_is_recorded_without_cost() -> None:
     ctx = context("x" * 500)
     ctx.outcome, ctx.http_status = Outcome.REJECTED, 404
     record = await charge(ctx)
-    assert (record.status, record.http_status, record.cost_usd) == ("rejected", 404, 0)
+    assert (record.status, record.http_status, record.cost_usd) == ("rejected", 404, Decimal(0))
     assert record.requested_model == "x" * 128 and record.model is None
 
 
