@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import RuntimeDep, bearer_token
-from gateway.api.openai import request_id_of
+from gateway.api.errors import request_id_of
 from gateway.errors import AuthenticationFailed
 from gateway.runtime import Runtime
 from gateway.tenancy.durations import parse_duration

@@ -20,7 +20,8 @@ SYSTEM_NAMESPACES = {"kube-system", "kube-public", "kube-node-lease", "argocd", 
 @pytest.fixture(scope="module")
 def root_app() -> dict[str, Any]:
     outputs = PlatformOutputs.placeholders()
-    return root_application(Layout(root=REPO_ROOT, env="prod"), outputs, revision="main")
+    app: dict[str, Any] = root_application(Layout(root=REPO_ROOT, env="prod"), outputs, revision="main")
+    return app
 
 
 @pytest.fixture(scope="module")
