@@ -52,10 +52,11 @@ def request_id_of(request: Request) -> str:
     return client_request_id(request.headers) or new_request_id()
 
 
-def error_response(error: GatewayError, headers: Mapping[str, str], body: bytes | None = None) -> Response:
-    """`error` with its status and headers; `body` in the API's shape (default OpenAI's)."""
-    return Response(error.to_bytes() if body is None else body, status_code=error.status, media_type=JSON_TYPE,
-                    headers={**headers, **error.headers})
+def error_response(error: GatewayError, headers: Mapping[str, str], body: bytes | None = None,
+                   status: int | None = None) -> Response:
+    """`error` with its headers; `body` and `status` in the API's shape (default OpenAI's)."""
+    return Response(error.to_bytes() if body is None else body, status_code=error.status if status is None else status,
+                    media_type=JSON_TYPE, headers={**headers, **error.headers})
 
 
 def as_gateway_error(exc: Exception, request: Request) -> GatewayError:

@@ -1,14 +1,17 @@
 """The request path, the same for every API shape: parse, stages 1-6, answer, finishers.
 
     serve(request, runtime, shape)
-      run       reads the body, `shape.parse`s it into a ChatRequest, runs stages 1-6
+      run       reads the body, `shape.parse`s (or awaits `shape.prepare` on) it into a
+                ChatRequest, runs stages 1-6
                 (cancelled if the client leaves); a refusal is answered here, in the
                 shape's error body
-      answer    a whole answer: usage, answer redaction, the completion kept for the cache
-                (`complete`), rendered by the shape, with timings and headers
+      answer    a whole answer: usage, `message.refusal: null` where a chat answer lacks
+                it, answer redaction, the completion kept for the cache (`complete`),
+                rendered by the shape (and kept, when the shape asks), with timings and headers
       stream    a stream (or a cache hit replayed as one) relayed through the shape's
                 StreamRenderer (gateway/api/streaming.py): redaction, usage, the
-                provider-error -> client-error mapping (gateway/errors.py), timings
+                provider-error -> client-error mapping (gateway/errors.py), timings; a
+                shape's `keep` is awaited before the event that carries the final answer
     and in every case the finishers (stages 7-8) run once, detached from the client.
 
 This module and streaming.py are the only writers of the response half of the context
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from typing import Any
 
 from starlette.requests import Request
@@ -28,7 +31,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gateway.api.body import read_json
 from gateway.api.errors import client_request_id, error_response, new_request_id
-from gateway.api.shape import ApiShape, Renderer
+from gateway.api.shape import ApiShape, Keep
 from gateway.api.streaming import finish_detached, relay, replayed
 from gateway.cache.replay import replay_chunks
 from gateway.errors import GatewayError
@@ -37,7 +40,7 @@ from gateway.pipeline import Pipeline
 from gateway.request import CacheStatus, Operation, Outcome, RequestContext
 from gateway.runtime import Runtime
 from gateway.telemetry import tracing
-from providers.base import ChatRequest
+from providers.base import ChatRequest, ChatResult
 
 _EMPTY = ChatRequest({})
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -50,16 +53,16 @@ async def serve(request: Request, runtime: Runtime, shape: ApiShape) -> Response
     if refused is not None:
         return refused
     background: set[asyncio.Task[None]] = request.app.state.background
-    if ctx.request.stream and ctx.operation is Operation.CHAT:
-        return stream(ctx, runtime.pipeline, shape.renderer, background)
-    return await answer(ctx, runtime.pipeline, shape.renderer, background)
+    if ctx.request.stream and ctx.operation is not Operation.EMBEDDINGS:
+        return stream(ctx, runtime.pipeline, shape, background)
+    return await answer(ctx, runtime.pipeline, shape, background)
 
 
 def new_context(request: Request, shape: ApiShape) -> RequestContext:
     read_cache, write_cache = _cache_flags(request)
     return RequestContext(request_id=new_request_id(), client_request_id=client_request_id(request.headers),
                           request=_EMPTY, api_key=shape.api_key(request), operation=shape.operation,
-                          cache_read=read_cache, cache_write=write_cache)
+                          api=shape.api, cache_read=read_cache, cache_write=write_cache)
 
 
 async def run(request: Request, runtime: Runtime, ctx: RequestContext, shape: ApiShape) -> Response | None:
@@ -68,14 +71,19 @@ async def run(request: Request, runtime: Runtime, ctx: RequestContext, shape: Ap
     background: set[asyncio.Task[None]] = request.app.state.background
     try:
         body = await read_json(request, runtime.settings.max_body_bytes)
-        ctx.request = shape.parse(body)
         ctx.feature = _feature(request, body)
+        if shape.parse is not None:
+            ctx.request = shape.parse(body)
+        else:
+            assert shape.prepare is not None
+            ctx.request = await shape.prepare(body, ctx)
         await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
     except GatewayError as error:
         ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
+        renderer = shape.renderer
         ctx.finished_at = time.perf_counter()
         await finish_detached(ctx, runtime.pipeline, background)
-        return error_response(error, response_headers(ctx), shape.renderer.error(error))
+        return error_response(error, response_headers(ctx), renderer.error(error), renderer.status(error))
     except BaseException as exc:
         ctx.outcome = Outcome.CLIENT_CLOSED
         ctx.http_status = 499
@@ -100,14 +108,36 @@ def complete(ctx: RequestContext, pipeline: Pipeline) -> None:
     ctx.usage = result.usage
     if ctx.cache_status is CacheStatus.HIT:
         return
+    if ctx.operation is Operation.CHAT:
+        with_refusal(result)
     pipeline.guardrails.redact_result(ctx)
     ctx.completion = result.raw = result.to_bytes()
 
 
-async def answer(ctx: RequestContext, pipeline: Pipeline, renderer: Renderer,
+def with_refusal(result: ChatResult) -> None:
+    """`message.refusal: null` where an upstream left it out: the chat completion schema
+    requires the field. Upstream bytes that carry it are forwarded untouched."""
+    if result.raw is not None and b'"refusal"' in result.raw:
+        return
+    changed = False
+    for choice in result.body.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict) and "refusal" not in message:
+            message["refusal"] = None
+            changed = True
+    if changed:
+        result.replace_body(result.body)
+
+
+async def answer(ctx: RequestContext, pipeline: Pipeline, shape: ApiShape,
                  background: set[asyncio.Task[None]]) -> Response:
     complete(ctx, pipeline)
+    renderer = shape.renderer
     payload = renderer.result(ctx)
+    if shape.keep is not None:
+        pending = shape.keep(ctx)
+        if pending is not None:
+            await pending
     ctx.finished_at = time.perf_counter()
     headers = response_headers(ctx)
     headers["x-gateway-overhead-ms"] = _overhead_ms(ctx)
@@ -115,14 +145,28 @@ async def answer(ctx: RequestContext, pipeline: Pipeline, renderer: Renderer,
     return Response(payload, media_type=renderer.media_type, headers=headers)
 
 
-def stream(ctx: RequestContext, pipeline: Pipeline, renderer: Renderer,
+def stream(ctx: RequestContext, pipeline: Pipeline, shape: ApiShape,
            background: set[asyncio.Task[None]]) -> StreamingResponse:
     chunks = ctx.stream
     if chunks is None:  # a cache hit, answered as the stream it would have been
         assert ctx.result is not None
         chunks = replayed(replay_chunks(ctx.result.body))
-    return StreamingResponse(relay(ctx, chunks, pipeline, background, renderer.stream(ctx)),
-                             media_type="text/event-stream", headers={**response_headers(ctx), **_STREAM_HEADERS})
+    relayed = relay(ctx, chunks, pipeline, background, shape.renderer.stream(ctx))
+    events = relayed if shape.keep is None else kept(ctx, relayed, shape.keep)
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={**response_headers(ctx), **_STREAM_HEADERS})
+
+
+async def kept(ctx: RequestContext, events: AsyncGenerator[bytes, None], keep: Keep) -> AsyncIterator[bytes]:
+    """The events, each sent once what `keep` asks to keep before it is."""
+    try:
+        async for event in events:
+            pending = keep(ctx)
+            if pending is not None:
+                await pending
+            yield event
+    finally:
+        await events.aclose()   # the relay's own end (its finishers) runs whatever ended this one
 
 
 def response_headers(ctx: RequestContext) -> dict[str, str]:
@@ -198,5 +242,5 @@ async def run_unless_client_leaves(request: Request, work: Coroutine[Any, Any, N
         watcher.cancel()
 
 
-__all__ = ["ClientLeft", "answer", "complete", "new_context", "response_headers", "run", "serve",
-           "stream"]
+__all__ = ["ClientLeft", "answer", "complete", "kept", "new_context", "response_headers", "run", "serve",
+           "stream", "with_refusal"]

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible routes: chat completions, embeddings, models.
+"""The OpenAI-compatible routes: chat completions, embeddings, models (the list and one).
 
 OpenAI's shapes are the gateway's own (a ChatRequest is an OpenAI chat body, a ChatResult a
 chat.completion), so the parser only checks and the renderer only serialises. The routes
@@ -18,8 +18,8 @@ from gateway.api.body import check_chat_body, check_embeddings_body
 from gateway.api.deps import RuntimeDep, bearer_token
 from gateway.api.errors import JSON_TYPE
 from gateway.api.shape import ApiShape, StreamRenderer
-from gateway.errors import GatewayError
-from gateway.request import Operation, RequestContext
+from gateway.errors import GatewayError, NotFound
+from gateway.request import ClientApi, Operation, RequestContext
 from providers.base import ChatChunk, ChatRequest
 from providers.sse import DONE_EVENT, encode_event
 
@@ -77,6 +77,9 @@ class ChatCompletions:
     def error(self, error: GatewayError) -> bytes:
         return error.to_bytes()
 
+    def status(self, error: GatewayError) -> int:
+        return error.status
+
 
 class Embeddings(ChatCompletions):
     def result(self, ctx: RequestContext) -> bytes:
@@ -86,8 +89,10 @@ class Embeddings(ChatCompletions):
         return orjson.dumps(body)
 
 
-CHAT = ApiShape(Operation.CHAT, "/v1/chat/completions", parse_chat, ChatCompletions(), bearer_token)
-EMBEDDINGS = ApiShape(Operation.EMBEDDINGS, "/v1/embeddings", parse_embeddings, Embeddings(), bearer_token)
+CHAT = ApiShape(Operation.CHAT, ClientApi.CHAT, "/v1/chat/completions", ChatCompletions(), bearer_token,
+               parse=parse_chat)
+EMBEDDINGS = ApiShape(Operation.EMBEDDINGS, ClientApi.EMBEDDINGS, "/v1/embeddings", Embeddings(), bearer_token,
+                      parse=parse_embeddings)
 
 
 # -- routes ------------------------------------------------------------------------------
@@ -114,4 +119,15 @@ async def list_models(request: Request, runtime: RuntimeDep) -> Response:
     return Response(orjson.dumps({"object": "list", "data": data}), media_type=JSON_TYPE)
 
 
-__all__ = ["CHAT", "EMBEDDINGS", "chat_completions", "embeddings", "list_models", "router"]
+@router.get("/v1/models/{model_id:path}")
+async def retrieve_model(model_id: str, request: Request, runtime: RuntimeDep) -> Response:
+    """One model or alias the key may use; any other name is a 404, as OpenAI answers."""
+    tenant = (await runtime.directory.authenticate(bearer_token(request))).tenant
+    catalog = runtime.catalog
+    if (model_id not in catalog.models and model_id not in catalog.aliases) or not tenant.allows(model_id):
+        raise NotFound(f"The model `{model_id}` does not exist or you do not have access to it.", param="model")
+    return Response(orjson.dumps({"id": model_id, "object": "model", "created": 0, "owned_by": "gateway"}),
+                    media_type=JSON_TYPE)
+
+
+__all__ = ["CHAT", "EMBEDDINGS", "chat_completions", "embeddings", "list_models", "retrieve_model", "router"]

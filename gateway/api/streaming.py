@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 
 import orjson
 
@@ -46,7 +46,7 @@ def replayed(chunks: Iterable[dict]) -> AsyncIterator[ChatChunk]:  # type: ignor
 
 
 async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline: Pipeline,
-                background: set[asyncio.Task[None]], render: StreamRenderer) -> AsyncIterator[bytes]:
+                background: set[asyncio.Task[None]], render: StreamRenderer) -> AsyncGenerator[bytes, None]:
     storing = ctx.cache_key is not None and ctx.cache_write and ctx.cache_status is not CacheStatus.HIT
     assembler = StreamAssembler(requested_choices(ctx.request.body)) if storing else None
     redactor = pipeline.guardrails.stream_redactor(ctx)
