@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 
 import aiohttp
 import orjson
@@ -218,11 +218,18 @@ class OpenAICompatibleProvider(Provider):
             response.release()
         return raw, self._parse_json(raw, response)
 
-    def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
-        return self._stream(_CHAT, upstream_model, self.build_body(request, upstream_model))
+    async def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
+        # An async generator itself (the Provider contract: nothing happens, and nothing is
+        # raised, before the first __anext__), over the stream reader it shares with /responses.
+        stream = self._stream(_CHAT, upstream_model, self.build_body(request, upstream_model))
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await stream.aclose()
 
     async def _stream(self, route: str, upstream_model: str, payload: bytes,
-                      last: Callable[[JSON], bool] | None = None) -> AsyncIterator[ChatChunk]:
+                      last: Callable[[JSON], bool] | None = None) -> AsyncGenerator[ChatChunk, None]:
         """Until the first event arrives, the wait is bounded by `first_byte` and a timeout
         is retryable (TIMEOUT: the router may fall back). After it, each gap is bounded by
         `idle` and the whole stream by `total`, and a timeout ends the stream (STREAM, 504).

@@ -7,7 +7,9 @@ Layers, top down:
     gateway.api                        HTTP surface
     gateway.runtime                    the wiring of every resource
     gateway.pipeline                   the stages
-    gateway.routing, limits, usage, tenancy, cache, guardrails, telemetry
+    gateway.routing, limits, usage, tenancy, cache, guardrails, telemetry, and what only the
+    HTTP surface uses below it: translate (the pure client-API translations), stores (the
+    stored Responses)
     the base layer                     gateway.{settings,catalog,errors,request,db,redis_client,
                                        redis_mux} and the leaf value modules in LEAVES
     providers                          the adapters and their table
@@ -37,7 +39,7 @@ LEAVES = {
 }
 BASE_MODULES = {"settings", "catalog", "errors", "request", "db", "redis_client", "redis_mux"}
 PROVIDER_BASE = {"base", "sse", "tokens", "http"}
-STAGE_USES = {"routing", "limits", "usage", "tenancy", "cache", "guardrails", "telemetry"}
+STAGE_USES = {"routing", "limits", "usage", "tenancy", "cache", "guardrails", "telemetry", "translate", "stores"}
 
 LAYER = {"top": 7, "api": 6, "runtime": 5, "pipeline": 4, "uses": 3, "base": 2, "providers": 1, "provider-base": 0}
 
