@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 from starlette.requests import Request
@@ -157,7 +157,7 @@ def stream(ctx: RequestContext, pipeline: Pipeline, shape: ApiShape,
                              headers={**response_headers(ctx), **_STREAM_HEADERS})
 
 
-async def kept(ctx: RequestContext, events: AsyncGenerator[bytes, None], keep: Keep) -> AsyncIterator[bytes]:
+async def kept(ctx: RequestContext, events: AsyncGenerator[bytes, None], keep: Keep) -> AsyncGenerator[bytes, None]:
     """The events, each sent once what `keep` asks to keep before it is."""
     try:
         async for event in events:
