@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.routing.policy import RoutingPolicy
-from providers import PROVIDER_OPTIONS
+from providers import PROVIDER_TYPES, provider_class
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ALIAS_NAMES = ("auto", "cheapest", "fastest")
@@ -129,11 +129,10 @@ class Catalog(_Strict):
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
         for name, entry in self.providers.items():
-            allowed = PROVIDER_OPTIONS.get(entry.type)
-            if allowed is None:
+            if entry.type not in PROVIDER_TYPES:
                 raise ValueError(f"providers.{name}.type: unknown provider type {entry.type!r} "
-                                 f"(known: {', '.join(sorted(PROVIDER_OPTIONS))})")
-            unknown = set(entry.options) - allowed
+                                 f"(known: {', '.join(sorted(PROVIDER_TYPES))})")
+            unknown = set(entry.options) - provider_class(entry.type).options
             if unknown:
                 raise ValueError(f"providers.{name}: unknown key {sorted(unknown)[0]!r} for type {entry.type}")
         for model, model_entry in self.models.items():

@@ -25,6 +25,7 @@ from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
 from gateway.redis_client import Client, shared_client
 from gateway.routing.breaker import BreakerBoard
+from gateway.routing.breaker_sync import share as share_breakers
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
 from gateway.settings import Settings
@@ -118,7 +119,9 @@ async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> 
         tenancy_parts = await open_tenancy(engine, catalog, settings, stack)
         directory, tenancy = tenancy_parts.directory, tenancy_parts.service
         latency = LatencyTracker()
-        breakers = BreakerBoard.for_catalog(catalog, redis)
+        breakers = BreakerBoard.for_catalog(catalog)
+        if redis is not None:   # replicas share breaker state
+            share_breakers(breakers, redis)
         await breakers.start()
         stack.push_async_callback(breakers.close)
         router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)

@@ -19,11 +19,8 @@ from providers.base import (
     JSON,
     ChatChunk,
     ChatRequest,
-    ChatResponse,
     ChatResult,
     EmbeddingsResult,
-    Health,
-    ModelInfo,
     Provider,
     ProviderConfig,
     Usage,
@@ -45,6 +42,8 @@ def last_user_text(messages: list[Any]) -> str:
 
 class MockProvider(Provider):
     type = "mock"
+    genai_system = "mock"
+    options = frozenset({"delay_ms", "chunk_delay_ms", "timeouts"})
 
     def __init__(self, name: str, *, delay_ms: float = 0, chunk_delay_ms: float = 0) -> None:
         self.name = name
@@ -57,23 +56,8 @@ class MockProvider(Provider):
         return cls(config.name, delay_ms=float(options.get("delay_ms", 0)),
                    chunk_delay_ms=float(options.get("chunk_delay_ms", 0)))
 
-    def supports_model(self, upstream_model: str) -> bool:
-        return True
-
-    async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id="echo", owned_by="mock"), ModelInfo(id="embed", owned_by="mock")]
-
-    async def health(self) -> Health:
-        return Health(ok=True, detail="mock")
-
-    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
-        text = last_user_text(request.messages)
-        usage = Usage(prompt_tokens=estimate_prompt_tokens(request.messages),
-                      completion_tokens=estimate_text_tokens(text))
-        ident = f"chatcmpl-mock-{uuid.uuid4().hex[:24]}"
-        model = f"mock/{upstream_model}"
-        if request.stream:
-            return self._stream(ident, model, text, usage)
+    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResult:
+        text, usage, ident, model = _answer(request, upstream_model)
         if self.delay:
             await asyncio.sleep(self.delay)
         body: JSON = {
@@ -85,7 +69,8 @@ class MockProvider(Provider):
         }
         return ChatResult(body=body, usage=usage)
 
-    async def _stream(self, ident: str, model: str, text: str, usage: Usage) -> AsyncIterator[ChatChunk]:
+    async def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
+        text, usage, ident, model = _answer(request, upstream_model)
         created = int(time.time())
 
         def chunk(delta: JSON, finish: str | None = None) -> ChatChunk:
@@ -114,6 +99,14 @@ class MockProvider(Provider):
         return EmbeddingsResult(body={"object": "list", "data": data, "model": f"mock/{upstream_model}",
                                       "usage": {"prompt_tokens": usage.prompt_tokens,
                                                 "total_tokens": usage.prompt_tokens}}, usage=usage)
+
+
+def _answer(request: ChatRequest, upstream_model: str) -> tuple[str, Usage, str, str]:
+    """The echoed text, its usage, a fresh completion id and the model name answered with."""
+    text = last_user_text(request.messages)
+    usage = Usage(prompt_tokens=estimate_prompt_tokens(request.messages),
+                  completion_tokens=estimate_text_tokens(text))
+    return text, usage, f"chatcmpl-mock-{uuid.uuid4().hex[:24]}", f"mock/{upstream_model}"
 
 
 def _vector(text: str, dimensions: int = 8) -> list[float]:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.auth import RoleRequired, api_caller
 from gateway.api.deps import RuntimeDep
-from gateway.api.openai import request_id_of
+from gateway.api.errors import request_id_of
 from gateway.identity.roles import ADMIN_KEY_SUBJECT, Principal, Role
 from gateway.runtime import Runtime
 from gateway.tenancy.audit import Actor

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from gateway.api.deps import RuntimeDep
-from gateway.api.openai import request_id_of
+from gateway.api.errors import request_id_of
 from gateway.console.web import PREFIX, Form, change, redirect, render, viewer
 from gateway.identity.roles import Principal, Role
 from gateway.runtime import Runtime

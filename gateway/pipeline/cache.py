@@ -18,7 +18,7 @@ from gateway.cache.keys import cache_key
 from gateway.cache.storable import requested_choices, storable
 from gateway.cache.store import CacheStore
 from gateway.catalog import CachePolicy
-from gateway.pipeline.context import CacheStatus, Operation, Outcome, RequestContext
+from gateway.request import CacheStatus, Operation, Outcome, RequestContext
 from gateway.telemetry import metrics
 from providers.base import ChatResult, Usage
 
@@ -54,8 +54,7 @@ class LookupCache:
             return
         body["cache"] = "hit"
         usage = Usage.from_openai(body.get("usage")) or Usage()
-        ctx.result = ChatResult(body=body, usage=usage)
-        ctx.usage = usage            # the tokens the hit saved; charged at zero cost
+        ctx.result = ChatResult(body=body, usage=usage)   # usage: the tokens the hit saved (charged at 0)
         self._note(ctx, CacheStatus.HIT)
 
     async def remember(self, ctx: RequestContext) -> None:

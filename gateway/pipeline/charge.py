@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from gateway.catalog import Catalog
 from gateway.limits.base import Limiter
-from gateway.pipeline.context import CacheStatus, RequestContext
+from gateway.request import CacheStatus, RequestContext
 from gateway.usage.outbox import UsageOutbox
 from gateway.usage.record import UsageRecord
 from gateway.usage.tables import to_money

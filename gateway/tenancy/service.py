@@ -54,7 +54,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def tenant_dict(row: sa.Row) -> dict[str, Any]:
+def tenant_dict(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "tier": row.tier, "models": list(row.models or []),
             "limits": dict(row.limits or {}), "pii_mode": row.pii_mode, "cache_mode": row.cache_mode,
             "disabled": bool(row.disabled), "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at)}
@@ -69,7 +69,7 @@ def key_state(revoked_at: datetime | None, expires_at: datetime | None, now: dat
     return "active" if revoked_at is None else "rotating"   # revoked later: a rotation's grace
 
 
-def key_dict(row: sa.Row, now: datetime | None = None) -> dict[str, Any]:
+def key_dict(row: sa.Row[Any], now: datetime | None = None) -> dict[str, Any]:
     """A key as listings and the audit log show it: never its hash, never the key."""
     return {"id": row.id, "tenant_id": row.tenant_id, "prefix": row.prefix, "label": row.label,
             "state": key_state(row.revoked_at, row.expires_at, now or datetime.now(UTC)),
@@ -236,7 +236,7 @@ class TenancyService:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    async def _insert_key(self, conn: AsyncConnection, tenant: sa.Row, *, label: str | None,
+    async def _insert_key(self, conn: AsyncConnection, tenant: sa.Row[Any], *, label: str | None,
                           expires_in: timedelta | None,
                           limits: dict[str, Any] | None = None) -> tuple[IssuedKey, dict[str, Any]]:
         now = datetime.now(UTC)
@@ -253,7 +253,7 @@ class TenancyService:
                 key_dict(row, now))
 
     @staticmethod
-    async def _tenant_row(conn: AsyncConnection, name: str, *, for_update: bool = False) -> sa.Row:
+    async def _tenant_row(conn: AsyncConnection, name: str, *, for_update: bool = False) -> sa.Row[Any]:
         query = sa.select(tenants).where(tenants.c.name == name)
         row = (await conn.execute(query.with_for_update() if for_update else query)).first()
         if row is None:
@@ -261,7 +261,7 @@ class TenancyService:
         return row
 
     @staticmethod
-    async def _key_row(conn: AsyncConnection, key_id: str, *, for_update: bool = False) -> sa.Row:
+    async def _key_row(conn: AsyncConnection, key_id: str, *, for_update: bool = False) -> sa.Row[Any]:
         query = sa.select(api_keys).where(api_keys.c.id == key_id)
         row = (await conn.execute(query.with_for_update() if for_update else query)).first()
         if row is None:

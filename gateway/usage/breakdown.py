@@ -52,7 +52,7 @@ async def breakdown(engine: AsyncEngine, since: datetime, until: datetime | None
     since = since.astimezone(UTC)
     until = until.astimezone(UTC) if until is not None else None
     days, edges = _split(since, until)
-    parts: list[sa.Select] = []
+    parts: list[sa.Select[Any]] = []
     if days is not None:
         parts.append(_rollup_part(*days, filters))
     async with engine.connect() as conn:
@@ -64,13 +64,13 @@ async def breakdown(engine: AsyncEngine, since: datetime, until: datetime | None
     return _assemble(rows)
 
 
-def _rollup_part(first: Any, last: Any, filters: Filters) -> sa.Select:
+def _rollup_part(first: Any, last: Any, filters: Filters) -> sa.Select[Any]:
     t = usage_daily.c
     where = [t.day >= first, *([t.day < last] if last is not None else []), *_where(t, filters)]
     return sa.select(t.day, t.tenant, t.feature, t.model, *(t[name] for name in _SUMS)).where(*where)
 
 
-def _records_part(start: datetime, end: datetime | None, filters: Filters, postgres: bool) -> sa.Select:
+def _records_part(start: datetime, end: datetime | None, filters: Filters, postgres: bool) -> sa.Select[Any]:
     t = usage_records.c
     hit = t.cache_hit
     day = sa.cast(sa.func.timezone("UTC", t.ts), sa.Date) if postgres else sa.func.date(t.ts)
@@ -89,7 +89,7 @@ def _records_part(start: datetime, end: datetime | None, filters: Filters, postg
             .where(*where).group_by(day, t.tenant, feature, model))
 
 
-def _grouping_sets(source: sa.Subquery) -> sa.Select:
+def _grouping_sets(source: sa.Subquery) -> sa.Select[Any]:
     """PostgreSQL: one scan, two groupings -- by day, and by (tenant, feature, model)."""
     c = source.c
     sums = [sa.func.sum(c[name]) for name in _SUMS]
@@ -98,7 +98,7 @@ def _grouping_sets(source: sa.Subquery) -> sa.Select:
                      *sums).group_by(sets)
 
 
-def _unioned(source: sa.CTE) -> sa.Select:
+def _unioned(source: sa.CTE) -> sa.Select[Any]:
     """SQLite (no GROUPING SETS): the same two groupings over one CTE, unioned."""
     c = source.c
     sums = [sa.func.sum(c[name]) for name in _SUMS]
@@ -108,13 +108,14 @@ def _unioned(source: sa.CTE) -> sa.Select:
     return sa.union_all(by_day, by_combo)  # type: ignore[return-value]
 
 
-def _assemble(rows: Sequence[sa.Row]) -> Breakdown:
+def _assemble(rows: Sequence[sa.Row[tuple[Any, ...]]]) -> Breakdown:
     """Totals and the day series from the day rows; tenant, feature and model sums from the
     (tenant, feature, model) rows, merged here: there are only as many of those as the range
     has combinations, and PostgreSQL then aggregates the rollup two ways instead of five."""
     result = Breakdown()
     merged: dict[str, dict[str, Totals]] = {"tenant": {}, "feature": {}, "model": {}}
-    for is_day, day, tenant, feature, model, *values in rows:
+    for row in rows:
+        is_day, day, tenant, feature, model, *values = tuple(row)
         if not values[0]:
             continue
         totals = _totals(values)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from gateway.db import Timestamp, metadata
 
 MONEY_SCALE = 10
-_UNITS_PER_USD = 10**MONEY_SCALE
+_UNITS_PER_USD: int = 10**MONEY_SCALE
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 
 

@@ -4,6 +4,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import oidc_provider_mock
 import pytest
@@ -55,7 +56,7 @@ def oidc_provider() -> Iterator[OidcProvider]:
         thread.join(10)
 
 
-def oidc_settings(provider: OidcProvider) -> dict[str, object]:
+def oidc_settings(provider: OidcProvider) -> dict[str, Any]:
     return {"oidc_issuer": provider.issuer, "oidc_client_id": provider.client_id,
             "oidc_client_secret": SecretStr(provider.client_secret)}
 

@@ -36,9 +36,9 @@ def test_pages_need_a_session_and_the_admin_key_signs_in(console_gw: RunningGate
         for page in ("/", "/usage", "/tenants", "/audit", "/providers", "/usage.csv?since=7d"):
             response = client.get(UI + page)
             assert response.status_code == 200, (page, response.text[:300])
-        page = client.get(f"{UI}/")
-        assert "script-src 'self'" in page.headers["content-security-policy"]
-        assert page.headers["cache-control"] == "no-store"
+        home = client.get(f"{UI}/")
+        assert "script-src 'self'" in home.headers["content-security-policy"]
+        assert home.headers["cache-control"] == "no-store"
 
 
 def test_behind_https_the_session_cookie_is_secure(console_gw: RunningGateway) -> None:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -66,7 +67,7 @@ def test_embeddings_fail_over_and_are_recorded(gateway: RunningGateway) -> None:
     assert raw.headers["x-gateway-provider"] == "up"                  # `down` refused the connection
     gateway.flush_usage()
 
-    async def query() -> list[sa.Row]:
+    async def query() -> list[sa.Row[Any]]:
         engine = create_async_engine(gateway.runtime.settings.database_url)
         async with engine.connect() as conn:
             rows = list((await conn.execute(sa.select(usage_records).where(usage_records.c.tenant == tenant))).all())

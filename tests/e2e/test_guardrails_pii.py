@@ -65,7 +65,8 @@ def client(gw: RunningGateway, key: str) -> OpenAI:
 
 
 def tenant_and_key(gw: RunningGateway, pii_mode: str | None = None) -> tuple[str, OpenAI]:
-    tenant = gw.create_tenant(**({"pii_mode": pii_mode} if pii_mode else {}))
+    extra: dict[str, Any] = {"pii_mode": pii_mode} if pii_mode else {}
+    tenant = gw.create_tenant(**extra)
     return tenant, client(gw, gw.create_key(tenant))
 
 
@@ -96,7 +97,7 @@ def test_text_parts_of_array_contents_reach_the_provider_redacted(gateway: Runni
     assert completion.choices[0].message.content == "Charge [REDACTED-CREDIT_CARD] now and mail [REDACTED-EMAIL]"
     streamed = sdk.chat.completions.create(model="mock-echo", messages=[ARRAY_MESSAGE],  # type: ignore[list-item]
                                            stream=True, extra_headers={"Cache-Control": "no-cache"})
-    text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+    text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)  # type: ignore[union-attr]
     assert text == "Charge [REDACTED-CREDIT_CARD] now and mail [REDACTED-EMAIL]"
     records = gateway_records(gateway, tenant, at_least=2)
     assert [r.redactions for r in records] == [2, 2]

@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
 from gateway.catalog import CachePolicy
 from gateway.pipeline.cache import LookupCache
-from gateway.pipeline.context import CacheStatus
+from gateway.request import CacheStatus
 from tests.conftest import unique
 from tests.integration.limits.redis_servers import RedisServer, require_redis_server
 from tests.support.threads import free_port

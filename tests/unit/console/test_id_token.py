@@ -33,7 +33,7 @@ def token(key: Any = KEY, alg: str = "RS256", **overrides: Any) -> str:
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": "console", "sub": "u1", "nonce": "n1", "iat": now, "exp": now + 300,
               "email": "u1@example.com", **overrides}
-    return jwt.encode({"alg": alg, "kid": "k1"}, claims, key)
+    return str(jwt.encode({"alg": alg, "kid": "k1"}, claims, key))
 
 
 async def test_a_good_token_gives_its_claims() -> None:

@@ -61,9 +61,8 @@ async def test_mock_echoes_the_last_user_message_with_usage() -> None:
 
 async def test_mock_streams_word_by_word_and_ends_with_usage() -> None:
     provider = MockProvider("mock")
-    stream = await provider.chat(ChatRequest({"model": "m", "stream": True,
-                                              "messages": [{"role": "user", "content": "a b c"}]}), "echo")
-    assert not isinstance(stream, ChatResult)
+    stream = provider.chat_stream(ChatRequest({"model": "m", "stream": True,
+                                               "messages": [{"role": "user", "content": "a b c"}]}), "echo")
     chunks: list[ChatChunk] = [c async for c in stream]
     text = "".join(c.data["choices"][0]["delta"].get("content", "") for c in chunks if c.data["choices"])
     assert text == "a b c"
