@@ -148,8 +148,7 @@ class OpenAICompatibleProvider(Provider):
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.timeouts = timeouts or Timeouts()
         self._headers = {"Content-Type": "application/json", **(headers or {})}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._api_key = api_key
         self._next_endpoint = 0
         self._session: aiohttp.ClientSession | None = None
 
@@ -170,6 +169,14 @@ class OpenAICompatibleProvider(Provider):
 
     def supports_model(self, upstream_model: str) -> bool:
         return bool(upstream_model)
+
+    def url(self, endpoint: str, route: str, upstream_model: str) -> str:
+        """Where a call goes; route is "chat/completions" or "embeddings" (hook: Azure)."""
+        return f"{endpoint}/{route}"
+
+    async def auth_headers(self) -> Mapping[str, str]:
+        """The credential headers of one call (hook: Azure's api-key or Entra ID token)."""
+        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
     def _endpoint_order(self) -> list[str]:
         """Round-robin over the pool; the rest follow as fallbacks for connect errors."""
@@ -192,9 +199,9 @@ class OpenAICompatibleProvider(Provider):
     async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
         payload = self.build_body(request, upstream_model)
         if request.stream:
-            return self._stream(payload)
+            return self._stream(payload, upstream_model)
         deadlines = _Deadlines(self.timeouts)
-        response = await self._post("/chat/completions", payload, deadlines)
+        response = await self._post("chat/completions", payload, deadlines, upstream_model)
         try:
             async with asyncio.timeout_at(deadlines.total):
                 raw = await response.read()
@@ -210,12 +217,12 @@ class OpenAICompatibleProvider(Provider):
         usage = Usage.from_openai(body.get("usage")) or Usage()
         return ChatResult(body=body, usage=usage, raw=raw)
 
-    async def _stream(self, payload: bytes) -> AsyncIterator[ChatChunk]:
+    async def _stream(self, payload: bytes, upstream_model: str) -> AsyncIterator[ChatChunk]:
         """Until the first event arrives, the wait is bounded by `first_byte` and a timeout
         is retryable (TIMEOUT: the router may fall back). After it, each gap is bounded by
         `idle` and the whole stream by `total`, and a timeout ends the stream (STREAM, 504)."""
         deadlines = _Deadlines(self.timeouts)
-        response = await self._post("/chat/completions", payload, deadlines)
+        response = await self._post("chat/completions", payload, deadlines, upstream_model)
         clean = False
         watch = _StreamWatch(deadlines, self._error, response.close)
         loop = asyncio.get_running_loop()
@@ -265,7 +272,8 @@ class OpenAICompatibleProvider(Provider):
 
     async def embeddings(self, body: JSON, upstream_model: str) -> EmbeddingsResult:
         deadlines = _Deadlines(self.timeouts)
-        response = await self._post("/embeddings", orjson.dumps({**body, "model": upstream_model}), deadlines)
+        response = await self._post("embeddings", orjson.dumps({**body, "model": upstream_model}), deadlines,
+                                    upstream_model)
         try:
             async with asyncio.timeout_at(deadlines.total):
                 raw = await response.read()
@@ -278,16 +286,18 @@ class OpenAICompatibleProvider(Provider):
 
     # -- I/O --------------------------------------------------------------------------
 
-    async def _post(self, path: str, payload: bytes, deadlines: _Deadlines) -> aiohttp.ClientResponse:
+    async def _post(self, route: str, payload: bytes, deadlines: _Deadlines,
+                    upstream_model: str) -> aiohttp.ClientResponse:
         """Sends the request; returns once a 2xx response's headers arrived, within `first_byte`."""
         last: ProviderError | None = None
-        headers = dict(self._headers)
+        headers = {**self._headers, **await self.auth_headers()}
         propagate.inject(headers)   # W3C traceparent of the current attempt's span, if any
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeouts.connect)
         for endpoint in self._endpoint_order():
             try:
                 async with asyncio.timeout_at(deadlines.first_byte):
-                    response = await self.session.post(endpoint + path, data=payload, headers=headers,
+                    response = await self.session.post(self.url(endpoint, route, upstream_model), data=payload,
+                                                       headers=headers,
                                                        timeout=timeout)
             except aiohttp.ConnectionTimeoutError:
                 # Nothing was sent: the next endpoint of the pool may take it.
@@ -344,7 +354,8 @@ class OpenAICompatibleProvider(Provider):
     # -- discovery --------------------------------------------------------------------
 
     async def list_models(self) -> list[ModelInfo]:
-        async with self.session.get(self.endpoints[0] + "/models", headers=self._headers) as response:
+        headers = {**self._headers, **await self.auth_headers()}
+        async with self.session.get(self.endpoints[0] + "/models", headers=headers) as response:
             if response.status != 200:
                 return []
             body: Any = await response.json(loads=orjson.loads)
