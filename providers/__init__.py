@@ -12,6 +12,8 @@ PROVIDER_TYPES: dict[str, str] = {
     "openai": "providers.openai:OpenAIProvider",
     "vllm": "providers.vllm:VLLMProvider",
     "bedrock": "providers.bedrock:BedrockProvider",
+    "anthropic": "providers.anthropic:AnthropicProvider",
+    "azure_openai": "providers.azure_openai:AzureOpenAIProvider",
 }
 
 # The keys each type accepts in gateway.yaml (checked at load time, before anything runs).
@@ -20,6 +22,10 @@ PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
     "openai": frozenset({"base_url", "api_key", "organization", "timeouts", "headers"}),
     "vllm": frozenset({"endpoints", "api_key", "timeouts", "headers"}),
     "bedrock": frozenset({"region", "endpoint_url", "profile", "timeouts"}),
+    # Until the issue-15 interface lands (then the classes' own `options` are read):
+    "anthropic": frozenset({"base_url", "api_key", "anthropic_version", "max_tokens", "timeouts", "headers"}),
+    "azure_openai": frozenset({"endpoint", "api_version", "api_key", "tenant_id", "client_id", "client_secret",
+                               "authority", "scope", "timeouts", "headers"}),
 }
 
 

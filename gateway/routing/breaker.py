@@ -199,7 +199,7 @@ class BreakerView:
         return self.failures / self.calls if self.calls else 0.0
 
 
-_IDENTITY_OPTIONS = ("base_url", "endpoints", "region", "endpoint_url")
+_IDENTITY_OPTIONS = ("base_url", "endpoints", "region", "endpoint_url", "endpoint")
 
 
 def provider_identities(catalog: Catalog) -> dict[str, str]:

@@ -14,7 +14,8 @@ from providers.base import JSON, ChatRequest, Usage
 OPERATION = "chat"
 
 # gen_ai.provider.name by provider type; a type missing here is named as itself (vllm, mock).
-_PROVIDER_NAMES = {"bedrock": "aws.bedrock", "openai": "openai"}
+_PROVIDER_NAMES = {"bedrock": "aws.bedrock", "openai": "openai", "anthropic": "anthropic",
+                   "azure_openai": "azure.ai.openai"}
 
 AttributeValue = str | int | float | bool | list[str]
 
