@@ -99,3 +99,17 @@ def test_anthropic_configuration_errors(monkeypatch: pytest.MonkeyPatch, options
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(ValueError, match=problem):
         anthropic(**options)
+
+
+def test_genai_names_and_breaker_identity_until_the_classes_are_read() -> None:
+    from gateway.catalog import Catalog
+    from gateway.routing.breaker import provider_identities
+    from gateway.telemetry.genai import provider_name
+    assert provider_name("anthropic") == AnthropicProvider.genai_system == "anthropic"
+    assert provider_name("azure_openai") == AzureOpenAIProvider.genai_system == "azure.ai.openai"
+    catalog = Catalog.model_validate({"providers": {
+        "eu": {"type": "azure_openai", "endpoint": "https://eu.openai.azure.com", "api_key": "one"},
+        "claude": {"type": "anthropic", "base_url": "https://api.anthropic.com", "api_key": "two"}}, "models": {}})
+    identities = provider_identities(catalog)
+    assert "endpoint=https://eu.openai.azure.com" in identities["eu"] and "one" not in identities["eu"]
+    assert "base_url=https://api.anthropic.com" in identities["claude"] and "two" not in identities["claude"]
