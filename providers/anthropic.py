@@ -98,12 +98,15 @@ class AnthropicProvider(Provider):
     # -- chat -------------------------------------------------------------------------------
 
     async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
-        if request.stream:   # SHIM: goes when the issue-15 interface lands (the router calls chat_stream)
+        # SHIM until the issue-15 interface lands: then the router calls chat_stream itself, these
+        # two lines go and the return type is ChatResult.
+        if request.stream:
             return self.chat_stream(request, upstream_model)
         payload = orjson.dumps(to_messages(request.body, upstream_model, default_max_tokens=self.max_tokens))
+        deadline = asyncio.get_running_loop().time() + self.timeouts.total
         response = await self._send(payload)
         try:
-            async with asyncio.timeout(self.timeouts.total):
+            async with asyncio.timeout_at(deadline):
                 raw = await response.read()
         except TimeoutError:
             raise self._error(ErrorKind.TIMEOUT, "Anthropic did not finish its answer in time", 504) from None
