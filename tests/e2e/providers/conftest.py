@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -128,11 +129,11 @@ def sdk_client(gateway: RunningGateway, tenant: str | None = None) -> OpenAI:
     return OpenAI(base_url=gateway.url + "/v1", api_key=gateway.create_key(tenant), max_retries=0, timeout=30)
 
 
-def usage_rows(gateway: RunningGateway, tenant: str, count: int) -> list[sa.Row]:
+def usage_rows(gateway: RunningGateway, tenant: str, count: int) -> list[sa.Row[Any]]:
     """The tenant's usage records, once `count` of them are written (10 s at most)."""
     gateway.flush_usage()
 
-    async def query() -> list[sa.Row]:
+    async def query() -> list[sa.Row[Any]]:
         engine = create_async_engine(gateway.runtime.settings.database_url)
         async with engine.connect() as conn:
             rows = list((await conn.execute(sa.select(usage_records).where(usage_records.c.tenant == tenant)
@@ -141,6 +142,8 @@ def usage_rows(gateway: RunningGateway, tenant: str, count: int) -> list[sa.Row]
         return rows
 
     deadline = time.monotonic() + 10
-    while len(rows := gateway.run(query)) < count and time.monotonic() < deadline:
+    rows: list[sa.Row[Any]] = gateway.run(query)
+    while len(rows) < count and time.monotonic() < deadline:
         time.sleep(0.05)
+        rows = gateway.run(query)
     return rows
