@@ -129,6 +129,9 @@ class AnthropicProvider(Provider):
         response = await self._send(payload)
         translator = StreamTranslator(upstream_model)
         started = False      # a chunk has gone out: failures are STREAM from here on
+        # message_start's role-only chunk waits for the first content, so that an error event
+        # between the two (overloaded, typically) is still one the router may fail over from.
+        opening: ChatChunk | None = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeouts.total
 
@@ -157,8 +160,14 @@ class AnthropicProvider(Provider):
                 if event.get("type") == "error":
                     raise self._stream_event_error(event.get("error"), started)
                 for chunk in translator.on_event(event):
-                    yield ChatChunk(chunk)
+                    if event["type"] == "message_start" and not started:
+                        opening = ChatChunk(chunk)
+                        continue
                     started = True
+                    if opening is not None:
+                        yield opening
+                        opening = None
+                    yield ChatChunk(chunk)
                 if translator.stopped:
                     break
         finally:
@@ -168,6 +177,8 @@ class AnthropicProvider(Provider):
                 response.close()
         if not translator.stopped:
             raise self._broken(started, "Anthropic's stream ended before message_stop")
+        if opening is not None:
+            yield opening
         yield ChatChunk(translator.finish())
 
     # -- transport (the one place that does HTTP) -------------------------------------------

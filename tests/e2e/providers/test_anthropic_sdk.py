@@ -146,10 +146,11 @@ def test_retryable_errors_fail_over_to_the_second_deployment(anthropic_gateway: 
     assert b.received[0].body["max_tokens"] == 1024     # anthropic-b's own default
 
 
-def test_overloaded_event_before_the_first_chunk_fails_over(anthropic_gateway: RunningGateway,
-                                                            anthropic_fakes: Fakes) -> None:
+@pytest.mark.parametrize("error_after", [0, 2], ids=["first-event", "after-message-start"])
+def test_overloaded_event_before_the_first_content_fails_over(anthropic_gateway: RunningGateway,
+                                                              anthropic_fakes: Fakes, error_after: int) -> None:
     a, b = anthropic_fakes
-    a.then(Reply(error_after=0))
+    a.then(Reply(error_after=error_after))
     chunks = list(sdk_client(anthropic_gateway).chat.completions.create(model="claude-two", messages=ask("a b"),
                                                                          stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: a b"
