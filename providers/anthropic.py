@@ -19,13 +19,8 @@ import aiohttp
 import orjson
 from opentelemetry import propagate
 
-from providers.anthropic_translate import (
-    DEFAULT_MAX_TOKENS,
-    StreamTranslator,
-    chat_completion,
-    openai_error_body,
-    to_messages,
-)
+from providers.anthropic_answers import StreamTranslator, chat_completion
+from providers.anthropic_translate import DEFAULT_MAX_TOKENS, openai_error_body, to_messages
 from providers.base import (
     ChatChunk,
     ChatRequest,

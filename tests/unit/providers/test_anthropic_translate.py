@@ -7,14 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from providers.anthropic_translate import (
-    DEFAULT_MAX_TOKENS,
-    StreamTranslator,
-    chat_completion,
-    finish_reason,
-    to_messages,
-    usage_from_anthropic,
-)
+from providers.anthropic_answers import StreamTranslator, chat_completion, finish_reason, usage_from_anthropic
+from providers.anthropic_translate import DEFAULT_MAX_TOKENS, to_messages
 from providers.base import ErrorKind, ProviderError, Usage
 
 WEATHER: Any = {"type": "function", "function": {"name": "get_weather", "description": "Weather now", "parameters": {
