@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.routing.policy import RoutingPolicy
-from providers import PROVIDER_OPTIONS
+from providers import PROVIDER_OPTIONS, check_options
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ALIAS_NAMES = ("auto", "cheapest", "fastest")
@@ -136,6 +136,8 @@ class Catalog(_Strict):
             unknown = set(entry.options) - allowed
             if unknown:
                 raise ValueError(f"providers.{name}: unknown key {sorted(unknown)[0]!r} for type {entry.type}")
+            if entry.type == "vllm":    # the pool's option values (picker, weights, ...) are checked at load
+                check_options(entry.type, name, entry.options)
         for model, model_entry in self.models.items():
             for d in model_entry.deployments:
                 if d.provider not in self.providers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from providers.base import Provider, ProviderConfig
 
@@ -18,16 +19,31 @@ PROVIDER_TYPES: dict[str, str] = {
 PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
     "mock": frozenset({"delay_ms", "chunk_delay_ms", "timeouts"}),
     "openai": frozenset({"base_url", "api_key", "organization", "timeouts", "headers"}),
-    "vllm": frozenset({"endpoints", "api_key", "timeouts", "headers"}),
+    "vllm": frozenset({"endpoints", "discovery", "picker", "weights", "saturation", "scrape", "prefix", "breaker",
+                       "api_key", "timeouts", "headers"}),
     "bedrock": frozenset({"region", "endpoint_url", "profile", "timeouts"}),
 }
 
 
+def provider_class(type_name: str) -> type[Provider]:
+    module_name, _, class_name = PROVIDER_TYPES[type_name].partition(":")
+    cls: type[Provider] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
+def check_options(type_name: str, name: str, options: dict[str, Any]) -> None:
+    """Checks an entry's option values at load, for the types that can (a `check_options`
+    classmethod); raises ValueError naming the key."""
+    check = getattr(provider_class(type_name), "check_options", None)
+    if check is not None:
+        check(name, options)
+
+
 def build_provider(config: ProviderConfig) -> Provider:
-    module_name, _, class_name = PROVIDER_TYPES[config.type].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = provider_class(config.type)
     provider: Provider = cls.from_config(config)
     return provider
 
 
-__all__ = ["PROVIDER_OPTIONS", "PROVIDER_TYPES", "Provider", "ProviderConfig", "build_provider"]
+__all__ = ["PROVIDER_OPTIONS", "PROVIDER_TYPES", "Provider", "ProviderConfig", "build_provider", "check_options",
+           "provider_class"]

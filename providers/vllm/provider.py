@@ -1,0 +1,456 @@
+"""A pool of vLLM replicas serving one model: each request goes to the replica the picker
+ranks first, and, when that one refuses the connection or answers 429/5xx before its first
+byte, to the next (at most MAX_ATTEMPTS replicas). A stream is never moved after its first byte.
+
+Off the request path, a scrape loop reads each replica's /metrics every interval and a
+discovery loop re-resolves the DNS name (when `discovery:` is set). Each replica is called
+through its own OpenAI-compatible client (providers/openai_compat.py), unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from opentelemetry import trace
+
+from providers.base import (
+    JSON,
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    ChatResult,
+    EmbeddingsResult,
+    ErrorKind,
+    Health,
+    ModelInfo,
+    Provider,
+    ProviderConfig,
+    ProviderError,
+    Timeouts,
+)
+from providers.openai_compat import OpenAICompatibleProvider
+from providers.vllm.breaker import ReplicaBreaker, counts_against_replica
+from providers.vllm.config import CLIENT_OPTIONS, POOL_OPTIONS, PoolOptions, parse_options
+from providers.vllm.discovery import DnsDiscovery, ReplicaSource, StaticEndpoints
+from providers.vllm.picker import (
+    FALLBACK,
+    NO_REPLICA,
+    QUEUED,
+    REJECTED,
+    LoadAwarePicker,
+    Pick,
+    Picker,
+    RoundRobinPicker,
+)
+from providers.vllm.prefix import PrefixIndex, block_hashes, prompt_text
+from providers.vllm.replica import Replica
+from providers.vllm.scrape import ScrapeError, parse_metrics
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3                       # replicas tried for one request before its first byte
+_MOVES_ON = frozenset({ErrorKind.CONNECT, ErrorKind.SERVER, ErrorKind.RATE_LIMITED})
+_DEFAULT_BLOCK_TOKENS = 16
+
+DecisionObserver = Callable[[str, str, str], None]     # (provider, replica, reason)
+
+
+class VLLMProvider(Provider):
+    type = "vllm"
+    genai_system = "vllm"
+    options = POOL_OPTIONS | CLIENT_OPTIONS
+
+    def __init__(self, name: str, pool: PoolOptions, *, api_key: str | None = None,
+                 timeouts: Timeouts | None = None, headers: dict[str, str] | None = None,
+                 source: ReplicaSource | None = None) -> None:
+        self.name = name
+        self.pool = pool
+        self.timeouts = timeouts or Timeouts()
+        self._api_key = api_key
+        self._headers = headers
+        if source is None:
+            if pool.discovery is not None:
+                source = DnsDiscovery(pool.discovery)
+            else:
+                source = StaticEndpoints(pool.endpoints or [])
+        self.source = source
+        self.picker: Picker = (RoundRobinPicker() if pool.picker == "round-robin" else
+                               LoadAwarePicker(pool.weights, pool.saturation, pool.scrape.stale_seconds))
+        self.prefix = PrefixIndex(pool.prefix.remembered_blocks)
+        self.replicas: list[Replica] = []
+        self.on_decision: DecisionObserver | None = None
+        self._block_tokens = pool.prefix.block_tokens or _DEFAULT_BLOCK_TOKENS
+        self._queued = 0
+        self._room: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._scrape_session: aiohttp.ClientSession | None = None
+        if isinstance(source, StaticEndpoints):
+            self._apply(source.roots)
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> VLLMProvider:
+        options = config.options
+        pool = parse_options(config.name, options)
+        return cls(config.name, pool, api_key=options.get("api_key"),
+                   timeouts=Timeouts.from_options(options.get("timeouts")), headers=options.get("headers"))
+
+    @classmethod
+    def check_options(cls, name: str, options: dict[str, Any]) -> None:
+        """Raises ValueError naming the key when gateway.yaml's options are wrong (at load)."""
+        parse_options(name, options)
+        Timeouts.from_options(options.get("timeouts"))
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        await self._refresh()
+        self._scrape_session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.pool.scrape.timeout_seconds),
+            connector=aiohttp.TCPConnector(limit=0), skip_auto_headers=("User-Agent",))
+        self._tasks.append(asyncio.create_task(self._scrape_loop(), name=f"vllm-scrape-{self.name}"))
+        if isinstance(self.source, DnsDiscovery) or not isinstance(self.source, StaticEndpoints):
+            self._tasks.append(asyncio.create_task(self._discovery_loop(), name=f"vllm-discovery-{self.name}"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for replica in self.replicas:
+            if replica.scrape_task is not None:
+                replica.scrape_task.cancel()
+            await replica.client.close()
+        if self._scrape_session is not None:
+            await self._scrape_session.close()
+            self._scrape_session = None
+
+    # -- discovery --------------------------------------------------------------------
+
+    def _refresh_seconds(self) -> float:
+        if self.pool.discovery is not None:
+            return self.pool.discovery.refresh_seconds
+        return 5.0
+
+    async def _discovery_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_seconds())
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        try:
+            roots = await self.source.resolve()
+        except OSError as exc:
+            log.warning("vllm pool %s: discovery failed (%s); keeping %d replicas",
+                        self.name, type(exc).__name__, len(self.replicas))
+            return
+        self._apply(roots)
+
+    def _apply(self, roots: list[str]) -> None:
+        """Adds the replicas that appeared and drops those that went (a dropped one is
+        closed once its requests end)."""
+        current = {r.root: r for r in self.replicas}
+        wanted = set(roots)
+        kept = [r for r in self.replicas if r.root in wanted]
+        for root in roots:
+            if root not in current:
+                client = OpenAICompatibleProvider(self.name, [root + "/v1"], api_key=self._api_key,
+                                                  timeouts=self.timeouts, headers=self._headers)
+                kept.append(Replica(root, client, ReplicaBreaker(self.pool.breaker.cooldown_seconds)))
+                log.info("vllm pool %s: replica %s joined", self.name, root)
+        for replica in self.replicas:
+            if replica.root not in wanted:
+                replica.removed = True
+                self.prefix.forget(replica.key)
+                if replica.scrape_task is not None:
+                    replica.scrape_task.cancel()
+                log.info("vllm pool %s: replica %s left", self.name, replica.root)
+                if replica.in_flight == 0:
+                    self._close_later(replica)
+        self.replicas = kept
+
+    def _close_later(self, replica: Replica) -> None:
+        with contextlib.suppress(RuntimeError):      # no running loop: nothing was opened
+            asyncio.get_running_loop().create_task(replica.client.close())
+
+    # -- scraping ---------------------------------------------------------------------
+
+    async def _scrape_loop(self) -> None:
+        interval = self.pool.scrape.interval_seconds
+        while True:
+            for replica in self.replicas:
+                if replica.scrape_task is None or replica.scrape_task.done():
+                    replica.scrape_task = asyncio.create_task(self._scrape(replica))
+            await asyncio.sleep(interval)
+            self._wake()
+
+    async def _scrape(self, replica: Replica) -> None:
+        session = self._scrape_session
+        assert session is not None
+        try:
+            async with session.get(replica.root + "/metrics") as response:
+                if response.status != 200:
+                    raise ScrapeError(f"/metrics answered {response.status}")
+                text = await response.text()
+            figures = parse_metrics(text, time.monotonic())
+        except ScrapeError as exc:
+            replica.scrape_error = str(exc)
+            return
+        except (aiohttp.ClientError, OSError, TimeoutError, UnicodeDecodeError) as exc:
+            replica.scrape_error = type(exc).__name__
+            return
+        replica.figures = figures
+        replica.sent_since_scrape = 0
+        replica.scrape_error = None
+        if figures.block_size and self.pool.prefix.block_tokens is None:
+            self._block_tokens = figures.block_size
+
+    # -- placing a request ------------------------------------------------------------
+
+    def _hashes(self, request: ChatRequest) -> list[int]:
+        if isinstance(self.picker, RoundRobinPicker):
+            return []
+        chars = self._block_tokens * self.pool.prefix.chars_per_token
+        return block_hashes(prompt_text(request.body), chars, self.pool.prefix.max_blocks)
+
+    def place(self, hashes: list[int]) -> Pick:
+        """The picker's ranking for a prompt's blocks, now (no waiting)."""
+        matches = self.prefix.matches(hashes) if hashes else {}
+        return self.picker.pick(self.replicas, matches, len(hashes), time.monotonic())
+
+    async def _placed(self, hashes: list[int]) -> Pick:
+        pick = self.place(hashes)
+        if pick.order:
+            return pick
+        if not pick.saturated:
+            raise self._no_replica()
+        saturation = self.pool.saturation
+        if saturation.policy == "reject" or self._queued >= saturation.max_queued:
+            raise self._rejected("every replica is saturated")
+        self._queued += 1
+        deadline = time.monotonic() + saturation.max_wait_seconds
+        try:
+            while True:
+                if self._room is None:
+                    self._room = asyncio.Event()
+                room = self._room
+                try:
+                    async with asyncio.timeout_at(asyncio.get_running_loop().time()
+                                                  + max(0.0, deadline - time.monotonic())):
+                        await room.wait()
+                except TimeoutError:
+                    raise self._rejected(f"every replica stayed saturated for "
+                                         f"{saturation.max_wait_seconds:g}s") from None
+                pick = self.place(hashes)
+                if pick.order:
+                    pick.reason = QUEUED
+                    return pick
+                if not pick.saturated:
+                    raise self._no_replica()
+        finally:
+            self._queued -= 1
+
+    def _wake(self) -> None:
+        """Room may have appeared (a scrape, a request's end): queued requests look again,
+        in the order they came."""
+        if self._queued and self._room is not None:
+            room, self._room = self._room, asyncio.Event()
+            room.set()
+
+    def _rejected(self, why: str) -> ProviderError:
+        self._observe("none", REJECTED)
+        retry_after = self.pool.saturation.retry_after_seconds
+        return ProviderError(ErrorKind.RATE_LIMITED, f"vLLM pool {self.name!r}: {why}", status=429,
+                             retry_after=retry_after, provider=self.name)
+
+    def _no_replica(self) -> ProviderError:
+        self._observe("none", NO_REPLICA)
+        return ProviderError(ErrorKind.CONNECT, f"vLLM pool {self.name!r} has no replica available",
+                             status=503, provider=self.name)
+
+    def _observe(self, replica: str, reason: str) -> None:
+        if self.on_decision is not None:
+            self.on_decision(self.name, replica, reason)
+
+    def _begin(self, replica: Replica, hashes: list[int], reason: str) -> None:
+        replica.breaker.begin(time.monotonic())
+        replica.in_flight += 1
+        replica.sent_since_scrape += 1
+        replica.picks += 1
+        if hashes:
+            self.prefix.record(hashes, replica.key)
+        self._observe(replica.key, reason)
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("gateway.replica", replica.key)
+            span.set_attribute("gateway.picker.reason", reason)
+            span.set_attribute("server.address", replica.host)
+            if replica.port is not None:
+                span.set_attribute("server.port", replica.port)
+
+    def _verdict(self, replica: Replica, error: ErrorKind | None) -> None:
+        if error is None:
+            replica.breaker.success()
+        elif counts_against_replica(error):
+            replica.breaker.failure(time.monotonic())
+        else:
+            replica.breaker.abandoned()
+
+    def _release(self, replica: Replica) -> None:
+        replica.in_flight -= 1
+        if replica.removed and replica.in_flight == 0:
+            self._close_later(replica)
+        self._wake()
+
+    def _attempts(self, pick: Pick) -> list[tuple[Replica, str]]:
+        return [(replica, pick.reason if i == 0 else FALLBACK)
+                for i, replica in enumerate(pick.order[:MAX_ATTEMPTS])]
+
+    # -- chat -------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
+        if request.stream:
+            return self.chat_stream(request, upstream_model)
+        hashes = self._hashes(request)
+        pick = await self._placed(hashes)
+        last: ProviderError | None = None
+        for replica, reason in self._attempts(pick):
+            if last is not None and not replica.breaker.allows(time.monotonic()):
+                continue
+            self._begin(replica, hashes, reason)
+            try:
+                result = await replica.client.chat(request, upstream_model)
+            except ProviderError as exc:
+                self._verdict(replica, exc.kind)
+                self._release(replica)
+                if exc.kind not in _MOVES_ON:
+                    raise
+                last = exc
+                continue
+            except BaseException:
+                replica.breaker.abandoned()
+                self._release(replica)
+                raise
+            self._verdict(replica, None)
+            self._release(replica)
+            assert isinstance(result, ChatResult)
+            return result
+        raise last or self._no_replica()
+
+    async def _open_stream(self, replica: Replica, request: ChatRequest,
+                           upstream_model: str) -> AsyncIterator[ChatChunk]:
+        stream = await replica.client.chat(request, upstream_model)
+        assert not isinstance(stream, ChatResult)
+        return stream
+
+    async def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
+        """The first `__anext__` places the request and waits for a replica's first chunk;
+        a failure before it moves to the next replica, or raises ProviderError."""
+        hashes = self._hashes(request)
+        pick = await self._placed(hashes)
+        last: ProviderError | None = None
+        for replica, reason in self._attempts(pick):
+            if last is not None and not replica.breaker.allows(time.monotonic()):
+                continue
+            self._begin(replica, hashes, reason)
+            stream: AsyncIterator[ChatChunk] | None = None
+            try:
+                stream = await self._open_stream(replica, request, upstream_model)
+                first = await anext(stream)
+            except ProviderError as exc:
+                await _close(stream)
+                self._verdict(replica, exc.kind)
+                self._release(replica)
+                if exc.kind not in _MOVES_ON:
+                    raise
+                last = exc
+                continue
+            except StopAsyncIteration:
+                self._verdict(replica, ErrorKind.BAD_RESPONSE)
+                self._release(replica)
+                raise ProviderError(ErrorKind.BAD_RESPONSE, "upstream sent an empty stream", status=502,
+                                    provider=self.name) from None
+            except BaseException:
+                await _close(stream)
+                replica.breaker.abandoned()
+                self._release(replica)
+                raise
+            self._verdict(replica, None)
+            try:
+                yield first
+                async for chunk in stream:
+                    yield chunk
+            except ProviderError as exc:
+                self._verdict(replica, exc.kind)
+                raise
+            finally:
+                self._release(replica)
+                await _close(stream)
+            return
+        raise last or self._no_replica()
+
+    async def embeddings(self, body: JSON, upstream_model: str) -> EmbeddingsResult:
+        pick = await self._placed([])
+        last: ProviderError | None = None
+        for replica, reason in self._attempts(pick):
+            self._begin(replica, [], reason)
+            try:
+                result = await replica.client.embeddings(body, upstream_model)
+            except ProviderError as exc:
+                self._verdict(replica, exc.kind)
+                if exc.kind not in _MOVES_ON:
+                    raise
+                last = exc
+                continue
+            finally:
+                self._release(replica)
+            self._verdict(replica, None)
+            return result
+        raise last or self._no_replica()
+
+    # -- what operators see -----------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The pool for GET /admin/providers and /readyz: every replica's last figures and score."""
+        now = time.monotonic()
+        replicas = [r.view(now, self.pool.scrape.stale_seconds) for r in self.replicas]
+        return {
+            "provider": self.name,
+            "picker": self.pool.picker,
+            "saturation_policy": self.pool.saturation.policy,
+            "queued": self._queued,
+            "replicas": replicas,
+            "live": sum(1 for r in replicas if r["breaker"] != "open"),
+        }
+
+    # -- the interface before issue 15 (supports_model, list_models, health) -----------
+
+    def supports_model(self, upstream_model: str) -> bool:
+        return bool(upstream_model)
+
+    async def list_models(self) -> list[ModelInfo]:
+        for replica in self.replicas:
+            try:
+                return await replica.client.list_models()
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                continue
+        return []
+
+    async def health(self) -> Health:
+        live = sum(1 for r in self.replicas if r.breaker.allows(time.monotonic()))
+        return Health(ok=live > 0, detail=f"{live}/{len(self.replicas)} replicas live")
+
+
+async def _close(stream: AsyncIterator[ChatChunk] | None) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
