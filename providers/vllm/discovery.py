@@ -13,7 +13,7 @@ from providers.vllm.config import Discovery
 
 class ReplicaSource(Protocol):
     async def resolve(self) -> list[str]:
-        """The replicas' server roots (`http://host:port`), sorted; raises OSError when the
+        """The replicas' server roots (`http://host:port`); raises OSError when the
         answer is unknown (the pool then keeps the replicas it has)."""
         ...
 
@@ -25,7 +25,7 @@ def server_root(url: str) -> str:
 
 class StaticEndpoints:
     def __init__(self, urls: Sequence[str]) -> None:
-        self.roots = sorted({server_root(u) for u in urls})
+        self.roots = list(dict.fromkeys(server_root(u) for u in urls))    # in the given order
 
     async def resolve(self) -> list[str]:
         return list(self.roots)

@@ -310,7 +310,16 @@ class ReplicaServer:
     def __exit__(self, *exc: object) -> None:
         self.kill()
         if self._thread is not None:
+            self._thread.call(_cancel_leftovers, timeout=10)
             self._thread.stop()
+
+
+async def _cancel_leftovers() -> None:
+    """Handlers a kill cut short, so that the loop stops with nothing pending."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def serve(ports: list[int], spec: ReplicaSpec) -> None:
