@@ -40,7 +40,7 @@ def check_options(type_name: str, name: str, options: dict[str, Any]) -> None:
 
 
 def build_provider(config: ProviderConfig) -> Provider:
-    cls = provider_class(config.type)
+    cls: Any = provider_class(config.type)
     provider: Provider = cls.from_config(config)
     return provider
 

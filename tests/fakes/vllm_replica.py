@@ -103,7 +103,7 @@ class SimulatedReplica:
         except asyncio.CancelledError:
             if slot.done() and not slot.cancelled():
                 self._release()              # handed a slot just as the client left
-            else:
+            elif slot in self._queue:
                 self._queue.remove(slot)
             raise
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
+import aiohttp
+import orjson
 import pytest
 
 from providers.base import ProviderConfig
@@ -48,9 +50,9 @@ async def pools() -> AsyncIterator[Callable[..., VLLMProvider]]:
         await provider.close()
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition",
+async def eventually(check: Callable[[], bool], within: float = 10.0, what: str = "condition",
                      detail: Callable[[], object] | None = None) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}{detail() if detail else ''}")
@@ -59,3 +61,24 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str
 
 def scraped(provider: VLLMProvider) -> bool:
     return all(r.figures is not None for r in provider.replicas)
+
+
+@asynccontextmanager
+async def load_directly(url: str, count: int, max_tokens: int, wait: bool = False) -> AsyncIterator[None]:
+    """Requests sent to a replica past the pool, to give it a queue; cut when the block ends
+    (or, with `wait`, finished first)."""
+    async with aiohttp.ClientSession() as session:
+        async def one() -> None:
+            body = {"model": "sim", "max_tokens": max_tokens, "messages": [{"role": "user", "content": "busy"}]}
+            async with session.post(url + "/v1/chat/completions", data=orjson.dumps(body)) as response:
+                await response.read()
+
+        tasks = [asyncio.create_task(one()) for _ in range(count)]
+        try:
+            yield
+            if wait:
+                await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

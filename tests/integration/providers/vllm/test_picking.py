@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
-
-import aiohttp
-import orjson
 
 from providers.base import ChatRequest, ChatResult
 from providers.vllm import VLLMProvider
-from tests.integration.providers.vllm.conftest import Replicas, eventually, scraped
+from tests.integration.providers.vllm.conftest import Replicas, eventually, load_directly, scraped
 
 LONG_PREFIX = "You are a careful assistant. " * 200      # ~6,000 characters: ~90 blocks
 
@@ -20,24 +15,6 @@ LONG_PREFIX = "You are a careful assistant. " * 200      # ~6,000 characters: ~9
 def chat(prefix: str, turn: str, **extra: Any) -> ChatRequest:
     return ChatRequest({"model": "sim", "max_tokens": 4, **extra,
                         "messages": [{"role": "system", "content": prefix}, {"role": "user", "content": turn}]})
-
-
-@asynccontextmanager
-async def load_directly(url: str, count: int, max_tokens: int) -> AsyncIterator[None]:
-    """Requests sent to a replica past the pool, to give it a queue; cut when the block ends."""
-    async with aiohttp.ClientSession() as session:
-        async def one() -> None:
-            body = {"model": "sim", "max_tokens": max_tokens, "messages": [{"role": "user", "content": "busy"}]}
-            async with session.post(url + "/v1/chat/completions", data=orjson.dumps(body)) as response:
-                await response.read()
-
-        tasks = [asyncio.create_task(one()) for _ in range(count)]
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def test_requests_go_to_the_replica_with_the_short_queue(replicas: Replicas, pools: Any) -> None:
