@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from providers.vllm.config import Saturation, Weights
@@ -35,18 +35,24 @@ NO_REPLICA = "no_replica"     # no replica to try at all (none discovered, all b
 
 @dataclass(slots=True)
 class Pick:
-    order: list[Replica]      # to try, best first
+    order: list[Replica]      # to try, best first (the best few, then the unknown ones)
     reason: str               # why the first
     saturated: bool = False   # nothing to try because every replica is saturated
+    matches: dict[str, int] = field(default_factory=dict)   # replica -> the prompt's blocks it has
 
 
 class Picker(Protocol):
     def pick(self, replicas: Sequence[Replica], matches: dict[str, int], blocks: int, now: float) -> Pick: ...
 
+    def refresh(self, replicas: Sequence[Replica], now: float) -> object: ...
+
 
 class RoundRobinPicker:
     def __init__(self) -> None:
         self._next = 0
+
+    def refresh(self, replicas: Sequence[Replica], now: float) -> None:
+        """Round-robin reads no figures."""
 
     def pick(self, replicas: Sequence[Replica], matches: dict[str, int], blocks: int, now: float) -> Pick:
         live = [r for r in replicas if r.breaker.allows(now)]
@@ -57,6 +63,24 @@ class RoundRobinPicker:
         return Pick(live[start:] + live[:start], ROUND_ROBIN)
 
 
+@dataclass(slots=True)
+class _View:
+    """The pool as of the last scrape round: fresh, unsaturated replicas by load score, best
+    first. A pick re-scores only the few it looks at, so it costs the same for 4 replicas or 100."""
+
+    replicas: Sequence[Replica]
+    ranked: list[tuple[float, Replica]]
+    by_key: dict[str, Replica]
+    unknown: list[Replica]
+    saturated: list[Replica]
+    q_min: float
+    q_max: float
+    expires: float            # when the oldest fresh figures go stale: rebuilt by then
+
+
+_LOOK_AT = 4                  # replicas taken from the top of the view per pick (>= MAX_ATTEMPTS)
+
+
 class LoadAwarePicker:
     def __init__(self, weights: Weights, saturation: Saturation, stale_seconds: float,
                  rng: Callable[[], float] = random.random) -> None:
@@ -64,51 +88,99 @@ class LoadAwarePicker:
         self.saturation = saturation
         self.stale = stale_seconds
         self._rng = rng
+        self._view: _View | None = None
 
-    def pick(self, replicas: Sequence[Replica], matches: dict[str, int], blocks: int, now: float) -> Pick:
-        max_queue = self.saturation.queue_depth
-        max_kv = self.saturation.kv_cache
+    def refresh(self, replicas: Sequence[Replica], now: float) -> _View:
+        """Re-ranks the pool from the replicas' figures; called after every scrape round (off
+        the request path), and by a pick that finds the view stale or the pool changed."""
         oldest = now - self.stale
-        fresh: list[tuple[Replica, float, float]] = []
+        fresh: list[tuple[Replica, float]] = []
         unknown: list[Replica] = []
-        saturated = 0
-        q_min = q_max = 0.0
+        saturated: list[Replica] = []
+        expires = now + self.stale
         for replica in replicas:
-            if not replica.breaker.allows(now):
-                continue
             figures = replica.figures
             if figures is None or figures.at < oldest:
                 replica.score = None
                 unknown.append(replica)
                 continue
+            expires = min(expires, figures.at + self.stale)
             queue = figures.waiting + replica.sent_since_scrape
-            kv = figures.kv_cache
-            if queue >= max_queue or kv >= max_kv:
+            if queue >= self.saturation.queue_depth or figures.kv_cache >= self.saturation.kv_cache:
                 replica.score = 0.0
+                saturated.append(replica)
+                continue
+            fresh.append((replica, queue))
+        q_min = min((q for _, q in fresh), default=0.0)
+        q_max = max((q for _, q in fresh), default=0.0)
+        view = _View(replicas, [], {r.key: r for r in replicas}, unknown, saturated, q_min, q_max, expires)
+        for replica, _ in fresh:
+            load = self._load(replica, view, now)
+            replica.score = load
+            if load is not None and load >= 0:
+                view.ranked.append((load, replica))
+        view.ranked.sort(key=_first, reverse=True)
+        self._view = view
+        return view
+
+    def _load(self, replica: Replica, view: _View, now: float) -> float | None:
+        """Queue and KV scores, weighted, now: None when unknown, -1 when saturated."""
+        figures = replica.figures
+        if figures is None or figures.at < now - self.stale:
+            return None
+        queue = figures.waiting + replica.sent_since_scrape
+        if queue >= self.saturation.queue_depth or figures.kv_cache >= self.saturation.kv_cache:
+            return -1.0
+        span = view.q_max - view.q_min
+        if span > 0:
+            queue_score = min(1.0, max(0.0, (view.q_max - queue) / span))
+        else:                 # all equal at the scrape: 1, less for each request sent since
+            queue_score = 1.0 / (1.0 + max(0.0, queue - view.q_min))
+        return self.weights.queue * queue_score + self.weights.kv_cache * (1.0 - figures.kv_cache)
+
+    def pick(self, replicas: Sequence[Replica], matches: dict[str, int], blocks: int, now: float) -> Pick:
+        view = self._view
+        if view is None or view.replicas is not replicas or now >= view.expires:
+            view = self.refresh(replicas, now)
+        rng = self._rng
+        w_prefix = self.weights.prefix
+        candidates: list[tuple[float, float, float, Replica]] = []
+        unknown = [r for r in view.unknown if r.breaker.allows(now)]
+        saturated = 0
+        for key, depth in matches.items():            # replicas with the prompt's prefix
+            replica = view.by_key.get(key)
+            if replica is None or not replica.breaker.allows(now):
+                continue
+            load = self._load(replica, view, now)
+            if load is None:
+                continue                              # unknown: ranked with the unknown ones
+            if load < 0:
                 saturated += 1
                 continue
-            if not fresh:
-                q_min = q_max = queue
-            elif queue < q_min:
-                q_min = queue
-            elif queue > q_max:
-                q_max = queue
-            fresh.append((replica, queue, kv))
-        w_queue, w_kv, w_prefix = self.weights.queue, self.weights.kv_cache, self.weights.prefix
-        span = q_max - q_min
-        rng = self._rng
-        scored: list[tuple[float, float, float, Replica]] = []
-        for replica, queue, kv in fresh:
-            queue_score = (q_max - queue) / span if span > 0 else 1.0
-            prefix_score = matches.get(replica.key, 0) / blocks if blocks else 0.0
-            score = w_queue * queue_score + w_kv * (1.0 - kv) + w_prefix * prefix_score
+            prefix_score = depth / blocks if blocks else 0.0
+            score = load + w_prefix * prefix_score
             replica.score = score
-            scored.append((score, rng(), prefix_score, replica))
-        if scored:
-            scored.sort(key=_rank, reverse=True)
-            best = scored[0]
-            order = [entry[3] for entry in scored]
-            reason = PREFIX if best[2] > 0 and w_prefix > 0 else LOAD
+            candidates.append((score, rng(), prefix_score, replica))
+        taken = 0
+        for _, replica in view.ranked:                # the best by load, re-scored now
+            if taken >= _LOOK_AT:
+                break
+            if replica.key in matches or not replica.breaker.allows(now):
+                continue
+            load = self._load(replica, view, now)
+            if load is None:
+                unknown.append(replica)
+                continue
+            if load < 0:
+                saturated += 1
+                continue
+            replica.score = load
+            candidates.append((load, rng(), 0.0, replica))
+            taken += 1
+        if candidates:
+            candidates.sort(key=_rank, reverse=True)
+            order = [entry[3] for entry in candidates]
+            reason = PREFIX if candidates[0][2] > 0 and w_prefix > 0 else LOAD
         else:
             order, reason = [], UNKNOWN
         if unknown:
@@ -116,8 +188,13 @@ class LoadAwarePicker:
                 unknown.sort(key=lambda r: (matches.get(r.key, 0), rng()), reverse=True)
             order.extend(unknown)
         if not order:
+            saturated += sum(1 for r in view.saturated if r.breaker.allows(now))
             return Pick([], NO_REPLICA, saturated=saturated > 0)
-        return Pick(order, reason)
+        return Pick(order, reason, matches=matches)
+
+
+def _first(entry: tuple[float, Replica]) -> float:
+    return entry[0]
 
 
 def _rank(entry: tuple[float, float, float, Replica]) -> tuple[float, float]:

@@ -48,34 +48,55 @@ class PrefixIndex:
         return len(self._owners)
 
     def matches(self, hashes: Sequence[int]) -> dict[str, int]:
-        """Replica -> how many of the prompt's leading blocks it was last sent."""
-        found: dict[str, int] = {}
+        """Replica -> how many of the prompt's leading blocks it was last sent. A block's hash
+        names its whole prefix, so a replica holding block d held the blocks before it: the
+        depth is found by binary search, a few lookups whatever the prompt's length."""
         owners = self._owners
-        for depth, block in enumerate(hashes):
-            holders = owners.get(block)
-            if not holders:
-                break
-            advanced = False
-            for replica in holders:
-                if found.get(replica, 0) == depth:
-                    found[replica] = depth + 1
-                    advanced = True
-            if not advanced:
-                break
+        if not hashes:
+            return {}
+        first = owners.get(hashes[0])
+        if not first:
+            return {}
+        n = len(hashes)
+        last = owners.get(hashes[-1]) or ()
+        found: dict[str, int] = {}
+        for replica in first:
+            if replica in last:
+                found[replica] = n
+                continue
+            low, high = 1, n - 1            # blocks matched: at least `low`, at most `high`
+            while low < high:
+                middle = (low + high + 1) // 2
+                holders = owners.get(hashes[middle - 1])
+                if holders is not None and replica in holders:
+                    low = middle
+                else:
+                    high = middle - 1
+            found[replica] = low
         return found
 
-    def record(self, hashes: Sequence[int], replica: str) -> None:
+    def record(self, hashes: Sequence[int], replica: str, matched: int = 0) -> None:
+        """The prompt went to `replica`, which already had its first `matched` blocks: the
+        new blocks are added, and the prefix's blocks at depths 1, 2, 4, 8, ... are made
+        the most recent, so a prefix in use keeps its head (a few dict operations per
+        request rather than one per block)."""
         owners = self._owners
-        for block in hashes:
-            holders = owners.pop(block, None)
+        for block in hashes[matched:]:
+            holders = owners.get(block)
             if holders is None:
-                holders = [replica]
+                owners[block] = [replica]
             elif replica not in holders:
                 holders.append(replica)
-            owners[block] = holders            # re-inserted: now the most recent
+        depth = 1
+        while depth <= matched:
+            block = hashes[depth - 1]
+            holders = owners.pop(block, None)
+            if holders is not None:
+                owners[block] = holders
+            depth *= 2
         excess = len(owners) - self.capacity
         if excess > 0:
-            for block in list(_first(owners, excess)):
+            for block in _first(owners, excess):
                 del owners[block]
 
     def forget(self, replica: str) -> None:

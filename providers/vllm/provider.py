@@ -191,6 +191,7 @@ class VLLMProvider(Provider):
                 if replica.scrape_task is None or replica.scrape_task.done():
                     replica.scrape_task = asyncio.create_task(self._scrape(replica))
             await asyncio.sleep(interval)
+            self.picker.refresh(self.replicas, time.monotonic())
             self._wake()
 
     async def _scrape(self, replica: Replica) -> None:
@@ -219,8 +220,9 @@ class VLLMProvider(Provider):
     def _hashes(self, request: ChatRequest) -> list[int]:
         if isinstance(self.picker, RoundRobinPicker):
             return []
-        chars = self._block_tokens * self.pool.prefix.chars_per_token
-        return block_hashes(prompt_text(request.body), chars, self.pool.prefix.max_blocks)
+        prefix = self.pool.prefix
+        chars = self._block_tokens * prefix.chars_per_token * prefix.group_blocks
+        return block_hashes(prompt_text(request.body), chars, prefix.max_blocks)
 
     def place(self, hashes: list[int]) -> Pick:
         """The picker's ranking for a prompt's blocks, now (no waiting)."""
@@ -281,13 +283,13 @@ class VLLMProvider(Provider):
         if self.on_decision is not None:
             self.on_decision(self.name, replica, reason)
 
-    def _begin(self, replica: Replica, hashes: list[int], reason: str) -> None:
+    def _begin(self, replica: Replica, hashes: list[int], reason: str, pick: Pick) -> None:
         replica.breaker.begin(time.monotonic())
         replica.in_flight += 1
         replica.sent_since_scrape += 1
         replica.picks += 1
         if hashes:
-            self.prefix.record(hashes, replica.key)
+            self.prefix.record(hashes, replica.key, pick.matches.get(replica.key, 0))
         self._observe(replica.key, reason)
         span = trace.get_current_span()
         if span.is_recording():
@@ -326,7 +328,7 @@ class VLLMProvider(Provider):
         for replica, reason in self._attempts(pick):
             if last is not None and not replica.breaker.allows(time.monotonic()):
                 continue
-            self._begin(replica, hashes, reason)
+            self._begin(replica, hashes, reason, pick)
             try:
                 result = await replica.client.chat(request, upstream_model)
             except ProviderError as exc:
@@ -361,7 +363,7 @@ class VLLMProvider(Provider):
         for replica, reason in self._attempts(pick):
             if last is not None and not replica.breaker.allows(time.monotonic()):
                 continue
-            self._begin(replica, hashes, reason)
+            self._begin(replica, hashes, reason, pick)
             stream: AsyncIterator[ChatChunk] | None = None
             try:
                 stream = await self._open_stream(replica, request, upstream_model)
@@ -402,7 +404,7 @@ class VLLMProvider(Provider):
         pick = await self._placed([])
         last: ProviderError | None = None
         for replica, reason in self._attempts(pick):
-            self._begin(replica, [], reason)
+            self._begin(replica, [], reason, pick)
             try:
                 result = await replica.client.embeddings(body, upstream_model)
             except ProviderError as exc:
