@@ -2,7 +2,7 @@
 
     python -m bench.picker                    # ~3 minutes; prints the table, writes bench/results/picker.json
     python -m bench.picker --seconds 20       # shorter phases
-    python -m bench.picker --pick-cost-only   # only the CPU per pick (4 and 100 replicas)
+    python -m bench.picker --pick-cost-only   # only the CPU per pick (4 and 100 replicas); writes nothing
 
 Starts 8 simulated vLLM replicas (tests/fakes/vllm_replica.py, one process: 4 for each
 picker, so each phase starts with cold caches) and the gateway (SQLite, no Redis) with two
@@ -295,10 +295,11 @@ def main() -> None:
     parser.add_argument("--pick-cost-only", action="store_true")
     args = parser.parse_args()
     report = run(args)
-    RESULTS.mkdir(exist_ok=True)
     report["date"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     report["cpus"] = os.cpu_count()
-    (RESULTS / ("picker-cost.json" if args.pick_cost_only else "picker.json")).write_text(json.dumps(report, indent=2))
+    if not args.pick_cost_only:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "picker.json").write_text(json.dumps(report, indent=2))
     print_table(report)
 
 
