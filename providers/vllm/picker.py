@@ -7,7 +7,7 @@ them with the configured weights (default queue 2, KV cache 2, prefix 3):
 - kv:     1 - KV cache usage;
 - prefix: the fraction of the prompt's leading blocks last sent to that replica.
 A replica at `saturation.queue_depth` or `saturation.kv_cache` is saturated and not a
-candidate. A replica whose figures are stale or that cannot be scraped is *unknown*: it is
+candidate (only a last resort, after the others failed before their first byte). A replica whose figures are stale or that cannot be scraped is *unknown*: it is
 ranked after every scored one (by prefix affinity), never taken for idle. Ties break at random.
 An empty ranking with a saturated replica in the pool means the pool is saturated.
 """
@@ -79,6 +79,7 @@ class _View:
 
 
 _LOOK_AT = 4                  # replicas taken from the top of the view per pick (>= MAX_ATTEMPTS)
+_SPARES = 2                   # saturated replicas appended to a ranking as last resorts
 
 
 class LoadAwarePicker:
@@ -146,7 +147,7 @@ class LoadAwarePicker:
         w_prefix = self.weights.prefix
         candidates: list[tuple[float, float, float, Replica]] = []
         unknown = [r for r in view.unknown if r.breaker.allows(now)]
-        saturated = 0
+        saturated: list[Replica] = []
         for key, depth in matches.items():            # replicas with the prompt's prefix
             replica = view.by_key.get(key)
             if replica is None or not replica.breaker.allows(now):
@@ -155,7 +156,7 @@ class LoadAwarePicker:
             if load is None:
                 continue                              # unknown: ranked with the unknown ones
             if load < 0:
-                saturated += 1
+                saturated.append(replica)
                 continue
             prefix_score = depth / blocks if blocks else 0.0
             score = load + w_prefix * prefix_score
@@ -172,7 +173,7 @@ class LoadAwarePicker:
                 unknown.append(replica)
                 continue
             if load < 0:
-                saturated += 1
+                saturated.append(replica)
                 continue
             replica.score = load
             candidates.append((load, rng(), 0.0, replica))
@@ -188,8 +189,17 @@ class LoadAwarePicker:
                 unknown.sort(key=lambda r: (matches.get(r.key, 0), rng()), reverse=True)
             order.extend(unknown)
         if not order:
-            saturated += sum(1 for r in view.saturated if r.breaker.allows(now))
-            return Pick([], NO_REPLICA, saturated=saturated > 0)
+            full = bool(saturated) or any(r.breaker.allows(now) for r in view.saturated)
+            return Pick([], NO_REPLICA, saturated=full)
+        # Last resorts, for when the ones above fail before their first byte: a saturated
+        # replica that is up beats an error.
+        spare = _SPARES
+        for replica in (*saturated, *view.saturated):
+            if spare == 0:
+                break
+            if replica not in order and replica.breaker.allows(now):
+                order.append(replica)
+                spare -= 1
         return Pick(order, reason, matches=matches)
 
 

@@ -70,10 +70,11 @@ def test_requests_sent_since_the_scrape_count_as_queued() -> None:
     assert picker().pick([a, b], {}, 0, NOW).order == [b, a]
 
 
-def test_saturated_replicas_are_not_candidates() -> None:
+def test_saturated_replicas_are_not_candidates_only_last_resorts() -> None:
     full_queue, full_kv, ok = replica(1, waiting=5), replica(2, waiting=0, kv=0.85), replica(3, waiting=4, kv=0.7)
     pick = picker().pick([full_queue, full_kv, ok], {full_queue.key: 10}, 10, NOW)
-    assert pick.order == [ok]
+    assert pick.order[0] is ok and pick.reason == LOAD    # the prefix holder is saturated
+    assert set(pick.order[1:]) == {full_queue, full_kv}   # tried only if `ok` fails before its first byte
 
 
 def test_every_replica_saturated_is_reported_as_such() -> None:
@@ -91,9 +92,9 @@ def test_stale_or_unscraped_replicas_are_unknown_and_ranked_last_not_idle() -> N
 
 
 def test_only_unknown_replicas_left_are_still_tried() -> None:
-    never = replica(1, waiting=None)
-    pick = picker().pick([replica(2, waiting=9), never], {}, 0, NOW)
-    assert (pick.order, pick.reason, pick.saturated) == ([never], UNKNOWN, False)
+    never, full = replica(1, waiting=None), replica(2, waiting=9)
+    pick = picker().pick([full, never], {}, 0, NOW)
+    assert (pick.order, pick.reason, pick.saturated) == ([never, full], UNKNOWN, False)
 
 
 def test_an_open_breaker_takes_a_replica_out() -> None:
