@@ -2,14 +2,16 @@
 
 Load-aware scores each replica whose figures are fresh on three scorers in [0, 1] and sums
 them with the configured weights (default queue 2, KV cache 2, prefix 3):
-- queue:  (max_q - q) / (max_q - min_q) over the unsaturated candidates (1 when all equal),
-          q = the replica's waiting requests plus those this gateway sent since the scrape;
+- queue:  (max_q - q) / (max_q - min_q) over the unsaturated candidates as of the last scrape
+          round (1 when all were equal; then 1 / (1 + q - min_q)), q = the replica's waiting
+          requests plus those this gateway sent it since its scrape;
 - kv:     1 - KV cache usage;
 - prefix: the fraction of the prompt's leading blocks last sent to that replica.
 A replica at `saturation.queue_depth` or `saturation.kv_cache` is saturated and not a
-candidate (only a last resort, after the others failed before their first byte). A replica whose figures are stale or that cannot be scraped is *unknown*: it is
-ranked after every scored one (by prefix affinity), never taken for idle. Ties break at random.
-An empty ranking with a saturated replica in the pool means the pool is saturated.
+candidate (only a last resort, after the others failed before their first byte). A replica
+whose figures are stale or that cannot be scraped is *unknown*: it is ranked after every
+scored one (by prefix affinity), never taken for idle. Ties break at random. An empty
+ranking with a saturated replica in the pool means the pool is saturated.
 """
 
 from __future__ import annotations

@@ -2,15 +2,16 @@
 ranks first, and, when that one refuses the connection or answers 429/5xx before its first
 byte, to the next (at most MAX_ATTEMPTS replicas). A stream is never moved after its first byte.
 
-Off the request path, a scrape loop reads each replica's /metrics every interval and a
-discovery loop re-resolves the DNS name (when `discovery:` is set). Each replica is called
-through its own OpenAI-compatible client (providers/openai_compat.py), unchanged.
+Off the request path (members.py), a scrape loop reads each replica's /metrics every
+interval and a discovery loop re-resolves the DNS name (when `discovery:` is set). Each
+replica is called through its own OpenAI-compatible client (providers/openai_compat.py),
+unchanged. When every replica is saturated, the request waits here (`policy: queue`) or is
+refused (`policy: reject`), as config.Saturation says.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,9 +36,10 @@ from providers.base import (
     Timeouts,
 )
 from providers.openai_compat import OpenAICompatibleProvider
-from providers.vllm.breaker import ReplicaBreaker, counts_against_replica
+from providers.vllm.breaker import counts_against_replica
 from providers.vllm.config import CLIENT_OPTIONS, POOL_OPTIONS, PoolOptions, parse_options
 from providers.vllm.discovery import DnsDiscovery, ReplicaSource, StaticEndpoints
+from providers.vllm.members import Members
 from providers.vllm.picker import (
     FALLBACK,
     NO_REPLICA,
@@ -50,13 +52,11 @@ from providers.vllm.picker import (
 )
 from providers.vllm.prefix import PrefixIndex, block_hashes, prompt_text
 from providers.vllm.replica import Replica
-from providers.vllm.scrape import ScrapeError, parse_metrics
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3                       # replicas tried for one request before its first byte
 _MOVES_ON = frozenset({ErrorKind.CONNECT, ErrorKind.SERVER, ErrorKind.RATE_LIMITED})
-_DEFAULT_BLOCK_TOKENS = 16
 
 DecisionObserver = Callable[[str, str, str], None]     # (provider, replica, reason)
 
@@ -72,26 +72,23 @@ class VLLMProvider(Provider):
         self.name = name
         self.pool = pool
         self.timeouts = timeouts or Timeouts()
-        self._api_key = api_key
-        self._headers = headers
         if source is None:
             if pool.discovery is not None:
                 source = DnsDiscovery(pool.discovery)
             else:
                 source = StaticEndpoints(pool.endpoints or [])
-        self.source = source
+
+        def client(root: str) -> OpenAICompatibleProvider:
+            return OpenAICompatibleProvider(name, [root + "/v1"], api_key=api_key, timeouts=self.timeouts,
+                                            headers=headers)
+
+        self.members = Members(name, pool, source, client, on_round=self._on_round, on_leave=self._on_leave)
         self.picker: Picker = (RoundRobinPicker() if pool.picker == "round-robin" else
                                LoadAwarePicker(pool.weights, pool.saturation, pool.scrape.stale_seconds))
         self.prefix = PrefixIndex(pool.prefix.remembered_blocks)
-        self.replicas: list[Replica] = []
         self.on_decision: DecisionObserver | None = None
-        self._block_tokens = pool.prefix.block_tokens or _DEFAULT_BLOCK_TOKENS
         self._queued = 0
         self._room: asyncio.Event | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._scrape_session: aiohttp.ClientSession | None = None
-        if isinstance(source, StaticEndpoints):
-            self._apply(source.roots)
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> VLLMProvider:
@@ -108,112 +105,23 @@ class VLLMProvider(Provider):
 
     # -- lifecycle --------------------------------------------------------------------
 
+    @property
+    def replicas(self) -> list[Replica]:
+        return self.members.replicas
+
     async def start(self) -> None:
-        if self._tasks:
-            return
-        await self._refresh()
-        self._scrape_session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.pool.scrape.timeout_seconds),
-            connector=aiohttp.TCPConnector(limit=0), skip_auto_headers=("User-Agent",))
-        self._tasks.append(asyncio.create_task(self._scrape_loop(), name=f"vllm-scrape-{self.name}"))
-        if isinstance(self.source, DnsDiscovery) or not isinstance(self.source, StaticEndpoints):
-            self._tasks.append(asyncio.create_task(self._discovery_loop(), name=f"vllm-discovery-{self.name}"))
+        await self.members.start()
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
-        for replica in self.replicas:
-            if replica.scrape_task is not None:
-                replica.scrape_task.cancel()
-            await replica.client.close()
-        if self._scrape_session is not None:
-            await self._scrape_session.close()
-            self._scrape_session = None
+        await self.members.close()
 
-    # -- discovery --------------------------------------------------------------------
+    def _on_round(self) -> None:
+        """After each scrape round: re-rank, and let queued requests look again."""
+        self.picker.refresh(self.members.replicas, time.monotonic())
+        self._wake()
 
-    def _refresh_seconds(self) -> float:
-        if self.pool.discovery is not None:
-            return self.pool.discovery.refresh_seconds
-        return 5.0
-
-    async def _discovery_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._refresh_seconds())
-            await self._refresh()
-
-    async def _refresh(self) -> None:
-        try:
-            roots = await self.source.resolve()
-        except OSError as exc:
-            log.warning("vllm pool %s: discovery failed (%s); keeping %d replicas",
-                        self.name, type(exc).__name__, len(self.replicas))
-            return
-        self._apply(roots)
-
-    def _apply(self, roots: list[str]) -> None:
-        """Adds the replicas that appeared and drops those that went (a dropped one is
-        closed once its requests end)."""
-        current = {r.root: r for r in self.replicas}
-        wanted = set(roots)
-        kept = [r for r in self.replicas if r.root in wanted]
-        for root in roots:
-            if root not in current:
-                client = OpenAICompatibleProvider(self.name, [root + "/v1"], api_key=self._api_key,
-                                                  timeouts=self.timeouts, headers=self._headers)
-                kept.append(Replica(root, client, ReplicaBreaker(self.pool.breaker.cooldown_seconds)))
-                log.info("vllm pool %s: replica %s joined", self.name, root)
-        for replica in self.replicas:
-            if replica.root not in wanted:
-                replica.removed = True
-                self.prefix.forget(replica.key)
-                if replica.scrape_task is not None:
-                    replica.scrape_task.cancel()
-                log.info("vllm pool %s: replica %s left", self.name, replica.root)
-                if replica.in_flight == 0:
-                    self._close_later(replica)
-        self.replicas = kept
-
-    def _close_later(self, replica: Replica) -> None:
-        with contextlib.suppress(RuntimeError):      # no running loop: nothing was opened
-            asyncio.get_running_loop().create_task(replica.client.close())
-
-    # -- scraping ---------------------------------------------------------------------
-
-    async def _scrape_loop(self) -> None:
-        interval = self.pool.scrape.interval_seconds
-        while True:
-            for replica in self.replicas:
-                if replica.scrape_task is None or replica.scrape_task.done():
-                    replica.scrape_task = asyncio.create_task(self._scrape(replica))
-            await asyncio.sleep(interval)
-            self.picker.refresh(self.replicas, time.monotonic())
-            self._wake()
-
-    async def _scrape(self, replica: Replica) -> None:
-        session = self._scrape_session
-        assert session is not None
-        try:
-            async with session.get(replica.root + "/metrics") as response:
-                if response.status != 200:
-                    raise ScrapeError(f"/metrics answered {response.status}")
-                text = await response.text()
-            figures = parse_metrics(text, time.monotonic())
-        except ScrapeError as exc:
-            replica.scrape_error = str(exc)
-            return
-        except (aiohttp.ClientError, OSError, TimeoutError, UnicodeDecodeError) as exc:
-            replica.scrape_error = type(exc).__name__
-            return
-        replica.figures = figures
-        replica.sent_since_scrape = 0
-        replica.scrape_error = None
-        if figures.block_size and self.pool.prefix.block_tokens is None:
-            self._block_tokens = figures.block_size
+    def _on_leave(self, replica: Replica) -> None:
+        self.prefix.forget(replica.key)
 
     # -- placing a request ------------------------------------------------------------
 
@@ -221,7 +129,7 @@ class VLLMProvider(Provider):
         if isinstance(self.picker, RoundRobinPicker):
             return []
         prefix = self.pool.prefix
-        chars = self._block_tokens * prefix.chars_per_token * prefix.group_blocks
+        chars = self.members.block_tokens * prefix.chars_per_token * prefix.group_blocks
         return block_hashes(prompt_text(request.body), chars, prefix.max_blocks)
 
     def place(self, hashes: list[int]) -> Pick:
@@ -310,7 +218,7 @@ class VLLMProvider(Provider):
     def _release(self, replica: Replica) -> None:
         replica.in_flight -= 1
         if replica.removed and replica.in_flight == 0:
-            self._close_later(replica)
+            self.members.close_later(replica)
         self._wake()
 
     def _attempts(self, pick: Pick) -> list[tuple[Replica, str]]:
@@ -350,6 +258,8 @@ class VLLMProvider(Provider):
 
     async def _open_stream(self, replica: Replica, request: ChatRequest,
                            upstream_model: str) -> AsyncIterator[ChatChunk]:
+        # The one place that knows how the replica client streams (issue 15's interface:
+        # `replica.client.chat_stream(request, upstream_model)`, not awaited).
         stream = await replica.client.chat(request, upstream_model)
         assert not isinstance(stream, ChatResult)
         return stream

@@ -76,5 +76,5 @@ async def test_the_replica_block_size_comes_from_its_metrics(replicas: Replicas,
     pool: VLLMProvider = pools([sim.url])
     await pool.start()
     await eventually(lambda: scraped(pool), what="first scrape")
-    assert pool._block_tokens == 32
+    assert pool.members.block_tokens == 32
     assert pool.status()["replicas"][0]["block_size"] == 32
