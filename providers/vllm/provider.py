@@ -65,6 +65,7 @@ class VLLMProvider(Provider):
     type = "vllm"
     genai_system = "vllm"
     options = POOL_OPTIONS | CLIENT_OPTIONS
+    identity_options = ("endpoints", "discovery")    # two entries over the same replicas share a breaker
 
     def __init__(self, name: str, pool: PoolOptions, *, api_key: str | None = None,
                  timeouts: Timeouts | None = None, headers: dict[str, str] | None = None,

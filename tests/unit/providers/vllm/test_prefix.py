@@ -47,3 +47,15 @@ def test_forget_drops_a_replica_that_left() -> None:
     index.record(hashes, "kept:1")
     index.forget("gone:1")
     assert index.matches(hashes) == {"kept:1": 3}
+
+
+def test_a_prefix_in_use_keeps_its_head_while_new_prompts_push_old_ones_out() -> None:
+    index = PrefixIndex(capacity=12)
+    hot = block_hashes("h" * 64 * 8, 64, 100)
+    index.record(hot, "r:1")
+    for i in range(3):
+        cold = block_hashes(chr(ord("a") + i) * 64 * 4, 64, 100)
+        index.record(hot, "r:1", matched=index.matches(hot).get("r:1", 0))
+        index.record(cold, "r:2")
+    assert index.matches(hot).get("r:1", 0) >= 1      # its leading blocks were refreshed
+    assert len(index) == 12
