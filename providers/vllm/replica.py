@@ -28,8 +28,11 @@ class Replica:
     scrape_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        # host:port only: credentials in a URL's userinfo never reach a label, a span or a page.
         parts = urlsplit(self.root)
-        self.key = parts.netloc
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        self.key = f"{host}:{parts.port}" if parts.port else host
 
     @property
     def host(self) -> str:
@@ -48,7 +51,7 @@ class Replica:
             metrics = "stale" if now - figures.at > stale else "fresh"
         return {
             "replica": self.key,
-            "url": self.root,
+            "url": f"{urlsplit(self.root).scheme}://{self.key}",
             "breaker": self.breaker.state(now).value,
             "breaker_retry_after_seconds": round(self.breaker.retry_after(now), 3),
             "metrics": metrics,

@@ -134,3 +134,28 @@ def test_a_replica_killed_mid_run_fails_no_request_that_had_not_started_streamin
     victim = rows[sims[0][0].url]
     assert victim["picks"] > 0                          # it had work when it died
     assert victim["scrape_error"] is not None or victim["breaker"] == "open"
+
+
+def test_a_saturated_pool_with_policy_reject_answers_503_with_retry_after(sqlite_url: str, tmp_path: Path) -> None:
+    spec = ReplicaSpec(max_running=1, decode_seconds_per_token=0.05)
+    with ReplicaServer(spec, name="busy") as sim:
+        config = write_catalog(tmp_path, pool_catalog(
+            [sim.url], pool_options="saturation: {queue_depth: 1, policy: reject, retry_after_seconds: 1}"))
+        with running_gateway(make_settings(sqlite_url, config)) as gw:
+            body = {"model": "sim-model", "max_tokens": 40, "messages": [{"role": "user", "content": "long"}]}
+            direct = [threading.Thread(target=httpx.post, args=(sim.url + "/v1/chat/completions",),
+                                       kwargs={"json": body, "timeout": 30}) for _ in range(2)]
+            for thread in direct:            # one runs, one waits on the replica: saturated
+                thread.start()
+            deadline = time.monotonic() + 10
+            while gw.admin("GET", "/admin/providers").json()["pools"][0]["replicas"][0]["waiting"] != 1:
+                assert time.monotonic() < deadline, "the replica never showed a waiting request"
+                time.sleep(0.05)
+            with pytest.raises(openai.APIStatusError) as caught:
+                ask(client(gw, gw.create_key()), "no room")
+            assert caught.value.status_code == 503
+            assert int(caught.value.response.headers["retry-after"]) >= 1
+            metrics = httpx.get(gw.url + "/metrics", timeout=10).text
+            assert 'gateway_picker_decisions_total{provider="pool",reason="rejected",replica="none"}' in metrics
+            for thread in direct:
+                thread.join(30)

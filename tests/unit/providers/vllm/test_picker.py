@@ -121,3 +121,14 @@ def test_round_robin_rotates_over_live_replicas() -> None:
     b.breaker.failure(NOW)
     pick = rr.pick([a, b, c], {}, 0, NOW)
     assert b not in pick.order and pick.reason == ROUND_ROBIN
+
+
+def test_a_replica_is_named_by_host_and_port_only() -> None:
+    with_credentials = Replica("http://user:secret@10.0.0.9:8000", OpenAICompatibleProvider("p", ["http://x/v1"]),
+                               ReplicaBreaker(1.0))
+    assert with_credentials.key == "10.0.0.9:8000"
+    view = with_credentials.view(NOW, 1.0)
+    assert "secret" not in str(view) and view["url"] == "http://10.0.0.9:8000"
+    assert replica(1).key == "10.0.0.1:1"
+    ipv6 = Replica("http://[fd00::1]:8000", OpenAICompatibleProvider("p", ["http://x/v1"]), ReplicaBreaker(1.0))
+    assert ipv6.key == "[fd00::1]:8000"
