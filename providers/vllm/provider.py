@@ -139,10 +139,12 @@ class VLLMProvider(Provider):
         return self.picker.pick(self.replicas, matches, len(hashes), time.monotonic())
 
     async def _placed(self, hashes: list[int]) -> Pick:
+        """The ranking to try; when every replica is saturated, waits for room (`policy: queue`,
+        first come first served: a newcomer queues behind those already waiting) or refuses."""
         pick = self.place(hashes)
-        if pick.order:
+        if pick.order and not self._queued:
             return pick
-        if not pick.saturated:
+        if not pick.order and not pick.saturated:
             raise self._no_replica()
         saturation = self.pool.saturation
         if saturation.policy == "reject" or self._queued >= saturation.max_queued:
