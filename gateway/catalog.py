@@ -132,9 +132,11 @@ class Catalog(_Strict):
             if entry.type not in PROVIDER_TYPES:
                 raise ValueError(f"providers.{name}.type: unknown provider type {entry.type!r} "
                                  f"(known: {', '.join(sorted(PROVIDER_TYPES))})")
-            unknown = set(entry.options) - provider_class(entry.type).options
+            cls = provider_class(entry.type)
+            unknown = set(entry.options) - cls.options
             if unknown:
                 raise ValueError(f"providers.{name}: unknown key {sorted(unknown)[0]!r} for type {entry.type}")
+            cls.check_options(name, entry.options)    # the values too (a vLLM pool's picker, weights, ...)
         for model, model_entry in self.models.items():
             for d in model_entry.deployments:
                 if d.provider not in self.providers:

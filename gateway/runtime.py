@@ -30,6 +30,7 @@ from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
 from gateway.settings import Settings
 from gateway.stores.responses import MemoryResponseStore, ResponseStore, build_response_store
+from gateway.telemetry import metrics
 from gateway.telemetry.lifecycle import start_telemetry, stop_telemetry
 from gateway.tenancy.admin_key import AdminKey
 from gateway.tenancy.directory import KeyDirectory
@@ -39,6 +40,7 @@ from gateway.usage.outbox import UsageOutbox
 from gateway.usage.wiring import build_outbox
 from providers import build_provider
 from providers.base import Provider, ProviderConfig
+from providers.vllm import VLLMProvider
 
 log = logging.getLogger("gateway.runtime")
 
@@ -101,6 +103,8 @@ async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> 
         providers: dict[str, Provider] = {}
         for name, entry in catalog.providers.items():
             provider = build_provider(ProviderConfig(name=name, type=entry.type, options=entry.options))
+            if isinstance(provider, VLLMProvider):
+                provider.on_decision = metrics.count_pick     # gateway_picker_decisions_total
             await provider.start()
             stack.push_async_callback(provider.close)
             providers[name] = provider

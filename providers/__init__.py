@@ -17,6 +17,8 @@ PROVIDER_TYPES: dict[str, str] = {
     "openai": "providers.openai:OpenAIProvider",
     "vllm": "providers.vllm:VLLMProvider",
     "bedrock": "providers.bedrock:BedrockProvider",
+    "anthropic": "providers.anthropic:AnthropicProvider",
+    "azure_openai": "providers.azure_openai:AzureOpenAIProvider",
 }
 
 

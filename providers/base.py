@@ -200,6 +200,11 @@ class Provider(ABC):
     name: str
 
     @classmethod
+    def check_options(cls, name: str, options: Mapping[str, Any]) -> None:
+        """Checks the values of a gateway.yaml entry at load, before anything starts; raises
+        ValueError naming the key. By default only the keys are checked (`options`)."""
+
+    @classmethod
     @abstractmethod
     def from_config(cls, config: ProviderConfig) -> Self:
         """Builds the provider from its gateway.yaml entry; ValueError names a bad option."""

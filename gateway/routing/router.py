@@ -206,8 +206,9 @@ class Router:
         message = f"every deployment failed; last: {last.provider or 'upstream'}: {last.message}"
         if last.kind is ErrorKind.TIMEOUT:
             return UpstreamTimeout(message)
-        retry_after = last.retry_after or wait
-        return NoProviderAvailable(message, headers=retry_after_header(retry_after) if retry_after else None)
+        # Every 503 says when to come back (the README promises it): the upstream's own
+        # Retry-After, or a breaker's remaining pause, or else one second.
+        return NoProviderAvailable(message, headers=retry_after_header(last.retry_after or wait or 1.0))
 
 
 async def _close(stream: AsyncIterator[ChatChunk]) -> None:

@@ -21,7 +21,7 @@ KEY = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig"})
 def client() -> OidcClient:
     oidc = OidcClient(Settings(oidc_issuer=ISSUER, oidc_client_id="console", oidc_client_secret=SecretStr("s")))
     oidc._metadata = {"issuer": ISSUER, "jwks_uri": "https://login.example.com/keys"}
-    oidc._jwks = KeySet([KEY]).as_dict(private=False)
+    oidc._jwks = dict(KeySet([KEY]).as_dict(private=False))
 
     async def no_refresh(*, refresh: bool) -> KeySet:
         return KeySet.import_key_set(oidc._jwks)  # type: ignore[arg-type]
