@@ -43,8 +43,14 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
         except Exception as exc:
             checks["redis"] = f"unreachable ({type(exc).__name__})"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    drain = runtime.outbox.drain_state
+    if drain is not None:
+        # Shown, not a readiness condition: a drain restarting must not take every replica
+        # out of service; records wait in Redis meanwhile.
+        body["usage_drain"] = {"drainers": drain.drainers, "backlog": drain.backlog,
+                               "status": "ok" if drain.drainers or not drain.backlog else "nobody draining"}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 @metrics_router.get("/metrics")
