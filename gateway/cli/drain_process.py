@@ -17,14 +17,16 @@ import threading
 import time
 
 from gateway.telemetry.logging import lifecycle_log
+from gateway.telemetry.multiprocess import ENV as METRICS_DIR_ENV
 
 _MAX_BACKOFF_SECONDS = 30.0
 _HEALTHY_RUN_SECONDS = 60.0   # a child that ran this long before exiting restarts without delay growth
 
 
 class DrainProcess:
-    def __init__(self, env: dict[str, str] | None = None) -> None:
-        self._env = env
+    def __init__(self) -> None:
+        # The workers' metrics directory is theirs: the drain serves no /metrics.
+        self._env = {k: v for k, v in os.environ.items() if k != METRICS_DIR_ENV}
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
