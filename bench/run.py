@@ -169,6 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     figures["serving_process_cpu_ms_per_request"] = round(
                         (target.serving_cpu() - serving_start) * 1000 / target.served, 3)
             figures["rss_mb_after_run"] = round(target.rss(), 1)
+            figures["rss_mb_all_processes"] = round(target.rss_tree(), 1)
             figures["requests_served"] = target.served
             figures.update(target.notes)
 
@@ -208,13 +209,13 @@ def print_table(report: dict[str, Any]) -> None:
                 print(f"  {name:<22} {r['rate']:>4} {o['p50']:>8} {o['p95']:>8} {o['p99']:>8} {r['errors']:>8}"
                       f" {r['achieved_rps']:>9}")
     print(f"\nmax sustained ({report['max_sustained_rule']}), CPU per request (whole process tree; serving "
-          "process alone), RSS")
+          "process alone), RSS (largest process; all processes)")
     for name, figures in targets.items():
         serving = figures.get("serving_process_cpu_ms_per_request")
         print(f"  {name:<22} sustained {figures.get('max_sustained_rps', '-')!s:>5} req/s  CPU "
               f"{figures.get('cpu_ms_per_request', '-')} ms" + (f" ({serving} ms)" if serving is not None else "")
               + f"  RSS {figures['rss_mb_at_rest']} -> {figures['rss_mb_after_run']} MB"
-              f" after {figures['requests_served']} requests")
+              f" ({figures['rss_mb_all_processes']} MB) after {figures['requests_served']} requests")
 
 
 def main() -> None:

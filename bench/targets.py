@@ -132,7 +132,11 @@ class Target:
         return cpu_seconds(self.process.pid)
 
     def rss(self) -> float:
-        return rss_mb(self.process.pid)
+        """The largest process of the tree: the serving process (or, under a supervisor, a worker)."""
+        return max(rss_mb(pid) for pid in process_tree(self.process.pid))
+
+    def rss_tree(self) -> float:
+        return sum(rss_mb(pid) for pid in process_tree(self.process.pid))
 
 
 def cli(env: dict[str, str], *args: str) -> str:
