@@ -24,6 +24,14 @@ def compose_database_url(host: str, port: int | str, user: str, password: str, n
     return f"{driver}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{int(port)}/{quote(name, safe='')}"
 
 
+class UsageDrain(StrEnum):
+    """Who writes the usage stream to the database (with Redis; embedded mode always drains
+    its in-process queue itself)."""
+    PROCESS = "process"   # `serve` starts `llm-gateway usage-drain` beside itself and restarts it
+    INLINE = "inline"     # the serving process drains too (the behaviour before the drain process)
+    OFF = "off"           # append only: a `llm-gateway usage-drain` elsewhere drains
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
@@ -51,6 +59,7 @@ class Settings(BaseSettings):
     usage_consumer_group: str = "gateway-usage"
     usage_consumer_name: str | None = None  # default: host-pid-random, a new consumer per process
     usage_claim_idle_seconds: float = 30.0  # entries pending this long under a dead replica are claimed
+    usage_drain: UsageDrain = UsageDrain.PROCESS   # `serve --no-drain` sets off
     key_cache_ttl_seconds: float = 1.0      # key -> tenant cache; changes also arrive at once via Redis
     # How long the request path waits on each store before it degrades (a key known before is
     # served from memory; limits fail open or closed; the cache misses; usage is queued locally).

@@ -49,6 +49,12 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     pools = _pools(runtime)
     if pools:
         body["pools"] = pools
+    drain = runtime.outbox.drain_state
+    if drain is not None:
+        # Shown, not a readiness condition: a drain restarting must not take every replica
+        # out of service; records wait in Redis meanwhile.
+        body["usage_drain"] = {"drainers": drain.drainers, "backlog": drain.backlog,
+                               "status": "ok" if drain.drainers or not drain.backlog else "nobody draining"}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import config_cmd, serve_command, tenants, usage
+from gateway.cli import config_cmd, serve_command, tenants, usage, usage_drain
 from gateway.db import DatabaseMissing
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(commands)
     tenants.register(commands)
     usage.register(commands)
+    usage_drain.register(commands)
     return parser
 
 

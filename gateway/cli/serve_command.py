@@ -22,6 +22,9 @@ def register(commands: Any) -> None:
     serve.add_argument("--admin-only", action="store_true",
                        help="the admin deployment: the console (/admin/ui/) and the admin API on --port, "
                             "no public routes, never runs migrations")
+    serve.add_argument("--no-drain", action="store_true",
+                       help="with Redis: do not start the usage drain beside the server (run "
+                            "`llm-gateway usage-drain` elsewhere, or records wait in Redis)")
     serve.set_defaults(run=_run)
 
 

@@ -56,6 +56,10 @@ PICKER_DECISIONS = Counter("gateway_picker_decisions_total", "vLLM replica picks
 # worker sees the same number, so the largest live value is the backlog.
 OUTBOX_PENDING = Gauge("gateway_usage_outbox_pending", "Usage records not yet in the database.",
                        multiprocess_mode="livemax")
+# With Redis: consumers of the usage stream's group that read it lately (the drain processes).
+# 0 while records wait means nobody drains them (`llm-gateway usage-drain`, or serve without --no-drain).
+USAGE_DRAINERS = Gauge("gateway_usage_stream_drainers", "Consumers that read the usage stream lately.",
+                       multiprocess_mode="livemax")
 
 # Every metric defined above (a new one is listed without touching this line).
 ALL_METRICS: tuple[MetricWrapperBase, ...] = tuple(m for m in globals().values() if isinstance(m, MetricWrapperBase))
