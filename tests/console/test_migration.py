@@ -63,7 +63,7 @@ def test_0007_goes_up_down_and_up_and_matches_the_code(empty_url: str) -> None:
     config = alembic_config(empty_url)
     command.upgrade(config, "head")
     assert "console_sessions" in _tables(empty_url)
-    command.downgrade(config, "0004")
+    command.downgrade(config, "0005")
     assert "console_sessions" not in _tables(empty_url)
     command.upgrade(config, "head")
     mine = [d for d in _differences(empty_url)
