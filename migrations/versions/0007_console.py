@@ -5,7 +5,7 @@ random token (the token itself is never stored); logout deletes the row. audit_l
 the subject and email of the person (from the OpenID Connect ID token) who made a change.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04
 """
 
