@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.routing.policy import RoutingPolicy
-from providers import PROVIDER_OPTIONS, missing_requirements
+from providers import PROVIDER_TYPES, provider_class
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ALIAS_NAMES = ("auto", "cheapest", "fastest")
@@ -143,16 +143,14 @@ class Catalog(_Strict):
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
         for name, entry in self.providers.items():
-            allowed = PROVIDER_OPTIONS.get(entry.type)
-            if allowed is None:
+            if entry.type not in PROVIDER_TYPES:
                 raise ValueError(f"providers.{name}.type: unknown provider type {entry.type!r} "
-                                 f"(known: {', '.join(sorted(PROVIDER_OPTIONS))})")
-            unknown = set(entry.options) - allowed
+                                 f"(known: {', '.join(sorted(PROVIDER_TYPES))})")
+            cls = provider_class(entry.type)
+            unknown = set(entry.options) - cls.options
             if unknown:
                 raise ValueError(f"providers.{name}: unknown key {sorted(unknown)[0]!r} for type {entry.type}")
-            missing = missing_requirements(entry.type)
-            if missing:
-                raise ValueError(f"providers.{name}.type: {missing}")
+            cls.check_options(name, entry.options)    # the values too (a vLLM pool's picker, weights, ...)
         for model, model_entry in self.models.items():
             for d in model_entry.deployments:
                 if d.provider not in self.providers:
@@ -265,6 +263,19 @@ def _nearest_line(lines: dict[tuple[str, ...], int], loc: tuple[str, ...]) -> in
             return lines[loc]
         loc = loc[:-1]
     return 1
+
+
+def unset_env_refs(path: Path) -> list[tuple[int, str]]:
+    """(line, name) of each `${VAR}` without a default whose variable is not set: it reads as
+    an empty string, which is rarely what the operator meant (an API key, a URL)."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return []
+    return [(number, match.group(1))
+            for number, line in enumerate(text.splitlines(), start=1)
+            for match in _ENV_REF.finditer(line)
+            if match.group(2) is None and match.group(1) not in os.environ]
 
 
 def load_catalog(path: Path | None) -> Catalog:

@@ -26,9 +26,12 @@ from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
 from gateway.redis_client import Client, shared_client
 from gateway.routing.breaker import BreakerBoard
+from gateway.routing.breaker_sync import share as share_breakers
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
 from gateway.settings import Settings
+from gateway.stores.responses import MemoryResponseStore, ResponseStore, build_response_store
+from gateway.telemetry import metrics
 from gateway.telemetry.lifecycle import start_telemetry, stop_telemetry
 from gateway.tenancy.admin_key import AdminKey
 from gateway.tenancy.directory import KeyDirectory
@@ -38,6 +41,7 @@ from gateway.usage.outbox import UsageOutbox
 from gateway.usage.wiring import build_outbox
 from providers import build_provider
 from providers.base import Provider, ProviderConfig
+from providers.vllm import VLLMProvider
 
 if TYPE_CHECKING:   # numpy is imported only by a gateway with a semantic cache
     from gateway.cache.semantic.index import SemanticIndex
@@ -63,6 +67,7 @@ class Runtime:
     exit_stack: AsyncExitStack = field(default_factory=AsyncExitStack)
     draining: bool = False
     breakers: BreakerBoard | None = None    # the router's circuit breakers (GET /admin/providers)
+    responses: ResponseStore = field(default_factory=lambda: MemoryResponseStore(30 * 24 * 3600))  # stored Responses
 
     async def close(self) -> None:
         await self.exit_stack.aclose()
@@ -106,13 +111,14 @@ def build_semantic_index(catalog: Catalog, settings: Settings, admin: Client | N
     return MemorySemanticIndex(semantic.max_entries)
 
 
-async def open_runtime(settings: Settings) -> Runtime:
+async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> Runtime:
+    """`migrate_database=False` (`serve --admin-only`): never touch the schema, nor bootstrap."""
     catalog = load_catalog(settings.config)
     stack = AsyncExitStack()
     try:
         start_telemetry(settings, catalog)
         stack.callback(stop_telemetry)   # closed last: spans of the shutdown still go out
-        if settings.embedded:
+        if settings.embedded and migrate_database:
             await migrate(settings.database_url)   # production migrates with `llm-gateway migrate`
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
@@ -124,6 +130,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         providers: dict[str, Provider] = {}
         for name, entry in catalog.providers.items():
             provider = build_provider(ProviderConfig(name=name, type=entry.type, options=entry.options))
+            if isinstance(provider, VLLMProvider):
+                provider.on_decision = metrics.count_pick     # gateway_picker_decisions_total
             await provider.start()
             stack.push_async_callback(provider.close)
             providers[name] = provider
@@ -145,20 +153,23 @@ async def open_runtime(settings: Settings) -> Runtime:
         tenancy_parts = await open_tenancy(engine, catalog, settings, stack)
         directory, tenancy = tenancy_parts.directory, tenancy_parts.service
         latency = LatencyTracker()
-        breakers = BreakerBoard.for_catalog(catalog, redis)
+        breakers = BreakerBoard.for_catalog(catalog)
+        if redis is not None:   # replicas share breaker state
+            share_breakers(breakers, redis)
         await breakers.start()
         stack.push_async_callback(breakers.close)
         router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)
         pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
                                   cache_store=cache_store, outbox=outbox, router=router, latency=latency,
                                   semantic_index=semantic_index)
-        if settings.embedded and settings.bootstrap_demo_tenant:
+        if settings.embedded and settings.bootstrap_demo_tenant and migrate_database:
             tier = "pro" if "pro" in catalog.tiers else next(iter(catalog.tiers))
             await _bootstrap_demo(tenancy, tier)
         return Runtime(settings=settings, catalog=catalog, engine=engine, redis=redis, directory=directory,
                        tenancy=tenancy, limiter=limiter, cache_store=cache_store, outbox=outbox,
                        providers=providers, latency=latency, pipeline=pipeline, admin_key=tenancy_parts.admin_key,
-                       exit_stack=stack, breakers=breakers)
+                       exit_stack=stack, breakers=breakers,
+                       responses=build_response_store(redis, settings.responses_ttl_seconds))
     except BaseException:
         await stack.aclose()
         raise

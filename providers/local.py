@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import AsyncIterator
-from typing import ClassVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
 
 from providers.base import (
     JSON,
     ChatChunk,
     ChatRequest,
-    ChatResponse,
+    ChatResult,
     EmbeddingsResult,
     ErrorKind,
-    Health,
-    ModelInfo,
     Provider,
     ProviderConfig,
     ProviderError,
@@ -34,7 +32,7 @@ from providers.base import (
 )
 from providers.local_model import MODEL_NAME, BatchingEncoder, ModelUnavailable, missing_requirements
 
-__all__ = ["LocalProvider", "missing_requirements"]
+__all__ = ["LocalProvider"]
 
 MAX_INPUTS = 256            # texts in one /v1/embeddings request
 MAX_INPUT_CHARS = 20_000    # per text; the model reads its first 256 tokens anyway
@@ -49,6 +47,13 @@ class LocalProvider(Provider):
     def __init__(self, name: str, *, max_batch: int = 32, threads: int = 1) -> None:
         self.name = name
         self.encoder = BatchingEncoder(max_batch=max_batch, threads=threads)
+
+    @classmethod
+    def check_options(cls, name: str, options: Mapping[str, Any]) -> None:
+        """The model is an optional extra: a catalog naming `local` without it is refused at load."""
+        missing = missing_requirements()
+        if missing:
+            raise ValueError(f"providers.{name}.type: {missing}")
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> LocalProvider:
@@ -83,26 +88,17 @@ class LocalProvider(Provider):
         return EmbeddingsResult(body={"object": "list", "data": data, "model": upstream_model,
                                       "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, usage=usage)
 
-    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
+    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResult:
         raise self._bad(f"provider {self.name!r} serves embeddings only")
 
-    def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
+    async def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
         raise self._bad(f"provider {self.name!r} serves embeddings only")
+        yield  # an async generator, as the interface has it (never reached)
 
     def _bad(self, message: str, status: int = 400) -> ProviderError:
         return ProviderError(ErrorKind.BAD_REQUEST, message, status=status, provider=self.name,
                              body={"error": {"message": message, "type": "invalid_request_error",
                                              "param": None, "code": None}})
-
-    # -- shim for today's abstract methods (issue 15 removes them from Provider) --
-    def supports_model(self, upstream_model: str) -> bool:
-        return upstream_model == MODEL_NAME
-
-    async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=MODEL_NAME, owned_by="local")]
-
-    async def health(self) -> Health:
-        return Health(ok=True, detail="in process")
 
 
 def _base64(vector: list[float]) -> str:

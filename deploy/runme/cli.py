@@ -9,23 +9,28 @@ from pathlib import Path
 
 from runme.layout import Layout
 from runme.local import run_local
-from runme.prereqs import NEEDS_AWS_CREDENTIALS, missing_prerequisites
+from runme.prereqs import NEEDS_AWS_CREDENTIALS, find_tool, missing_prerequisites
 from runme.shell import Runner, StepFailed
 from runme.steps import Steps
 
+NEEDS_REPOSITORY = {"all", "apps"}
 EXIT_FAILED = 1
 EXIT_PREREQUISITES = 2
 
 DESCRIPTION = """\
 Stand up the LLM gateway platform on AWS, or run the gateway locally.
 
-  all        infra, then bootstrap, then apps (the one command)
-  infra      Terraform: VPC, EKS + Karpenter, RDS PostgreSQL, ElastiCache Valkey,
-             ECR, IAM roles (IRSA), Secrets Manager entries
+  all        infra, image, secrets, bootstrap, apps (the one command)
+  infra      Terraform: VPC, EKS + Karpenter, Aurora PostgreSQL, ElastiCache Valkey,
+             ECR, Route 53 + ACM, WAF, IAM roles (IRSA), Secrets Manager entries
+  image      build the gateway image for amd64 and arm64 (docker buildx), push to ECR
+  secrets    check the Secrets Manager entries an operator must fill (OpenAI key,
+             OIDC client); names each missing one and the command that fills it
   bootstrap  kubeconfig for the new cluster and Argo CD
-  apps       the root Argo CD Application: gateway chart, observability,
-             External Secrets, Karpenter node pool, Kyverno policies
-  status     Terraform outputs, Argo CD applications, gateway workloads
+  apps       the root Argo CD Application (gateway chart and admin deployment, Gateway
+             API, observability, External Secrets, Karpenter, Kyverno, ExternalDNS),
+             then waits until every application is Healthy
+  status     Terraform outputs, every Argo CD application, the gateway's objects
   destroy    remove the apps, Argo CD, then every Terraform resource (asks first)
   local      the gateway in production mode against local PostgreSQL and Redis
 """
@@ -36,11 +41,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         prog="python RUNME.py", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "command", choices=["all", "infra", "bootstrap", "apps", "status", "destroy", "local"]
+        "command",
+        choices=["all", "infra", "image", "secrets", "bootstrap", "apps", "status", "destroy", "local"],
     )
     parser.add_argument("--dry-run", action="store_true", help="print every command in order, run none")
     parser.add_argument("--env", choices=["dev", "prod"], default="dev", help="environment (default: dev)")
     parser.add_argument("--revision", default="main", help="git revision Argo CD deploys (default: main)")
+    parser.add_argument(
+        "--repo-url", help="git repository Argo CD pulls deploy/ from (default: this checkout's `origin`)"
+    )
     parser.add_argument("--yes", action="store_true", help="destroy without asking")
     parser.add_argument("--host", default="127.0.0.1", help="local: bind address (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="local: public API port (default: 8080)")
@@ -55,6 +64,14 @@ def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
     runner = Runner(dry_run=args.dry_run)
 
     missing = missing_prerequisites(args.command, layout)
+    repo_url = args.repo_url or layout.repo_url()
+    if repo_url is None and args.command in NEEDS_REPOSITORY:
+        missing.append(
+            "a git remote `origin` (Argo CD pulls deploy/ from it): push this checkout and add the remote, "
+            "or pass --repo-url"
+        )
+        if args.dry_run:
+            repo_url = "<git remote origin>"
     if missing:
         report = "\n".join(f"  - {item}" for item in missing)
         if not args.dry_run:
@@ -66,7 +83,7 @@ def main(argv: Sequence[str] | None = None, root: Path | None = None) -> int:
         print("RUNME: destroy cancelled", file=sys.stderr)
         return EXIT_FAILED
 
-    steps = Steps(layout=layout, runner=runner, revision=args.revision)
+    steps = Steps(layout=layout, runner=runner, revision=args.revision, repo_url=repo_url)
     plan = build_plan(args, steps, runner)
     current = "prerequisites"
     try:
@@ -94,12 +111,19 @@ def build_plan(args: argparse.Namespace, steps: Steps, runner: Runner) -> list[t
             (
                 "local",
                 lambda: run_local(
-                    runner, host=args.host, port=args.port, admin_port=args.admin_port, config=args.config
+                    runner, host=args.host, port=args.port, admin_port=args.admin_port, config=args.config,
+                    gateway=find_tool("llm-gateway", steps.layout) or "llm-gateway",
                 ),
             )
         ]
     if args.command == "all":
-        return [("infra", steps.infra), ("bootstrap", steps.bootstrap), ("apps", steps.apps)]
+        return [
+            ("infra", steps.infra),
+            ("image", steps.image),
+            ("secrets", steps.secrets),
+            ("bootstrap", steps.bootstrap),
+            ("apps", steps.apps),
+        ]
     return [(args.command, getattr(steps, args.command))]
 
 

@@ -1,4 +1,4 @@
-"""Where things live in the repository, for one environment."""
+"""Where things live in the repository, for one environment, and the names RUNME.py waits on."""
 
 from __future__ import annotations
 
@@ -9,7 +9,29 @@ ARGOCD_CHART_VERSION = "8.1.2"
 ROOT_APPLICATION = "platform"
 GATEWAY_APPLICATION = "llm-gateway"
 GATEWAY_NAMESPACE = "llm-gateway"
-DEFAULT_REPO_URL = "https://github.com/example/llm-gateway.git"
+
+# Every child Application of deploy/argocd/platform, in sync-wave order: `apps` waits
+# until each one is Healthy (tests/deploy checks this list against the rendered platform).
+PLATFORM_APPLICATIONS = (
+    "gateway-api-crds",
+    "metrics-server",
+    "aws-load-balancer-controller",
+    "external-dns",
+    "external-secrets",
+    "karpenter",
+    "kyverno",
+    "kube-prometheus-stack",
+    "cluster-config",
+    "platform-policies",
+    "loki",
+    "tempo",
+    "opentelemetry-collector",
+    GATEWAY_APPLICATION,
+)
+
+# The gateway image is built for these platforms; every Karpenter node pool's
+# architectures must be among them (tests/deploy checks it).
+IMAGE_PLATFORMS = ("linux/amd64", "linux/arm64")
 
 
 @dataclass(frozen=True)
@@ -26,8 +48,16 @@ class Layout:
         return self.terraform_dir / "backend.hcl"
 
     @property
+    def tfvars(self) -> Path:
+        return self.terraform_dir / "terraform.tfvars"
+
+    @property
     def argocd_values(self) -> Path:
         return self.root / "deploy" / "argocd" / "bootstrap" / "argocd-values.json"
+
+    @property
+    def chart_file(self) -> Path:
+        return self.root / "deploy" / "helm" / "llm-gateway" / "Chart.yaml"
 
     @property
     def generated_dir(self) -> Path:
@@ -42,9 +72,22 @@ class Layout:
     def kube_context(self) -> str:
         return f"llm-gateway-{self.env}"
 
-    def repo_url(self) -> str:
-        """The origin remote of this checkout (Argo CD pulls the charts from it)."""
+    def chart_app_version(self) -> str:
+        """appVersion of the gateway chart: the first part of every image tag."""
+        for line in self.chart_file.read_text().splitlines():
+            if line.startswith("appVersion:"):
+                return line.split(":", 1)[1].strip().strip("\"'")
+        raise ValueError(f"{self.chart_file} has no appVersion")
+
+    def repo_url(self) -> str | None:
+        """The origin remote of this checkout (Argo CD pulls the charts from it), or None."""
         config = self.root / ".git" / "config"
+        if not config.is_file():
+            # A git worktree: .git is a file naming the real git directory.
+            pointer = self.root / ".git"
+            if pointer.is_file() and pointer.read_text().startswith("gitdir:"):
+                gitdir = Path(pointer.read_text().split(":", 1)[1].strip())
+                config = (gitdir / ".." / ".." / "config").resolve()
         if config.is_file():
             in_origin = False
             for line in config.read_text().splitlines():
@@ -53,4 +96,4 @@ class Layout:
                     in_origin = stripped == '[remote "origin"]'
                 elif in_origin and stripped.startswith("url"):
                     return stripped.split("=", 1)[1].strip()
-        return DEFAULT_REPO_URL
+        return None

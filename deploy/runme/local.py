@@ -57,7 +57,9 @@ def reachable(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def run_local(runner: Runner, *, host: str, port: int, admin_port: int, config: str | None) -> int:
+def run_local(runner: Runner, *, host: str, port: int, admin_port: int, config: str | None,
+              gateway: str = "llm-gateway") -> int:
+    """`gateway`: the llm-gateway command to run (found by prereqs.find_tool, e.g. in .venv)."""
     services = LocalServices.from_env(os.environ)
     absent = []
     if not reachable(services.pg_host, services.pg_port):
@@ -77,11 +79,11 @@ def run_local(runner: Runner, *, host: str, port: int, admin_port: int, config: 
         env["GATEWAY_CONFIG"] = config
     secrets = ("GATEWAY_DATABASE_URL", "GATEWAY_REDIS_URL")
     runner.say("== local: migrate, then serve (Ctrl-C stops)")
-    runner.run(["llm-gateway", "migrate"], env=env, secret_env=secrets)
+    runner.run([gateway, "migrate"], env=env, secret_env=secrets)
     try:
         runner.run(
             [
-                "llm-gateway", "serve", "--host", host, "--port", str(port),
+                gateway, "serve", "--host", host, "--port", str(port),
                 "--admin-port", str(admin_port),
             ],
             env=env,

@@ -40,11 +40,13 @@ class Runner:
         dry_run_stdout: str = "",
         dry_run_returncode: int = 0,
         secret_env: Sequence[str] = (),
+        stdin: str | None = None,
     ) -> Result:
         """Run argv; raise StepFailed unless its exit code is in ok_codes.
 
         Under --dry-run nothing runs: the command is printed and dry_run_stdout stands
-        in for its output. Values of secret_env are never printed.
+        in for its output. Values of secret_env are never printed, nor is stdin (a
+        password piped to `docker login`, say).
         """
         self.say(("[dry-run] " if self.dry_run else "+ ") + self.render(argv, env, secret_env))
         if self.dry_run:
@@ -55,6 +57,7 @@ class Runner:
                 list(argv),
                 env=full_env,
                 text=True,
+                input=stdin,
                 stdout=subprocess.PIPE if capture else None,
                 stderr=subprocess.PIPE if capture else None,
                 check=False,

@@ -1,7 +1,9 @@
-"""The steps of RUNME.py: infra, bootstrap, apps, status, destroy.
+"""The steps of RUNME.py: infra, image, secrets, bootstrap, apps, status, destroy.
 
-Each step is idempotent: Terraform applies only a non-empty plan, Argo CD is upgraded
-only when its chart version or values differ, manifests are applied server-side.
+Each step is idempotent: Terraform applies only a non-empty plan, an image tag already
+in ECR is not rebuilt, Argo CD is upgraded only when its chart version or values
+differ, manifests are applied server-side. Each step initialises Terraform itself, so
+any of them works alone on a fresh clone.
 """
 
 from __future__ import annotations
@@ -9,13 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from runme.image import ImageBuilder
 from runme.layout import (
     ARGOCD_CHART_VERSION,
-    GATEWAY_APPLICATION,
     GATEWAY_NAMESPACE,
+    PLATFORM_APPLICATIONS,
     ROOT_APPLICATION,
     Layout,
 )
+from runme.operator_secrets import check_operator_secrets
 from runme.shell import Runner, StepFailed
 from runme.wiring import PlatformOutputs, root_application, to_json
 
@@ -28,6 +32,8 @@ class Steps:
     layout: Layout
     runner: Runner
     revision: str = "main"
+    repo_url: str | None = None
+    _initialised: bool = False
 
     # ---- helpers -------------------------------------------------------------------
     def terraform(self, *args: str) -> list[str]:
@@ -44,9 +50,14 @@ class Steps:
             raise StepFailed(f"no usable AWS credentials (set AWS_PROFILE or run `aws sso login`): {exc}") from exc
 
     def terraform_init(self) -> None:
+        """`terraform init` once per run (every step needs the providers and the state)."""
+        if self._initialised:
+            return
         self.runner.run(self.terraform("init", "-input=false", f"-backend-config={self.layout.backend_config.name}"))
+        self._initialised = True
 
     def outputs(self) -> PlatformOutputs:
+        self.terraform_init()
         result = self.runner.run(self.terraform("output", "-json"), capture=True)
         if self.runner.dry_run:
             return PlatformOutputs.placeholders()
@@ -74,15 +85,7 @@ class Steps:
     def bootstrap(self) -> None:
         """kubeconfig for the cluster, then Argo CD (which manages everything else)."""
         self.runner.say("== bootstrap: kubeconfig and Argo CD")
-        outputs = self.outputs()
-        self.runner.run(
-            [
-                "aws", "eks", "update-kubeconfig",
-                "--name", outputs.cluster_name,
-                "--region", outputs.region,
-                "--alias", self.layout.kube_context,
-            ]
-        )
+        self.connect(self.outputs())
         if self.argocd_is_current():
             self.runner.say(f"Argo CD {ARGOCD_CHART_VERSION} is installed with the same values: nothing to do")
             return
@@ -96,6 +99,39 @@ class Steps:
                 "--values", str(self.layout.argocd_values),
                 "--wait", "--timeout", "10m",
             ]
+        )
+
+    def connect(self, outputs: PlatformOutputs) -> None:
+        """kubeconfig for the cluster, then one cheap call that proves the API answers."""
+        self.runner.run(
+            [
+                "aws", "eks", "update-kubeconfig",
+                "--name", outputs.cluster_name,
+                "--region", outputs.region,
+                "--alias", self.layout.kube_context,
+            ]
+        )
+        try:
+            self.runner.run(self.kubectl("version", "--request-timeout=20s", "--output=json"), capture=True)
+        except StepFailed as exc:
+            raise StepFailed(f"{exc}\n{self.private_endpoint_hint(outputs)}") from exc
+
+    def private_endpoint_hint(self, outputs: PlatformOutputs) -> str:
+        tfvars = self.layout.tfvars.relative_to(self.layout.root)
+        infra = f"python RUNME.py infra --env {self.layout.env}"
+        if outputs.cluster_endpoint_public_access_cidrs:
+            allowed = ", ".join(outputs.cluster_endpoint_public_access_cidrs)
+            return (
+                f"The EKS API of {outputs.cluster_name} answers only from {allowed} and from inside the VPC. "
+                f"Run RUNME.py from one of those, or add your address range to "
+                f"cluster_endpoint_public_access_cidrs in {tfvars} and run `{infra}`."
+            )
+        return (
+            f"The EKS API of {outputs.cluster_name} is private "
+            f"(cluster_endpoint_public_access_cidrs = [] in {tfvars}): "
+            "kubectl and helm reach it only from inside the VPC (VPN, bastion, CloudShell in the VPC). "
+            f"To run from here, set cluster_endpoint_public_access_cidrs = [\"<your address>/32\"] in {tfvars}, "
+            f"run `{infra}`, then this step again."
         )
 
     def argocd_is_current(self) -> bool:
@@ -123,8 +159,17 @@ class Steps:
         """The root Application (app-of-apps) with this environment's wiring."""
         self.runner.say("== apps: root Argo CD application")
         outputs = self.outputs()
+        if not self.repo_url:
+            raise StepFailed(
+                "no git remote `origin` in this checkout: Argo CD pulls deploy/ from a git repository. "
+                "Push this checkout and pass its URL with --repo-url (or add the remote `origin`)."
+            )
+        tag = ImageBuilder(self.layout, self.runner).tag()
+        self.connect(outputs)
         path = self.layout.root_application_file
-        document = to_json(root_application(self.layout, outputs, self.revision))
+        document = to_json(
+            root_application(self.layout, outputs, revision=self.revision, repo_url=self.repo_url, tag=tag)
+        )
         if self.runner.dry_run:
             self.runner.say(f"[dry-run] would write {path}")
         else:
@@ -138,12 +183,23 @@ class Steps:
                 "--for=jsonpath={.status.sync.status}=Synced", "--timeout=15m",
             )
         )
-        self.runner.run(
-            self.kubectl(
-                "--namespace", "argocd", "wait", f"application/{GATEWAY_APPLICATION}",
-                "--for=jsonpath={.status.health.status}=Healthy", "--timeout=20m",
-            )
-        )
+        # Every child, in sync-wave order: the platform is up only when all of them are.
+        for application in PLATFORM_APPLICATIONS:
+            try:
+                self.runner.run(
+                    self.kubectl(
+                        "--namespace", "argocd", "wait", f"application/{application}",
+                        "--for=jsonpath={.status.health.status}=Healthy", "--timeout=20m",
+                    ),
+                    capture=True,
+                )
+            except StepFailed as exc:
+                raise StepFailed(
+                    f"Argo CD application `{application}` did not become Healthy: {exc}\n"
+                    f"See `kubectl --context {self.layout.kube_context} -n argocd describe application {application}`."
+                ) from exc
+            if not self.runner.dry_run:
+                self.runner.say(f"{application}: Healthy")
 
     def write_generated(self, document: str) -> None:
         directory = self.layout.generated_dir
@@ -160,15 +216,36 @@ class Steps:
 
     # ---- status --------------------------------------------------------------------
     def status(self) -> None:
+        """Read-only: Terraform outputs, every Argo CD application, the gateway's objects."""
         self.runner.say(f"== status ({self.layout.env})")
+        outputs = self.outputs()
         self.runner.run(self.terraform("output"))
-        self.runner.run(self.kubectl("--namespace", "argocd", "get", "applications"))
+        self.connect(outputs)
+        self.runner.run(
+            self.kubectl(
+                "--namespace", "argocd", "get", "applications",
+                "--output=custom-columns=NAME:.metadata.name,WAVE:.metadata.annotations.argocd\\.argoproj\\.io/sync-wave,"
+                "SYNC:.status.sync.status,HEALTH:.status.health.status",
+            )
+        )
         self.runner.run(
             self.kubectl(
                 "--namespace", GATEWAY_NAMESPACE, "get",
-                "deployments,pods,hpa,pdb,externalsecrets,jobs",
+                "deployments,pods,hpa,pdb,externalsecrets,jobs,gateways,httproutes",
             )
         )
+
+    # ---- image and secrets ---------------------------------------------------------
+    def image(self) -> None:
+        """Multi-arch gateway image into the environment's ECR repository."""
+        self.runner.say("== image: docker buildx (linux/amd64, linux/arm64) to ECR")
+        outputs = self.outputs()
+        ImageBuilder(self.layout, self.runner).build_and_push(outputs.ecr_repository_url, outputs.region)
+
+    def secrets(self) -> None:
+        """The entries only an operator can fill (provider key, OIDC client) must be filled."""
+        self.runner.say("== secrets: what the operator must fill in Secrets Manager")
+        check_operator_secrets(self.runner, self.outputs(), self.layout.env)
 
     # ---- destroy -------------------------------------------------------------------
     def destroy(self) -> None:
@@ -184,14 +261,7 @@ class Steps:
         self.runner.run(self.terraform("destroy", "-input=false", "-auto-approve"))
 
     def remove_apps(self, outputs: PlatformOutputs) -> None:
-        self.runner.run(
-            [
-                "aws", "eks", "update-kubeconfig",
-                "--name", outputs.cluster_name,
-                "--region", outputs.region,
-                "--alias", self.layout.kube_context,
-            ]
-        )
+        self.connect(outputs)
         self.runner.run(
             self.kubectl(
                 "--namespace", "argocd", "delete", f"application/{ROOT_APPLICATION}",

@@ -17,6 +17,7 @@ class PlatformOutputs:
 
     region: str
     cluster_name: str
+    cluster_endpoint_public_access_cidrs: list[str]
     gateway_role_arn: str
     external_secrets_role_arn: str
     database_host: str
@@ -27,12 +28,20 @@ class PlatformOutputs:
     redis_port: int
     redis_secret_name: str
     admin_secret_name: str
+    openai_secret_name: str
+    oidc_secret_name: str
     ecr_repository_url: str
     karpenter_queue_name: str
     karpenter_node_role_name: str
     vpc_id: str
     vpc_cidr: str
     load_balancer_controller_role_arn: str
+    public_hostname: str
+    admin_hostname: str
+    certificate_arn: str
+    waf_web_acl_arn: str
+    dns_zone_name: str
+    external_dns_role_arn: str
 
     @classmethod
     def from_terraform_json(cls, text: str) -> PlatformOutputs:
@@ -58,6 +67,7 @@ class PlatformOutputs:
         values: dict[str, Any] = {f.name: f"<terraform output {f.name}>" for f in fields(cls)}
         values["database_port"] = 5432
         values["redis_port"] = 6379
+        values["cluster_endpoint_public_access_cidrs"] = ["<terraform output cluster_endpoint_public_access_cidrs>"]
         return cls(**values)
 
 
@@ -80,10 +90,15 @@ def compose_redis_url(host: str, port: int | str, *, password: str = "", tls: bo
     return f"{scheme}://{auth}{host}:{port}/{db}"
 
 
-def gateway_values(outputs: PlatformOutputs) -> dict[str, Any]:
-    """Chart values that depend on the environment's infrastructure."""
+def image_tag(app_version: str, git_sha: str) -> str:
+    """The gateway image's tag: the chart's appVersion and the commit it was built from."""
+    return f"{app_version}-{git_sha[:12]}"
+
+
+def gateway_values(outputs: PlatformOutputs, tag: str) -> dict[str, Any]:
+    """Chart values that depend on the environment's infrastructure and the built image."""
     return {
-        "image": {"repository": outputs.ecr_repository_url},
+        "image": {"repository": outputs.ecr_repository_url, "tag": tag},
         "database": {
             "host": outputs.database_host,
             "port": outputs.database_port,
@@ -98,15 +113,27 @@ def gateway_values(outputs: PlatformOutputs) -> dict[str, Any]:
             "database": {"key": outputs.database_secret_arn},
             "redis": {"key": outputs.redis_secret_name},
             "adminKey": {"key": outputs.admin_secret_name},
+            "providerKeys": {"OPENAI_API_KEY": {"key": outputs.openai_secret_name, "property": "api_key"}},
         },
+        # Both environments get their ALB (Terraform made the zone, certificate and WAF).
+        "gatewayApi": {
+            "enabled": True,
+            "publicHostname": outputs.public_hostname,
+            "adminHostname": outputs.admin_hostname,
+            "certificateArn": outputs.certificate_arn,
+            "webAclArn": outputs.waf_web_acl_arn,
+        },
+        "admin": {"oidc": {"key": outputs.oidc_secret_name}},
     }
 
 
-def root_application(layout: Layout, outputs: PlatformOutputs, revision: str) -> dict[str, Any]:
+def root_application(
+    layout: Layout, outputs: PlatformOutputs, *, revision: str, repo_url: str, tag: str
+) -> dict[str, Any]:
     """The app-of-apps root: renders deploy/argocd/platform with this environment's values."""
     value_files = ["values.yaml"] + (["values-prod.yaml"] if layout.env == "prod" else [])
     values: dict[str, Any] = {
-        "repoURL": layout.repo_url(),
+        "repoURL": repo_url,
         "targetRevision": revision,
         "environment": layout.env,
         "clusterName": outputs.cluster_name,
@@ -114,7 +141,7 @@ def root_application(layout: Layout, outputs: PlatformOutputs, revision: str) ->
         "gateway": {
             "namespace": GATEWAY_NAMESPACE,
             "valueFiles": value_files,
-            "values": gateway_values(outputs),
+            "values": gateway_values(outputs, tag),
         },
         "externalSecrets": {"roleArn": outputs.external_secrets_role_arn},
         "karpenter": {
@@ -125,6 +152,7 @@ def root_application(layout: Layout, outputs: PlatformOutputs, revision: str) ->
             "roleArn": outputs.load_balancer_controller_role_arn,
             "vpcId": outputs.vpc_id,
         },
+        "externalDns": {"roleArn": outputs.external_dns_role_arn, "domain": outputs.dns_zone_name},
     }
     return {
         "apiVersion": "argoproj.io/v1alpha1",

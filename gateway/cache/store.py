@@ -37,17 +37,21 @@ class CacheStore(ABC):
 
 
 class MemoryCacheStore(CacheStore):
-    def __init__(self, max_entries: int = 10_000, max_entry_bytes: int = 1024 * 1024) -> None:
+    """A bounded LRU with per-entry TTL; `clock` (seconds, monotonic) is the tests' seam."""
+
+    def __init__(self, max_entries: int = 10_000, max_entry_bytes: int = 1024 * 1024, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max_entries = max_entries
         self._max_entry_bytes = max_entry_bytes
+        self._clock = clock
 
     async def get(self, key: str) -> bytes | None:
         found = self._entries.get(key)
         if found is None:
             return None
         expires, value = found
-        if expires <= time.monotonic():
+        if expires <= self._clock():
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
@@ -56,7 +60,7 @@ class MemoryCacheStore(CacheStore):
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         if len(value) > self._max_entry_bytes:
             return
-        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+        self._entries[key] = (self._clock() + ttl_seconds, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)

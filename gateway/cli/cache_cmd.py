@@ -18,9 +18,11 @@ import httpx
 
 from gateway.cache.store import RedisCacheStore, cache_client
 from gateway.catalog import load_catalog
+from gateway.cli.tenants import cli_actor
 from gateway.db import create_engine
 from gateway.redis_client import SHARED, command_client
 from gateway.settings import Settings
+from gateway.tenancy import audit
 from gateway.tenancy.service import TenancyError, TenancyService
 
 
@@ -63,19 +65,24 @@ async def _clear_in_redis(settings: Settings, tenant_name: str, model: str | Non
     try:
         service = TenancyService(engine, tiers=list(catalog.tiers), model_names=list(catalog.models))
         scope = (await service.get_tenant(tenant_name))["id"]
+        from gateway.cache.semantic.redis_index import RedisSemanticIndex  # numpy: only when clearing
+
+        admin = command_client(settings.redis_url, cluster=settings.redis_cluster, options=SHARED)
+        store = RedisCacheStore(cache_client(settings.redis_url, settings.redis_cluster), owns_client=True,
+                                admin=admin)
+        index = RedisSemanticIndex(cache_client(settings.redis_url, settings.redis_cluster), admin, owns_client=True)
+        try:
+            removed = {"exact": await store.clear(scope, model), "semantic": await index.clear(scope, model)}
+        finally:
+            await store.close()
+            await index.close()
+            await admin.aclose()
+        async with engine.begin() as conn:     # every admin change names who made it
+            await audit.record(conn, actor=cli_actor(), action="cache.clear", target=tenant_name, before=None,
+                               after={"model": model, "removed": removed})
+        return removed
     finally:
         await engine.dispose()
-    from gateway.cache.semantic.redis_index import RedisSemanticIndex  # numpy: only when clearing
-
-    admin = command_client(settings.redis_url, cluster=settings.redis_cluster, options=SHARED)
-    store = RedisCacheStore(cache_client(settings.redis_url, settings.redis_cluster), owns_client=True, admin=admin)
-    index = RedisSemanticIndex(cache_client(settings.redis_url, settings.redis_cluster), admin, owns_client=True)
-    try:
-        return {"exact": await store.clear(scope, model), "semantic": await index.clear(scope, model)}
-    finally:
-        await store.close()
-        await index.close()
-        await admin.aclose()
 
 
 def _clear_over_http(settings: Settings, args: argparse.Namespace) -> dict[str, int]:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.catalog import CatalogError, load_catalog
+from gateway.catalog import CatalogError, load_catalog, unset_env_refs
 from gateway.db import migrate_sync
 from gateway.settings import Settings
 
@@ -34,6 +34,9 @@ def run_check_config(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     print(f"{args.path}: ok")
+    for line, name in unset_env_refs(args.path):
+        print(f"warning: {args.path}:{line}: ${{{name}}} is not set, so it reads as empty "
+              f"(set it, or write ${{{name}:-default}})", file=sys.stderr)
     print(f"providers: {', '.join(f'{n} ({p.type})' for n, p in catalog.providers.items())}")
     for name, model in catalog.models.items():
         deployments = ", ".join(f"{d.provider}:{d.upstream}" for d in model.deployments)

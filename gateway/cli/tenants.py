@@ -19,12 +19,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.catalog import load_catalog
-from gateway.db import create_engine, migrate
+from gateway.catalog import Catalog, load_catalog
+from gateway.db import create_engine, migrate, require_existing_database
 from gateway.settings import Settings
 from gateway.tenancy.admin_key import reset_admin_key
 from gateway.tenancy.changes import ChangeFeed
 from gateway.tenancy.durations import parse_duration
+from gateway.tenancy.effective import effective_view
 from gateway.tenancy.models import LIMIT_NAMES
 from gateway.tenancy.service import IssuedKey, TenancyError, TenancyService
 
@@ -37,17 +38,19 @@ def register(commands: Any) -> None:
     sub = tenants.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = sub.add_parser("create", help="create a tenant")
     create.add_argument("name")
-    create.add_argument("--tier", default="free")
+    create.add_argument("--tier", default="free", help="a tier of gateway.yaml `tiers:` (default free)")
     create.add_argument("--models", default="", help="comma-separated models, aliases or globs (gpt-4o*)")
     _policy_options(create)
     create.set_defaults(run=_runner(_tenants_create))
-    sub.add_parser("list", help="list tenants").set_defaults(run=_runner(_tenants_list))
+    tlist = sub.add_parser("list", help="list tenants")
+    _format_option(tlist)
+    tlist.set_defaults(run=_runner(_tenants_list))
     show = sub.add_parser("show", help="show one tenant")
     show.add_argument("name")
     show.set_defaults(run=_runner(_tenants_show))
     update = sub.add_parser("update", help="change a tenant's tier, allowlist, limits or policies")
     update.add_argument("name")
-    update.add_argument("--tier")
+    update.add_argument("--tier", help="move to another tier of gateway.yaml `tiers:`")
     update.add_argument("--models", help="replace the allowlist (comma-separated models, aliases or globs)")
     _policy_options(update)
     update.add_argument("--enable", action="store_true", help="re-enable a disabled tenant")
@@ -62,16 +65,20 @@ def register(commands: Any) -> None:
     kcreate.add_argument("--tenant", required=True)
     kcreate.add_argument("--label")
     kcreate.add_argument("--expires-in", type=_duration, help="e.g. 30d, 12h (default: never)")
+    for limit in LIMIT_NAMES:
+        kcreate.add_argument(f"--{limit.replace('_', '-')}", dest=limit, type=_limit,
+                             help=f"this key's own {limit}, counted for the key alone on top of its tenant's")
     kcreate.set_defaults(run=_runner(_keys_create))
     klist = ksub.add_parser("list", help="list a tenant's keys")
     klist.add_argument("--tenant", required=True)
+    _format_option(klist)
     klist.set_defaults(run=_runner(_keys_list))
     krevoke = ksub.add_parser("revoke", help="revoke a key by id, now")
     krevoke.add_argument("key_id")
     krevoke.set_defaults(run=_runner(_keys_revoke))
     krotate = ksub.add_parser("rotate", help="issue a replacement key; the old one works for --grace more")
     krotate.add_argument("key_id")
-    krotate.add_argument("--grace", type=_duration, default=parse_duration("1h"), help="e.g. 1h, 15m, 0s")
+    krotate.add_argument("--grace", type=_grace, default=parse_duration("1h"), help="e.g. 1h, 15m, 0s")
     krotate.add_argument("--expires-in", type=_duration, help="expiry of the new key (default: never)")
     krotate.set_defaults(run=_runner(_keys_rotate))
 
@@ -85,6 +92,22 @@ def register(commands: Any) -> None:
     asub = admin.add_subparsers(dest="action", required=True, metavar="ACTION")
     asub.add_parser("reset", help="replace the stored admin key and print the new one once").set_defaults(
         run=_runner(_admin_key_reset))
+
+
+def _format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (people, the default) or json (programs)")
+
+
+def _print_rows(args: argparse.Namespace, header: list[str], rows: list[dict[str, Any]]) -> None:
+    """A listing as JSON (every field) or as an aligned table with a header row."""
+    if args.format == "json":
+        _print(rows)
+        return
+    cells = [[str(row[name] if row[name] is not None else "") for name in header] for row in rows]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
+    for line in [[h.upper() for h in header], *cells]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
 
 
 def _policy_options(parser: argparse.ArgumentParser) -> None:
@@ -105,26 +128,36 @@ def _limit(text: str) -> float | int | str:
     return int(value) if value.is_integer() else value
 
 
-def _duration(text: str) -> Any:
+def _duration(text: str, *, allow_zero: bool = False) -> Any:
     try:
-        return parse_duration(text)
+        return parse_duration(text, allow_zero=allow_zero)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _grace(text: str) -> Any:
+    return _duration(text, allow_zero=True)
 
 
 class _Cli:
     """What one command needs: the service (publishing changes when Redis is configured)."""
 
-    def __init__(self, service: TenancyService, settings: Settings, engine: AsyncEngine) -> None:
+    def __init__(self, service: TenancyService, settings: Settings, engine: AsyncEngine, catalog: Catalog) -> None:
         self.service = service
+        self.catalog = catalog
         self.engine = engine
         self.settings = settings
         self.request_id = f"cli_{uuid.uuid4().hex}"
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):       # no passwd entry (a container's random uid)
-            user = "unknown"
-        self.actor = f"cli:{user}"[:64]
+        self.actor = cli_actor()
+
+
+def cli_actor() -> str:
+    """Who a CLI change is recorded as: the operating-system user, `cli:<user>`."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):       # no passwd entry (a container's random uid)
+        user = "unknown"
+    return f"cli:{user}"[:64]
 
 
 Command = Callable[[_Cli, argparse.Namespace], Awaitable[int]]
@@ -140,13 +173,14 @@ async def _with_service(command: Command, args: argparse.Namespace) -> int:
     settings = Settings()
     catalog = load_catalog(settings.config)
     if settings.embedded:
+        require_existing_database(settings.database_url)
         await migrate(settings.database_url)
     engine = create_engine(settings.database_url)
     changes = ChangeFeed(settings.redis_url, apply=None)
     service = TenancyService(engine, tiers=list(catalog.tiers), model_names=[*catalog.models, *catalog.aliases],
                              publish=changes.publish)
     try:
-        return await command(_Cli(service, settings, engine), args)
+        return await command(_Cli(service, settings, engine, catalog), args)
     except TenancyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -174,30 +208,43 @@ async def _tenants_create(cli: _Cli, args: argparse.Namespace) -> int:
     limits, dropped = _limit_args(args)
     if dropped:
         raise TenancyError(f"'{_TIER}' only makes sense for `tenants update`")
-    _print(await cli.service.create_tenant(args.name, tier=args.tier, models=_models(args.models), limits=limits,
-                                           pii_mode=args.pii_mode, cache_mode=args.cache_mode,
-                                           actor=cli.actor, request_id=cli.request_id))
+    created = await cli.service.create_tenant(args.name, tier=args.tier, models=_models(args.models), limits=limits,
+                                              pii_mode=args.pii_mode, cache_mode=args.cache_mode,
+                                              actor=cli.actor, request_id=cli.request_id)
+    _print(created)
+    _warn_if_it_may_call_nothing(cli, created)
     return 0
 
 
+def _warn_if_it_may_call_nothing(cli: _Cli, tenant: dict[str, Any]) -> None:
+    if not effective_view(tenant, cli.catalog)["callable_models"]:
+        print(f"warning: tenant {tenant['name']!r} may call no model: every request will get 403 and /v1/models "
+              f"is empty. Give it an allowlist: llm-gateway tenants update {tenant['name']} --models 'mock-echo,auto' "
+              "(names, aliases or globs; '*' for all)", file=sys.stderr)
+
+
 async def _tenants_list(cli: _Cli, args: argparse.Namespace) -> int:
-    for tenant in await cli.service.list_tenants():
-        state = "disabled" if tenant["disabled"] else "active"
-        print(f"{tenant['name']:<24} {tenant['tier']:<12} {state:<9} {','.join(tenant['models'])}")
+    tenants = await cli.service.list_tenants()
+    if args.format == "table":
+        tenants = [{**t, "state": "disabled" if t["disabled"] else "active", "models": ",".join(t["models"])}
+                   for t in tenants]
+    _print_rows(args, ["name", "tier", "state", "models"], tenants)
     return 0
 
 
 async def _tenants_show(cli: _Cli, args: argparse.Namespace) -> int:
-    _print(await cli.service.get_tenant(args.name))
+    _print(effective_view(await cli.service.get_tenant(args.name), cli.catalog))
     return 0
 
 
 async def _tenants_update(cli: _Cli, args: argparse.Namespace) -> int:
     limits, dropped = _limit_args(args)
-    _print(await cli.service.update_tenant(
+    updated = await cli.service.update_tenant(
         args.name, tier=args.tier, models=_models(args.models) if args.models is not None else None,
         limits=limits, clear_limits=dropped, pii_mode=args.pii_mode, cache_mode=args.cache_mode,
-        disabled=False if args.enable else None, actor=cli.actor, request_id=cli.request_id))
+        disabled=False if args.enable else None, actor=cli.actor, request_id=cli.request_id)
+    _print(updated)
+    _warn_if_it_may_call_nothing(cli, updated)
     return 0
 
 
@@ -214,15 +261,19 @@ def _print_issued(issued: IssuedKey) -> None:
 
 
 async def _keys_create(cli: _Cli, args: argparse.Namespace) -> int:
+    key_limits, _ = _limit_args(args)
     _print_issued(await cli.service.create_key(args.tenant, label=args.label, expires_in=args.expires_in,
+                                               limits=key_limits,
                                                actor=cli.actor, request_id=cli.request_id))
     return 0
 
 
 async def _keys_list(cli: _Cli, args: argparse.Namespace) -> int:
-    for key in await cli.service.list_keys(args.tenant):
-        used = key["last_used_at"] or "never used"
-        print(f"{key['id']}  {key['prefix']:<28} {key['state']:<9} {used:<33} {key['label'] or ''}")
+    keys = await cli.service.list_keys(args.tenant)
+    if args.format == "table":
+        keys = [{**k, "last_used_at": k["last_used_at"] or "never", "expires_at": k["expires_at"] or "never"}
+                for k in keys]
+    _print_rows(args, ["id", "prefix", "state", "last_used_at", "expires_at", "label"], keys)
     return 0
 
 

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.db import create_engine, migrate
+from gateway.db import create_engine, migrate, require_existing_database
 from gateway.settings import Settings
 from gateway.usage.formatting import FORMATS, render
 from gateway.usage.reports import GROUP_BY_FIELDS, ReportError, UsageQuery, parse_group_by, parse_time, run_report
@@ -45,13 +45,18 @@ def run_usage(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(asyncio.run(_report(query, args.format)))
+    try:
+        sys.stdout.write(asyncio.run(_report(query, args.format)))
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
 async def _report(query: UsageQuery, fmt: str) -> str:
     settings = Settings()
     if settings.embedded:
+        require_existing_database(settings.database_url)
         await migrate(settings.database_url)
     engine = create_engine(settings.database_url)
     try:

@@ -40,6 +40,40 @@ def scan_inputs(body: dict[str, Any], detector: PiiDetector, *, redact: bool) ->
     return scanner.counts
 
 
+_RESPONSE_TEXT_PARTS = ("input_text", "output_text", "text")
+
+
+def scan_response_input(body: dict[str, Any], detector: PiiDetector, *, redact: bool) -> Counter[str]:
+    """The same for a Responses API body passed through as it came: `instructions`, and in
+    `input` (text, or items) the message texts, function-call arguments and call outputs."""
+    scanner = _Scanner(detector, redact)
+    for holder, key in _response_texts(body):
+        scanner._store(holder, key, holder[key], scanner.text(holder[key]))
+    items = body.get("input")
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, dict) and item.get("type") == "function_call" and isinstance(item.get("arguments"), str):
+            scanner._store(item, "arguments", item["arguments"], scanner.arguments(item["arguments"]))
+    return scanner.counts
+
+
+def _response_texts(body: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """(holder, key) of each plain text of a Responses body the model reads."""
+    found: list[tuple[dict[str, Any], str]] = [(body, k) for k in ("instructions", "input")
+                                               if isinstance(body.get(k), str)]
+    items = body.get("input")
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        for key in ("content", "output"):
+            value = item.get(key)
+            if isinstance(value, str):
+                found.append((item, key))
+            elif isinstance(value, list):
+                found += [(part, "text") for part in value if isinstance(part, dict)
+                          and part.get("type") in _RESPONSE_TEXT_PARTS and isinstance(part.get("text"), str)]
+    return found
+
+
 class _Literal:
     """A JSON number or constant kept exactly as written."""
 

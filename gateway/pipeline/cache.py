@@ -20,7 +20,7 @@ from gateway.cache.keys import cache_key
 from gateway.cache.storable import requested_choices, storable
 from gateway.cache.store import CacheStore
 from gateway.catalog import CachePolicy
-from gateway.pipeline.context import CacheStatus, Operation, Outcome, RequestContext
+from gateway.request import CacheStatus, Operation, Outcome, RequestContext
 from gateway.telemetry import metrics
 from providers.base import ChatResult, Usage
 
@@ -92,8 +92,7 @@ class LookupCache:
     def _hit(self, ctx: RequestContext, body: dict[str, Any], match: str, similarity: float) -> None:
         body["cache"] = "hit"
         usage = Usage.from_openai(body.get("usage")) or Usage()
-        ctx.result = ChatResult(body=body, usage=usage)
-        ctx.usage = usage            # the tokens the hit saved; charged at zero cost
+        ctx.result = ChatResult(body=body, usage=usage)   # usage: the tokens the hit saved (charged at 0)
         ctx.cache_match, ctx.cache_similarity = match, round(similarity, 4)
         self._note(ctx, CacheStatus.HIT)
 

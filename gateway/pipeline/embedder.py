@@ -17,8 +17,7 @@ from gateway.cache.semantic.vectors import Vector, normalized
 from gateway.catalog import Catalog
 from gateway.errors import GatewayError
 from gateway.pipeline.charge import Charge
-from gateway.pipeline.context import Operation, RequestContext
-from gateway.routing.candidates import Candidate
+from gateway.request import Candidate, Operation, RequestContext
 from gateway.routing.router import Router
 from gateway.telemetry import metrics
 from providers.base import ChatRequest
@@ -43,7 +42,13 @@ class Embedder:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            await asyncio.wait_for(self._router.dispatch(ctx, list(self._candidates)), self.timeout)
+            out = await asyncio.wait_for(
+                self._router.dispatch(ctx.request, Operation.EMBEDDINGS, list(self._candidates)), self.timeout)
+            ctx.attempts, ctx.upstream_seconds = out.attempts, out.upstream_seconds
+            if out.error is not None:
+                raise out.error
+            ctx.route, ctx.embeddings = out.route, out.embeddings
+            ctx.usage = out.embeddings.usage if out.embeddings is not None else None
             vector = _vector_of(ctx)
             if vector is None:
                 outcome = "error"

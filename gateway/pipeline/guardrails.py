@@ -24,10 +24,10 @@ from typing import Any
 
 from gateway.catalog import PiiPolicy
 from gateway.errors import ContentBlocked
-from gateway.guardrails.messages import scan_inputs, scan_messages
+from gateway.guardrails.messages import scan_inputs, scan_messages, scan_response_input
 from gateway.guardrails.pii import PiiDetector
 from gateway.guardrails.stream import StreamRedactor
-from gateway.pipeline.context import CacheStatus, Operation, RequestContext
+from gateway.request import CacheStatus, Operation, RequestContext
 from gateway.telemetry import metrics
 
 JSON = dict[str, Any]
@@ -51,6 +51,8 @@ class ScanForPii:
             return
         if ctx.operation is Operation.EMBEDDINGS:
             found = scan_inputs(ctx.request.body, self.detector, redact=mode == "redact")
+        elif ctx.operation is Operation.RESPONSES:
+            found = scan_response_input(ctx.request.body, self.detector, redact=mode == "redact")
         else:
             found = scan_messages(ctx.request.messages, self.detector, redact=mode == "redact")
         if not found:

@@ -8,10 +8,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from gateway.catalog import Catalog, Price
-from gateway.errors import RateLimited
+from gateway.errors import InvalidRequest, RateLimited
 from gateway.limits.base import Limiter, QuotaRequest
-from gateway.pipeline.context import Operation, RequestContext
+from gateway.request import Operation, RequestContext
 from gateway.telemetry import metrics
 from gateway.tenancy.models import Limits
 from providers.tokens import embedding_inputs, estimate_prompt_tokens, estimate_text_tokens
@@ -52,6 +54,11 @@ class ReserveQuota:
     def estimate(self, ctx: RequestContext) -> tuple[int, Decimal]:
         if ctx.operation is Operation.EMBEDDINGS:
             prompt, completion = sum(estimate_text_tokens(t) for t in embedding_inputs(ctx.request.body)), 0
+        elif ctx.operation is Operation.RESPONSES:   # a Responses body, passed through
+            body = ctx.request.body
+            prompt = estimate_text_tokens(orjson.dumps([body.get("instructions"), body.get("input")]).decode())
+            limit = body.get("max_output_tokens")
+            completion = limit if isinstance(limit, int) and limit > 0 else self._default_max_tokens
         else:
             prompt = estimate_prompt_tokens(ctx.request.messages)
             completion = ctx.request.max_tokens or self._default_max_tokens
@@ -74,10 +81,31 @@ class ReserveQuota:
         tokens, cost = self.estimate(ctx)
         ctx.estimated_cost = cost
         assert ctx.principal is not None
-        request = QuotaRequest(scope=ctx.tenant_name, limits=self.limits_for(ctx), tokens=tokens, usd=cost,
-                               key_id=ctx.principal.key.id, key_limits=self.key_limits_for(ctx))
+        limits, key_limits = self.limits_for(ctx), self.key_limits_for(ctx)
+        for owner, layer in (("tenant", limits), ("key", key_limits)):
+            if layer is not None:
+                _refuse_if_it_can_never_fit(tokens, cost, layer, owner)
+        request = QuotaRequest(scope=ctx.tenant_name, limits=limits, tokens=tokens, usd=cost,
+                               key_id=ctx.principal.key.id, key_limits=key_limits)
         try:
             ctx.reservation = await self._limiter.reserve(request)
         except RateLimited as exc:
             metrics.RATELIMIT_REJECTIONS.labels(ctx.tenant_name, exc.limit).inc()
             raise
+
+
+def _refuse_if_it_can_never_fit(tokens: int, cost: Decimal, limits: Limits, owner: str) -> None:
+    """A request larger than a whole window's limit would wait for ever: a 429 with a
+    Retry-After of hours tells a client to retry what can never pass. It is the request
+    that is wrong (usually max_tokens), so it is a 400 naming the limit."""
+    for name, limit in (("tpm", limits.tpm), ("daily_tokens", limits.daily_tokens)):
+        if limit is not None and tokens > limit:
+            raise InvalidRequest(
+                f"This request reserves an estimated {tokens} tokens (prompt estimate plus max_tokens), more than "
+                f"the {owner}'s {name} limit of {limit}: it can never fit. Lower max_tokens or shorten the prompt.",
+                param="max_tokens", code=f"exceeds_{name}")
+    if limits.monthly_usd is not None and cost > limits.monthly_usd:
+        raise InvalidRequest(
+            f"This request's estimated cost of {cost:.6f} USD is more than the {owner}'s monthly_usd budget of "
+            f"{limits.monthly_usd} USD: it can never fit. Lower max_tokens or shorten the prompt.",
+            param="max_tokens", code="exceeds_monthly_usd")

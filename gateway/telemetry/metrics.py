@@ -52,9 +52,18 @@ CIRCUIT_STATE = Gauge("gateway_circuit_state", "0 closed, 1 half-open, 2 open.",
                       multiprocess_mode="livemax")
 CIRCUIT_TRANSITIONS = Counter("gateway_circuit_transitions_total", "Circuit breaker state changes.",
                               ["provider", "to"])
+# vLLM pools: where the picker sent each request and why (reason: load, prefix, unknown,
+# round_robin, fallback, queued; replica "none" with rejected or no_replica). Replica is the
+# replica's host:port, bounded by the pool's size (and, with DNS discovery, its turnover).
+PICKER_DECISIONS = Counter("gateway_picker_decisions_total", "vLLM replica picks by replica and reason.",
+                           ["provider", "replica", "reason"])
 # Each process reports its own view of the backlog; with a shared (Redis) outbox every
 # worker sees the same number, so the largest live value is the backlog.
 OUTBOX_PENDING = Gauge("gateway_usage_outbox_pending", "Usage records not yet in the database.",
+                       multiprocess_mode="livemax")
+# With Redis: consumers of the usage stream's group that read it lately (the drain processes).
+# 0 while records wait means nobody drains them (`llm-gateway usage-drain`, or serve without --no-drain).
+USAGE_DRAINERS = Gauge("gateway_usage_stream_drainers", "Consumers that read the usage stream lately.",
                        multiprocess_mode="livemax")
 
 # Every metric defined above (a new one is listed without touching this line).
@@ -74,6 +83,10 @@ def exported_metrics() -> dict[str, str]:
             name = family.name + "_total" if family.type == "counter" else family.name
             exported[name] = family.type
     return exported
+
+
+def count_pick(provider: str, replica: str, reason: str) -> None:
+    PICKER_DECISIONS.labels(provider, replica, reason).inc()
 
 
 def declare_providers(names: Iterable[str]) -> None:

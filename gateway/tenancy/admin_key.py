@@ -9,7 +9,9 @@ working within a second on every replica. GATEWAY_ADMIN_KEY, when set, wins over
 from __future__ import annotations
 
 import hmac
+import math
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -22,6 +24,38 @@ from gateway.tenancy.tables import admin_keys
 
 _ROW_ID = "default"
 _TARGET = "admin_key"
+
+MIN_ADMIN_KEY_LENGTH = 32
+MIN_ADMIN_KEY_BITS = 128.0
+# What people paste from docs and examples; the README's own placeholder is "...".
+_PLACEHOLDERS = {"...", "changeme", "change-me", "secret", "admin", "password", "<admin key>", "sk-admin-..."}
+GENERATE_HINT = "python3 -c \"import secrets; print('sk-admin-' + secrets.token_urlsafe(32))\""
+
+
+class WeakAdminKey(ValueError):
+    """GATEWAY_ADMIN_KEY is too short, too repetitive, or a placeholder from the docs."""
+
+
+def check_admin_key_strength(key: str) -> None:
+    """Refuses a configured admin key that could be guessed: at least 32 characters and about
+    128 bits by the characters' spread (Shannon entropy of the key's own letters times its
+    length: a rough floor that catches `aaaa...` and `12341234...`, not a proof of randomness)."""
+    stripped = key.strip()
+    if stripped.lower() in _PLACEHOLDERS or set(stripped) <= {".", "x", "X", "*", "<", ">"}:
+        raise WeakAdminKey(f"GATEWAY_ADMIN_KEY is {stripped!r}, a placeholder (the README writes '...' for the "
+                           f"value you must supply); generate one: {GENERATE_HINT}")
+    if len(stripped) < MIN_ADMIN_KEY_LENGTH:
+        raise WeakAdminKey(f"GATEWAY_ADMIN_KEY has {len(stripped)} characters; it needs at least "
+                           f"{MIN_ADMIN_KEY_LENGTH}. Generate one: {GENERATE_HINT}")
+    if _entropy_bits(stripped) < MIN_ADMIN_KEY_BITS:
+        raise WeakAdminKey("GATEWAY_ADMIN_KEY repeats too few characters to be hard to guess "
+                           f"(under {MIN_ADMIN_KEY_BITS:.0f} bits). Generate one: {GENERATE_HINT}")
+
+
+def _entropy_bits(text: str) -> float:
+    counts = Counter(text)
+    total = len(text)
+    return -total * sum(n / total * math.log2(n / total) for n in counts.values())
 
 
 class AdminKey:
@@ -57,6 +91,8 @@ async def open_admin_key(engine: AsyncEngine, configured: str | None) -> tuple[A
     """The admin key checker, and the new key in clear if this call generated it (first start):
     the caller prints it once. Concurrent first starts agree on one key: the insert that loses
     the race generates nothing."""
+    if configured:
+        check_admin_key_strength(configured)
     checker = AdminKey(engine, configured)
     if configured:
         return checker, None

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,7 +35,6 @@ from gateway.tenancy.models import ApiKey, Principal, Tenant, as_utc
 from gateway.tenancy.tables import api_keys, tenants
 
 _MAX_ENTRIES = 100_000
-_LOAD_TIMEOUT = 5.0          # seconds; a hung database must not hang every request
 log = logging.getLogger("gateway.tenancy")
 
 
@@ -44,15 +44,16 @@ class _Entry:
     fetched_at: float
 
 
-def key_from_row(row: sa.Row) -> ApiKey:
+def key_from_row(row: sa.Row[Any]) -> ApiKey:
     return ApiKey(id=row.id, tenant_id=row.tenant_id, prefix=row.prefix, label=row.label,
                   expires_at=as_utc(row.expires_at), revoked_at=as_utc(row.revoked_at), limits=row.limits)
 
 
 class KeyDirectory:
     def __init__(self, engine: AsyncEngine, ttl: float = 1.0, last_used: LastUsedRecorder | None = None,
-                 catalog: Catalog | None = None) -> None:
+                 catalog: Catalog | None = None, load_timeout: float = 2.0) -> None:
         self._engine = engine
+        self._load_timeout = load_timeout   # a hung database must not hang every request
         self._catalog = catalog      # resolves each tenant's allowlist once per load
         self._ttl = ttl
         self.last_used = last_used
@@ -60,6 +61,7 @@ class KeyDirectory:
         self._loading: dict[str, asyncio.Future[Principal | None]] = {}
         self._generation = 0         # bumped by every invalidation
         self._refreshing: set[asyncio.Task[None]] = set()
+        self._unreachable_until = 0.0   # after a failed read: known keys are answered from memory till then
         self.loads = 0               # database reads so far (for tests and benchmarks)
 
     async def authenticate(self, key: str | None) -> Principal:
@@ -70,7 +72,12 @@ class KeyDirectory:
         digest = hash_key(key)
         entry = self._entries.get(digest)
         age = time.monotonic() - entry.fetched_at if entry is not None else self._ttl
-        if entry is not None and age < self._ttl:
+        if entry is not None and (age < self._ttl or digest in self._loading
+                                  or time.monotonic() < self._unreachable_until):
+            # Fresh; or stale with a re-read already under way, or while the database has just
+            # failed a read: answered from memory and re-read in the background. A slow or
+            # partitioned database then costs no request of a known key a wait (changes made
+            # meanwhile still arrive at once through the change feed, which drops the entry).
             principal = entry.principal
             if age >= self._ttl / 2 and digest not in self._loading:
                 self._refresh_soon(digest)
@@ -87,9 +94,10 @@ class KeyDirectory:
         """Re-reads a key. While the database is unreachable a key known before keeps its last
         answer (requests go on through an outage); a key never seen gets a 503, not a 401."""
         try:
-            async with asyncio.timeout(_LOAD_TIMEOUT):
+            async with asyncio.timeout(self._load_timeout):
                 return await self._load_once(digest)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            self._unreachable_until = time.monotonic() + self._ttl
             if entry is None:
                 raise ServiceUnavailable("API keys cannot be verified right now; retry shortly.") from None
             log.warning("key directory: database unreachable, serving the cached answer",
@@ -106,9 +114,10 @@ class KeyDirectory:
         """A background re-read; a failure leaves the entry to expire, and the request that
         finds it expired applies the outage rules of `_reload`."""
         try:
-            async with asyncio.timeout(_LOAD_TIMEOUT):
+            async with asyncio.timeout(self._load_timeout):
                 await self._load_once(digest)
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            self._unreachable_until = time.monotonic() + self._ttl
             log.debug("key directory: background re-read failed", extra={"error": type(exc).__name__})
 
     def apply(self, change: Change) -> None:
@@ -139,7 +148,10 @@ class KeyDirectory:
             self.loads += 1
             principal = await self._load(digest)
         except BaseException as exc:
-            future.set_exception(exc)
+            # A load cancelled (its own timeout, a background re-read given up) is a database
+            # that did not answer, for whoever waits on it: not a CancelledError in their task.
+            shared = TimeoutError("key lookup abandoned") if isinstance(exc, asyncio.CancelledError) else exc
+            future.set_exception(shared)
             future.exception()  # retrieved: waiters get it, nobody else needs to
             raise
         finally:

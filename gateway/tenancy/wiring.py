@@ -30,7 +30,8 @@ async def open_tenancy(engine: AsyncEngine, catalog: Catalog, settings: Settings
     last_used = LastUsedRecorder(engine, interval=settings.last_used_flush_seconds)
     await last_used.start()
     stack.push_async_callback(last_used.close)
-    directory = KeyDirectory(engine, ttl=settings.key_cache_ttl_seconds, last_used=last_used, catalog=catalog)
+    directory = KeyDirectory(engine, ttl=settings.key_cache_ttl_seconds, last_used=last_used, catalog=catalog,
+                             load_timeout=settings.database_timeout_seconds)
     changes = ChangeFeed(settings.redis_url, directory.apply)
     await changes.start()
     stack.push_async_callback(changes.close)

@@ -59,26 +59,32 @@ def _total_labels(report: UsageReport) -> list[str]:
     return [TOTAL_LABEL, *([""] * (width - 1))] if width else []
 
 
+def _grouped_rows(report: UsageReport) -> list[tuple[Group, Totals]]:
+    """The per-group rows; without a group-by the one aggregate row IS the total, so it is
+    written once (as the total), never twice."""
+    return report.rows if report.query.group_by else []
+
+
 def _csv(report: UsageReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*report.query.group_by, *METRICS])
-    for group, totals in report.rows:
+    for group, totals in _grouped_rows(report):
         writer.writerow([*_labels(group), *_metric_values(totals)])
-    if report.query.group_by:
-        writer.writerow([*_total_labels(report), *_metric_values(report.totals)])
-    else:
-        writer.writerow(_metric_values(report.totals))   # no groups: the one row is the total
+    # Grouped: a TOTAL row closes the table (skip it when summing a column in a spreadsheet).
+    # Not grouped: the one row is the total, and the only row.
+    writer.writerow([*_total_labels(report), *_metric_values(report.totals)])
     return out.getvalue()
 
 
 def _table(report: UsageReport) -> str:
     query = report.query
-    header = [*query.group_by, *METRICS]
-    body = [[*_labels(group), *map(str, _metric_values(totals))] for group, totals in report.rows]
-    total = [*_total_labels(report), *map(str, _metric_values(report.totals))]
+    labels = list(query.group_by) or [""]        # ungrouped: one label column, for TOTAL
+    header = [*labels, *METRICS]
+    body = [[*_labels(group), *map(str, _metric_values(totals))] for group, totals in _grouped_rows(report)]
+    total = [TOTAL_LABEL, *([""] * (len(labels) - 1)), *map(str, _metric_values(report.totals))]
     widths = [max(len(row[i]) for row in [header, *body, total]) for i in range(len(header))]
-    numeric_from = len(query.group_by)
+    numeric_from = len(labels)
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i >= numeric_from else c.ljust(w)

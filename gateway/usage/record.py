@@ -33,8 +33,18 @@ class UsageRecord:
     cache_hit: bool = False
     redactions: int = 0
     client_request_id: str | None = None
+    api: str = "chat"                # chat | responses | messages | completions | embeddings
     cache_match: str | None = None           # a hit's kind: exact | semantic
     cache_similarity: float | None = None    # a semantic hit's cosine similarity (exact: 1.0)
+
+    def __post_init__(self) -> None:
+        # A request that was answered is billed: text a client sent (user, feature, a model
+        # name) must not make PostgreSQL refuse the record (no NUL in its text type, no lone
+        # surrogate in UTF-8), so such characters become U+FFFD here, once, for every store.
+        for name in _CLIENT_TEXT:
+            value = getattr(self, name)
+            if value is not None and not (value.isascii() and "\x00" not in value):
+                setattr(self, name, storable_text(value))
 
     def to_row(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies every value and was two thirds
@@ -58,5 +68,12 @@ class UsageRecord:
         return cls(**known)
 
 
+def storable_text(value: str) -> str:
+    """`value` with NULs and lone surrogates replaced by U+FFFD, as any database can store it."""
+    return value.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+_CLIENT_TEXT = ("tenant", "key_id", "feature", "end_user", "requested_model", "model", "provider", "upstream_model",
+                "client_request_id")
 FIELD_ORDER = tuple(f.name for f in fields(UsageRecord))   # also the writer's column order
 _FIELDS = frozenset(FIELD_ORDER)

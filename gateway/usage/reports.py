@@ -1,10 +1,12 @@
 """Usage reports: filters (tenant, feature, model, time range), group-by (tenant, model,
-provider, feature, day) and totals, the same for the CLI and the admin API.
+provider, feature, day, api) and totals, the same for the CLI and the admin API.
 
 Whole UTC days are read from the `usage_daily` rollup; only the partial days at the edges
 of an explicit time range are summed from `usage_records` (through its ts index). The two
 agree exactly, since the writer updates both in one transaction. An open-ended range (no
 `until`) reads today from the rollup as well: it holds every record written so far.
+Grouping by `api` (the client API: chat, responses, messages, completions, embeddings)
+reads the whole range from `usage_records`, since the rollup has no such dimension.
 
 Definitions: `requests` counts every recorded request (errors and rejections too);
 `prompt_tokens`, `completion_tokens` and `cached_tokens` are billed tokens, cache hits
@@ -23,9 +25,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.tenancy.tables import tenants
 from gateway.usage.tables import usage_daily, usage_records
 
-GROUP_BY_FIELDS = ("tenant", "model", "provider", "feature", "day")
+GROUP_BY_FIELDS = ("tenant", "model", "provider", "feature", "day", "api")
+# Dimensions the daily rollup does not keep: a report grouped by one reads the records.
+_RECORDS_ONLY = frozenset({"api"})
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
 
 
@@ -133,10 +138,20 @@ def _split(since: datetime, until: datetime | None) -> tuple[tuple[date, date | 
     return (first, last), edges
 
 
+class UnknownTenant(ReportError):
+    """The report names a tenant that does not exist (a typo would otherwise read as zero spend)."""
+
+
 async def run_report(engine: AsyncEngine, query: UsageQuery) -> UsageReport:
-    days, edges = _split(query.since.astimezone(UTC),
-                         query.until.astimezone(UTC) if query.until is not None else None)
+    since = query.since.astimezone(UTC)
+    until = query.until.astimezone(UTC) if query.until is not None else None
+    days, edges = _split(since, until)
+    if _RECORDS_ONLY.intersection(query.group_by):
+        days, edges = None, [(since, until)]
     async with engine.connect() as conn:
+        if query.tenant is not None and await conn.scalar(
+                sa.select(tenants.c.name).where(tenants.c.name == query.tenant)) is None:
+            raise UnknownTenant(f"no tenant {query.tenant!r}")
         partials = []
         if days is not None:
             partials.append(await _from_rollup(conn, query, *days))

@@ -10,6 +10,20 @@ import pytest
 import yaml
 
 from tests.deploy.deploy_helpers import CHART_DIR, VALUES_SETS, documents, find_tool, render
+from tests.deploy.runme_sandbox import fake_terraform_outputs
+
+WIRED_TAG = "0.1.0-1a2b3c4d5e6f"
+
+
+def wired_values() -> dict[str, Any]:
+    """What RUNME.py `apps` adds on top of the value files (from Terraform outputs)."""
+    import json
+
+    from runme.wiring import PlatformOutputs, gateway_values  # deploy_helpers put deploy/ on sys.path
+
+    outputs = PlatformOutputs.from_terraform_json(json.dumps(fake_terraform_outputs()))
+    values: dict[str, Any] = gateway_values(outputs, WIRED_TAG)
+    return values
 
 
 @pytest.fixture(scope="session")
@@ -20,12 +34,14 @@ def tool() -> Callable[[str], str]:
 
 @pytest.fixture(scope="session")
 def rendered() -> Callable[[str], list[dict[str, Any]]]:
-    """Rendered chart documents per values set ("default", "prod"), rendered once."""
+    """Rendered chart documents per values set, rendered once: "default" (values.yaml) and
+    "prod" (values.yaml, values-prod.yaml and the wiring RUNME.py adds)."""
     cache: dict[str, list[dict[str, Any]]] = {}
 
     def get(values_set: str) -> list[dict[str, Any]]:
         if values_set not in cache:
-            cache[values_set] = documents(render(CHART_DIR, VALUES_SETS[values_set]))
+            overrides = wired_values() if values_set == "prod" else {}
+            cache[values_set] = documents(render(CHART_DIR, VALUES_SETS[values_set], overrides))
         return cache[values_set]
 
     return get

@@ -71,15 +71,23 @@ def run_tool(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]
 # ---- Helm (through helm-python-sdk, driven by helm_driver.py in the tools venv) ----
 
 
-def helm(command: str, chart: Path, values_files: list[Path], overrides: dict[str, Any] | None = None) -> Any:
+def helm(
+    command: str,
+    chart: Path,
+    values_files: list[Path],
+    overrides: dict[str, Any] | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> Any:
     python = find_tool("helm-python")
     request = {
         "command": command,
         "chart": str(chart),
         "values_files": [str(p) for p in values_files],
         "overrides": overrides or {},
-        "release": RELEASE,
-        "namespace": NAMESPACE,
+        "release": release,
+        "namespace": namespace,
     }
     done = run_tool([python, str(HELM_DRIVER)], input=json.dumps(request))
     if done.returncode == 3:
@@ -88,9 +96,16 @@ def helm(command: str, chart: Path, values_files: list[Path], overrides: dict[st
     return json.loads(done.stdout)
 
 
-def render(chart: Path, values_files: list[Path], overrides: dict[str, Any] | None = None) -> dict[str, str]:
+def render(
+    chart: Path,
+    values_files: list[Path],
+    overrides: dict[str, Any] | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+) -> dict[str, str]:
     """Template path -> rendered text (hooks included, NOTES.txt excluded)."""
-    manifests: dict[str, str] = helm("render", chart, values_files, overrides)
+    manifests: dict[str, str] = helm("render", chart, values_files, overrides, release=release, namespace=namespace)
     return {path: text for path, text in manifests.items() if not path.endswith("NOTES.txt")}
 
 
@@ -115,7 +130,7 @@ VALUES_SETS = {
 
 # ---- Kubernetes schema validation (offline) and structural checks of CRD kinds ----
 
-KUBERNETES_VERSION = "1.32.0"  # deploy/terraform kubernetes_version
+KUBERNETES_VERSION = "1.34.0"  # deploy/terraform kubernetes_version
 
 # Custom resources: kubernetes-validate has no schema for them, so each is checked for
 # the fields its controller requires (dotted paths; "[]" means every list item).
@@ -155,6 +170,22 @@ CRD_REQUIRED_FIELDS: dict[tuple[str, str], list[str]] = {
         "spec.template.spec.requirements",
         "spec.limits.cpu",
     ],
+    ("gateway.networking.k8s.io/v1", "GatewayClass"): ["spec.controllerName"],
+    ("gateway.networking.k8s.io/v1", "Gateway"): [
+        "spec.gatewayClassName",
+        "spec.listeners[].name",
+        "spec.listeners[].protocol",
+        "spec.listeners[].port",
+    ],
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): [
+        "spec.parentRefs[].name",
+        "spec.hostnames",
+        "spec.rules[].backendRefs[].name",
+        "spec.rules[].backendRefs[].port",
+    ],
+    # Required fields of the AWS Load Balancer Controller's CRDs (gateway.k8s.aws/v1).
+    ("gateway.k8s.aws/v1", "LoadBalancerConfiguration"): ["spec.listenerConfigurations[].protocolPort"],
+    ("gateway.k8s.aws/v1", "TargetGroupConfiguration"): ["spec.targetReference.name"],
     ("karpenter.k8s.aws/v1", "EC2NodeClass"): [
         "spec.role",
         "spec.amiSelectorTerms",

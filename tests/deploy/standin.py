@@ -1,7 +1,7 @@
 """A stand-in for an external tool (terraform, kubectl, helm, aws, llm-gateway, psql...).
 
 Each stand-in executable calls main(tool). It appends its argv (and the GATEWAY_* and
-PG* environment it saw) as one JSON line to $STANDIN_LOG, then answers from
+PG* environment and the stdin it saw) as one JSON line to $STANDIN_LOG, then answers from
 $STANDIN_RESPONSES: a JSON list of {"tool", "args_contain", "stdout", "stderr", "rc"},
 first match wins; without a match it prints nothing and exits 0.
 """
@@ -19,8 +19,9 @@ RECORDED_ENV_PREFIXES = ("GATEWAY_", "PG")
 def main(tool: str) -> int:
     argv = sys.argv[1:]
     env = {k: v for k, v in os.environ.items() if k.startswith(RECORDED_ENV_PREFIXES)}
+    stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     with open(os.environ["STANDIN_LOG"], "a") as log:
-        log.write(json.dumps({"tool": tool, "argv": argv, "env": env}) + "\n")
+        log.write(json.dumps({"tool": tool, "argv": argv, "env": env, "stdin": stdin}) + "\n")
     responses_file = os.environ.get("STANDIN_RESPONSES")
     responses = json.loads(Path(responses_file).read_text()) if responses_file else []
     joined = " ".join(argv)

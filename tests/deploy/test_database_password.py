@@ -62,7 +62,8 @@ def test_composed_url_parses_back_to_the_parts(password: str) -> None:
 def test_composed_redis_url_keeps_the_password(password: str) -> None:
     from redis.connection import parse_url
 
-    parsed = parse_url(compose_redis_url("cache.internal", 6379, password=password, tls=True))
+    url = compose_redis_url("cache.internal", 6379, password=password, tls=True)
+    parsed = parse_url(url)  # type: ignore[no-untyped-call]
     assert parsed["password"] == password and parsed["host"] == "cache.internal"
 
 
@@ -119,6 +120,7 @@ def test_password_reaches_the_gateway_url_in_the_cluster(
         SECRET_ARN: json.dumps({"username": "llm_gateway", "password": password}),
         "llm-gateway/dev/redis": json.dumps({"auth_token": "TokenWithoutSpecials0123456789"}),
         "llm-gateway/dev/admin": json.dumps({"admin_key": "gw-admin-x"}),
+        "llm-gateway/dev/openai": json.dumps({"api_key": "sk-x"}),
     }
     secret = external_secrets_sync(external_secret, secrets_manager)
     env = pod_environment(find(docs, "Deployment"), {external_secret["spec"]["target"]["name"]: secret})
@@ -134,7 +136,7 @@ def test_password_reaches_the_gateway_url_in_the_cluster(
     parsed = make_url(url)
     assert parsed.password == password
     assert (parsed.host, parsed.port, parsed.database) == (
-        "llm-gateway-dev.abc.us-east-1.rds.amazonaws.com",
+        "llm-gateway-dev.cluster-abc.us-east-1.rds.amazonaws.com",
         5432,
         "llm_gateway",
     )

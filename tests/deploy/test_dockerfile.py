@@ -69,3 +69,15 @@ def test_build_context_is_what_the_build_copies() -> None:
     copied = re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE, re.M)
     sources = {source for line in copied for source in line.split()}
     assert sources == {"pyproject.toml", "README.md", "gateway/", "providers/", "migrations/"}
+
+
+def test_builds_for_every_platform_runme_pushes() -> None:
+    """RUNME.py builds linux/amd64 and linux/arm64 in one buildx run: nothing in the
+    Dockerfile may pin one architecture (base image by digest of one platform, an
+    arch-specific download or --platform on FROM)."""
+    from runme.layout import IMAGE_PLATFORMS
+
+    assert set(IMAGE_PLATFORMS) == {"linux/amd64", "linux/arm64"}
+    for stage in stages():
+        assert "--platform" not in stage[0] and "@sha256:" not in stage[0]
+    assert not re.search(r"amd64|x86_64|aarch64|arm64", DOCKERFILE)

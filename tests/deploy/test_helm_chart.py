@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.deploy_helpers import CHART_DIR, REPO_ROOT, VALUES_SETS, check_kubernetes, find, helm
+from tests.deploy.conftest import wired_values
+from tests.deploy.deploy_helpers import CHART_DIR, REPO_ROOT, VALUES_SETS, check_kubernetes, find, helm, render
 
 Rendered = Callable[[str], list[dict[str, Any]]]
 FULLNAME = "llm-gateway"
@@ -25,7 +26,7 @@ def test_every_manifest_is_valid(values_set: str, rendered: Rendered, tmp_path: 
 
 
 def test_schema_validation_catches_a_broken_manifest(rendered: Rendered, tmp_path: Path) -> None:
-    deployment = json.loads(json.dumps(find(rendered("prod"), "Deployment")))
+    deployment = json.loads(json.dumps(find(rendered("prod"), "Deployment", FULLNAME)))
     deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["pathh"] = "/x"
     deployment["spec"]["replicas"] = "two"
     problems = check_kubernetes([deployment], tmp_path)
@@ -43,7 +44,7 @@ def test_crd_check_catches_a_missing_field(rendered: Rendered, tmp_path: Path) -
 
 @pytest.mark.parametrize("values_set", ["default", "prod"])
 def test_chart_lints_strictly(values_set: str) -> None:
-    report = helm("lint", CHART_DIR, VALUES_SETS[values_set])
+    report = helm("lint", CHART_DIR, VALUES_SETS[values_set], wired_values() if values_set == "prod" else None)
     problems = [m for m in report["messages"] if m["severity"] >= 2]  # 2 warning, 3 error
     assert problems == [] and report["errors"] == []
 
@@ -54,23 +55,30 @@ def test_prod_renders_every_kind(rendered: Rendered) -> None:
         ("ConfigMap", "llm-gateway"),
         ("ConfigMap", "llm-gateway-dashboard"),
         ("Deployment", "llm-gateway"),
+        ("Deployment", "llm-gateway-admin"),
         ("ExternalSecret", "llm-gateway"),
         ("ExternalSecret", "llm-gateway-migrate"),
+        ("ExternalSecret", "llm-gateway-oidc"),
+        ("Gateway", "llm-gateway"),
+        ("HTTPRoute", "llm-gateway"),
+        ("HTTPRoute", "llm-gateway-admin"),
         ("HorizontalPodAutoscaler", "llm-gateway"),
-        ("Ingress", "llm-gateway"),
-        ("Ingress", "llm-gateway-admin"),
         ("Job", "llm-gateway-migrate"),
+        ("LoadBalancerConfiguration", "llm-gateway"),
         ("NetworkPolicy", "llm-gateway"),
         ("PodDisruptionBudget", "llm-gateway"),
+        ("PodDisruptionBudget", "llm-gateway-admin"),
         ("Service", "llm-gateway"),
         ("Service", "llm-gateway-admin"),
         ("ServiceAccount", "llm-gateway"),
         ("ServiceMonitor", "llm-gateway"),
+        ("TargetGroupConfiguration", "llm-gateway"),
+        ("TargetGroupConfiguration", "llm-gateway-admin"),
     ]
 
 
-def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    spec: dict[str, Any] = find(docs, "Deployment")["spec"]["template"]["spec"]
+def pod_spec(docs: list[dict[str, Any]], name: str = FULLNAME) -> dict[str, Any]:
+    spec: dict[str, Any] = find(docs, "Deployment", name)["spec"]["template"]["spec"]
     return spec
 
 
@@ -79,7 +87,7 @@ def env_of(container: dict[str, Any]) -> dict[str, str]:
 
 
 def test_deployment_probes_rollout_and_spread(rendered: Rendered) -> None:
-    deployment = find(rendered("prod"), "Deployment")
+    deployment = find(rendered("prod"), "Deployment", FULLNAME)
     assert deployment["spec"]["strategy"] == {
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
@@ -104,6 +112,7 @@ def test_pods_are_locked_down(values_set: str, rendered: Rendered) -> None:
     pods = [pod_spec(docs)]
     if values_set == "prod":
         pods.append(find(docs, "Job")["spec"]["template"]["spec"])
+        pods.append(pod_spec(docs, "llm-gateway-admin"))
     for spec in pods:
         assert spec["securityContext"]["runAsNonRoot"] is True
         assert spec["securityContext"]["runAsUser"] == 10001
@@ -143,6 +152,7 @@ def test_configuration_and_secrets_reach_the_container(rendered: Rendered) -> No
     container = pod_spec(docs)["containers"][0]
     env = env_of(container)
     assert env["GATEWAY_DATABASE_HOST"].endswith(".rds.amazonaws.com")
+    assert container["image"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/llm-gateway-dev:0.1.0-1a2b3c4d5e6f"
     assert env["GATEWAY_DATABASE_PORT"] == "5432"
     assert env["PGSSLMODE"] == "require"
     secret_name = container["envFrom"][0]["secretRef"]["name"]
@@ -183,21 +193,86 @@ def test_scaling_and_disruption(rendered: Rendered) -> None:
     hpa = find(docs, "HorizontalPodAutoscaler")["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
     assert hpa["metrics"][0]["resource"]["name"] == "cpu"
-    assert find(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    assert find(docs, "PodDisruptionBudget", FULLNAME)["spec"]["minAvailable"] == 1
 
 
 def test_public_and_admin_are_separate(rendered: Rendered) -> None:
+    """Gateway API, not Ingress: one Gateway of class aws-alb (HTTPS with the ACM
+    certificate, a modern TLS policy and the WAF web ACL), and an HTTPRoute per hostname."""
     docs = rendered("prod")
-    public, admin = find(docs, "Ingress", FULLNAME), find(docs, "Ingress", "llm-gateway-admin")
-    assert public["spec"]["rules"][0]["host"] != admin["spec"]["rules"][0]["host"]
-    public_path = public["spec"]["rules"][0]["http"]["paths"][0]
-    admin_path = admin["spec"]["rules"][0]["http"]["paths"][0]
-    assert public_path["path"] == "/v1" and public_path["backend"]["service"]["name"] == FULLNAME
-    assert admin_path["path"] == "/admin"
-    assert admin_path["backend"]["service"]["name"] == "llm-gateway-admin"
-    assert admin["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
-    admin_service = find(docs, "Service", "llm-gateway-admin")
-    assert admin_service["spec"]["ports"][0]["targetPort"] == "admin"
+    assert not [d for d in docs if d["kind"] == "Ingress"]
+    gateway = find(docs, "Gateway", FULLNAME)["spec"]
+    assert gateway["gatewayClassName"] == "aws-alb"
+    assert {(listener["protocol"], listener["port"]) for listener in gateway["listeners"]} == {("HTTPS", 443)}
+    hostnames = {listener["name"]: listener["hostname"] for listener in gateway["listeners"]}
+    assert hostnames == {"public": "api.dev.llm.acme.dev", "admin": "admin.dev.llm.acme.dev"}
+    parameters = gateway["infrastructure"]["parametersRef"]
+    config = find(docs, "LoadBalancerConfiguration", parameters["name"])["spec"]
+    assert parameters["kind"] == "LoadBalancerConfiguration" and parameters["group"] == "gateway.k8s.aws"
+    assert config["scheme"] == "internet-facing"
+    listener = config["listenerConfigurations"][0]
+    assert listener["protocolPort"] == "HTTPS:443"
+    assert listener["defaultCertificate"].startswith("arn:aws:acm:")
+    assert listener["sslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2-")
+    assert config["wafV2"]["webACL"].startswith("arn:aws:wafv2:")
+
+    public, admin = find(docs, "HTTPRoute", FULLNAME)["spec"], find(docs, "HTTPRoute", "llm-gateway-admin")["spec"]
+    assert public["hostnames"] == ["api.dev.llm.acme.dev"] and admin["hostnames"] == ["admin.dev.llm.acme.dev"]
+    assert public["parentRefs"][0]["sectionName"] == "public" and admin["parentRefs"][0]["sectionName"] == "admin"
+    assert public["rules"][0]["matches"][0]["path"] == {"type": "PathPrefix", "value": "/v1"}
+    assert public["rules"][0]["backendRefs"][0]["name"] == FULLNAME
+    assert admin["rules"][0]["matches"][0]["path"] == {"type": "PathPrefix", "value": "/admin"}
+    assert admin["rules"][0]["backendRefs"][0] == {"name": "llm-gateway-admin", "port": 8081}
+    for name in (FULLNAME, "llm-gateway-admin"):
+        target_group = find(docs, "TargetGroupConfiguration", name)["spec"]
+        assert target_group["targetReference"]["name"] == name
+        assert target_group["defaultConfiguration"]["targetType"] == "ip"
+        assert target_group["defaultConfiguration"]["healthCheckConfig"]["healthCheckPath"] == "/readyz"
+
+
+def test_gateway_needs_its_certificate_and_hostnames() -> None:
+    """A Gateway without a certificate or with placeholder hostnames never gets an ALB:
+    the chart refuses to render instead."""
+    with pytest.raises(AssertionError, match=r"gatewayApi\.certificateArn is required"):
+        render(CHART_DIR, VALUES_SETS["prod"])
+
+
+def test_admin_deployment(rendered: Rendered) -> None:
+    """`serve --admin-only` as its own small Deployment: no autoscaler, no migrations, the
+    serving pods' Secret plus the OIDC settings from the secret store, on the admin Service."""
+    docs = rendered("prod")
+    deployment = find(docs, "Deployment", "llm-gateway-admin")
+    spec = deployment["spec"]["template"]["spec"]
+    container = spec["containers"][0]
+    assert container["args"][:2] == ["serve", "--admin-only"]
+    assert deployment["spec"]["replicas"] == 2
+    assert not [d for d in docs if d["kind"] == "HorizontalPodAutoscaler" and d["metadata"]["name"].endswith("admin")]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    assert {p["containerPort"] for p in container["ports"]} == {8081}
+    env = env_of(container)
+    assert env["GATEWAY_DATABASE_HOST"] == env_of(pod_spec(docs)["containers"][0])["GATEWAY_DATABASE_HOST"]
+    secrets = [ref["secretRef"]["name"] for ref in container["envFrom"]]
+    assert secrets == ["llm-gateway", "llm-gateway-oidc"]
+    oidc = find(docs, "ExternalSecret", "llm-gateway-oidc")["spec"]
+    assert {item["secretKey"] for item in oidc["data"]} == {
+        "GATEWAY_OIDC_ISSUER",
+        "GATEWAY_OIDC_CLIENT_ID",
+        "GATEWAY_OIDC_CLIENT_SECRET",
+        "GATEWAY_OIDC_ROLES_CLAIM",
+    }
+    assert {item["remoteRef"]["key"] for item in oidc["data"]} == {"llm-gateway/dev/oidc"}
+    # The admin Service selects the admin pods, the public Service the serving pods.
+    selector = find(docs, "Service", "llm-gateway-admin")["spec"]["selector"]
+    assert selector["app.kubernetes.io/component"] == "admin"
+    assert deployment["spec"]["selector"]["matchLabels"] == selector
+    job_args = find(docs, "Job")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert job_args == ["migrate"] and "migrate" not in container["args"]
+
+
+def test_admin_deployment_is_off_by_default(rendered: Rendered) -> None:
+    docs = rendered("default")
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"] == [FULLNAME]
+    assert find(docs, "Service", "llm-gateway-admin")["spec"]["selector"]["app.kubernetes.io/component"] == "server"
 
 
 def test_identity_monitoring_and_network(rendered: Rendered) -> None:
@@ -205,11 +280,17 @@ def test_identity_monitoring_and_network(rendered: Rendered) -> None:
     account = find(docs, "ServiceAccount")
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
     monitor = find(docs, "ServiceMonitor")["spec"]["endpoints"][0]
-    assert (monitor["port"], monitor["path"]) == ("http", "/metrics")
+    # /metrics is served on the admin port (its labels name tenants), never on the public one
+    assert (monitor["port"], monitor["path"]) == ("metrics", "/metrics")
+    ports = {p["name"]: p["targetPort"] for p in find(docs, "Service", FULLNAME)["spec"]["ports"]}
+    assert ports == {"http": "http", "metrics": "admin"}
     policy = find(docs, "NetworkPolicy")["spec"]
+    scrape = [rule for rule in policy["ingress"] if rule["ports"][0]["port"] == "admin" and
+              {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in rule["from"]]
+    assert scrape, policy["ingress"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     admin_rule = next(rule for rule in policy["ingress"] if rule["ports"][0]["port"] == "admin")
-    assert {"ipBlock": {"cidr": "10.20.0.0/16"}} in admin_rule["from"]  # the internal ALB's VPC
+    assert {"ipBlock": {"cidr": "10.10.0.0/16"}} in admin_rule["from"]  # the VPC the ALB reaches pods from
     egress_ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
     assert {53, 5432, 6379, 443} <= egress_ports
 
@@ -223,7 +304,7 @@ def test_dashboard_configmap_carries_the_dashboard(rendered: Rendered) -> None:
 
 def test_default_values_leave_out_what_needs_infrastructure(rendered: Rendered) -> None:
     kinds = {d["kind"] for d in rendered("default")}
-    assert "Job" not in kinds and "Ingress" not in kinds  # no database host, no hostnames
+    assert "Job" not in kinds and "Gateway" not in kinds  # no database host, no hostnames
     assert "GATEWAY_DATABASE_HOST" not in env_of(pod_spec(rendered("default"))["containers"][0])
 
 

@@ -74,6 +74,10 @@ def test_serve_with_admin_port_keeps_admin_off_the_public_listener(tmp_path: Pat
         assert call(gateway.url, "GET", "/admin/tenants", env["GATEWAY_ADMIN_KEY"]).status_code == 404
         assert call(gateway.url, "GET", "/admin/audit", env["GATEWAY_ADMIN_KEY"]).status_code == 404
         assert call(gateway.url, "GET", "/healthz", None).status_code == 200
+        # /metrics names tenants in its labels: it moves to the admin port with the admin API.
+        assert call(gateway.url, "GET", "/metrics", None).status_code == 404
+        scraped = httpx.get(gateway.admin_url + "/metrics", timeout=30)
+        assert scraped.status_code == 200 and "gateway_requests_total" in scraped.text
         tenant = unique("port")
         assert gateway.admin("POST", "/admin/tenants", json={"name": tenant, "tier": "pro",
                                                              "models": ["*"]}).status_code == 201
@@ -133,6 +137,11 @@ def test_mistakes_are_openai_shaped_errors_not_500s(gateway: RunningGateway) -> 
         ("PATCH", f"/admin/tenants/{tenant}", {"limits": {"rpm": -5}}, 400),
         ("PATCH", "/admin/tenants/nobody_here", {"tier": "pro"}, 404),
         ("POST", f"/admin/tenants/{tenant}/keys", {"expires_in": "forever"}, 400),
+        ("POST", f"/admin/tenants/{tenant}/keys", {"expires_in": 0}, 400),        # was: a key that never expires
+        ("POST", f"/admin/tenants/{tenant}/keys", {"expires_in": "0s"}, 400),
+        ("POST", f"/admin/tenants/{tenant}/keys", {"expires_in": 30}, 400),       # 30 what? a unit is required
+        ("POST", f"/admin/tenants/{tenant}/keys", {"expires_in": "-1h"}, 400),
+        ("GET", "/admin/usage?tenant=nobody_here", None, 404),                    # a typo is not zero spend
         ("POST", "/admin/tenants/nobody_here/keys", {}, 404),
         ("POST", "/admin/keys/key_nope/rotate", {"grace": "1h"}, 404),
         ("DELETE", "/admin/keys/key_nope", None, 404),
@@ -172,3 +181,11 @@ def test_the_generated_admin_key_is_printed_at_first_start_only_and_can_be_reset
         wait_for_status(lambda: second.admin("GET", "/admin/tenants", admin_key=key), 401, timeout=3, interval=0.05)
         assert second.admin("GET", "/admin/tenants", admin_key=new_key.group(1)).status_code == 200
     assert key not in second.output
+
+
+def test_a_malformed_json_body_is_named_as_such(gateway: RunningGateway) -> None:
+    response = httpx.post(gateway.admin_url + "/admin/tenants", content=b'{"name": "x",', timeout=30,
+                          headers={"Authorization": f"Bearer {gateway.admin_key}", "Content-Type": "application/json"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"] == "The request body is not valid JSON." and error["param"] is None

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from openai import OpenAI
+from openai import OpenAI, RateLimitError
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -238,6 +238,24 @@ def test_a_hit_costs_nothing_charges_no_tokens_and_says_what_it_saved(gateway: R
         assert (hit.prompt_tokens, hit.completion_tokens) == (miss.prompt_tokens, miss.completion_tokens)
     samples = scrape(gateway.url)
     assert samples.value("gateway_tokens_total", tenant=tenant, model="mock-echo", kind="prompt") == miss.prompt_tokens
+
+
+def test_a_hit_counts_as_a_request_but_takes_no_tokens(gateway: RunningGateway) -> None:
+    """The policy the README states: rpm/rpd count every request the gateway answers, a hit
+    included; token and dollar budgets are charged only for what a model produced."""
+    tenant = gateway.create_tenant(limits={"rpm": 3})
+    sdk = sdk_for(gateway, tenant)
+    seen = []
+    for _ in range(5):
+        try:
+            seen.append(ask(sdk, "the same question, five times", model="mock-echo")[0])
+        except RateLimitError as exc:
+            assert exc.body["code"] == "rpm_exceeded"          # type: ignore[index]
+            seen.append("429")
+    assert seen == ["miss", "hit", "hit", "429", "429"]
+    records = gateway_records(gateway, tenant, at_least=5)
+    billed = [r for r in records if r.status == "ok" and not r.cache_hit]
+    assert len(billed) == 1 and sum(Decimal(r.cost_usd) for r in records) == Decimal(billed[0].cost_usd)
 
 
 def test_cache_results_are_counted(gateway: RunningGateway) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.openai_upstream import FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.integration.telemetry.scrape import Samples, scrape
 from tests.integration.telemetry.traffic import MODEL, PROMPTS, chat, scripted_traffic
 from tests.support.catalogs import two_upstreams
@@ -75,12 +75,6 @@ def _ready(url: str, path: str = "/readyz") -> bool:
 
 
 @pytest.fixture
-def upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
-    with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
-        yield primary, secondary
-
-
-@pytest.fixture
 def served(upstreams: tuple[FakeOpenAI, FakeOpenAI], tmp_path: Path, redis_url: str) -> Iterator[Served]:
     """Workers share limits and cache through Redis, as any multi-process deployment must."""
     primary, secondary = upstreams
@@ -133,7 +127,7 @@ def test_two_workers_report_one_set_of_totals(served: Served, upstreams: tuple[F
     primary, _ = upstreams
     first_pids = served.wait_for_workers(2)
     assert httpx.get(served.url + "/admin/tenants", timeout=10).status_code == 404   # admin stays off --port
-    before = scrape(served.url)
+    before = scrape(served.admin_url)
     pro, pro_key = create_key(served, "pro")
     free, free_key = create_key(served, "free")
     traffic = scripted_traffic(served.url, pro_key, free_key, primary)
@@ -148,7 +142,7 @@ def test_two_workers_report_one_set_of_totals(served: Served, upstreams: tuple[F
 
     expected = {"requests": 5, "hits": 1, "prompt_tokens": 44, "redactions": 1, "rejections": 0}
     expected_free = {"requests": 3, "hits": 1, "prompt_tokens": 11, "redactions": 0, "rejections": 1}
-    scrapes = [scrape(served.url) for _ in range(6)]       # new connections: either worker may answer
+    scrapes = [scrape(served.admin_url) for _ in range(6)]       # new connections: either worker may answer
     for samples in scrapes:
         assert tenant_counts(samples, pro) == expected
         assert tenant_counts(samples, free) == expected_free
@@ -166,7 +160,7 @@ def test_two_workers_report_one_set_of_totals(served: Served, upstreams: tuple[F
     assert not (served.metrics_dir / f"gauge_livemax_{victim}.db").exists()
     assert (served.metrics_dir / f"counter_{victim}.db").exists()
     for _ in range(4):
-        samples = scrape(served.url)
+        samples = scrape(served.admin_url)
         assert tenant_counts(samples, pro) == expected
         assert tenant_counts(samples, free) == expected_free
 

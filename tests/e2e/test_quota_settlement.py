@@ -22,7 +22,7 @@ from gateway.limits.plan import day_period, micro_usd, month_period, scope_prefi
 from gateway.telemetry import metrics
 from providers.tokens import estimate_prompt_tokens
 from tests.conftest import make_settings, unique
-from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import Behavior, FakeOpenAI
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
 
 pytestmark = pytest.mark.timeout(180)
@@ -47,12 +47,6 @@ tiers:
   pro: {{}}
 cache: {{mode: "off"}}
 """
-
-
-@pytest.fixture
-def upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
-    with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
-        yield primary, secondary
 
 
 @pytest.fixture
@@ -238,3 +232,18 @@ def test_a_429_is_what_the_openai_sdk_expects(gateway: RunningGateway) -> None:
     assert 55 <= int(error.response.headers["retry-after"]) <= 60
     assert error.response.headers["x-ratelimit-remaining-requests"] == "0"
     assert metrics.RATELIMIT_REJECTIONS.labels(tenant, "rpm")._value.get() == before + 1
+
+
+def test_a_request_that_can_never_fit_is_a_400_naming_the_limit(gateway: RunningGateway) -> None:
+    """A 429 would tell the SDK to retry, after a Retry-After of hours, a request that no
+    window can ever hold: that is the client's mistake, named, and nothing is reserved."""
+    tenant = gateway.create_tenant(limits={"rpm": 1000, "tpm": 1_000_000, "daily_tokens": 5000, "monthly_usd": 100})
+    sdk = openai.OpenAI(base_url=gateway.url + "/v1", api_key=gateway.create_key(tenant), max_retries=0)
+    for max_tokens, code in ((6000, "exceeds_daily_tokens"), (2**53, "exceeds_tpm")):
+        with pytest.raises(openai.BadRequestError) as refused:
+            sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+                                        max_tokens=max_tokens)
+        assert refused.value.body["code"] == code and refused.value.body["param"] == "max_tokens"  # type: ignore[index]
+        assert code.removeprefix("exceeds_") + " limit of" in refused.value.body["message"]       # type: ignore[index]
+    fits = sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=50)
+    assert fits.choices[0].message.content

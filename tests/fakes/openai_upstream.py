@@ -25,7 +25,9 @@ class Behavior:
     and slow_stream (every chunk `chunk_delay` seconds after the one before), slow_cut (the same, closing
     the connection halfway, as cut does).
     `pieces`: the answer's text in exactly these content deltas (any kind that answers; the whole text
-    when not streamed); kind tool_stream: two tool calls streamed in fragments, finish_reason tool_calls."""
+    when not streamed); kind tool_stream: two tool calls streamed in fragments, finish_reason tool_calls.
+    A request offering `tools` gets those two calls too (streamed or whole) unless its last message is
+    a tool result; then the answer is "tool results: <call id>=<content>; ..."."""
 
     kind: str = "ok"
     status: int = 200
@@ -131,6 +133,32 @@ class FakeOpenAI:
         self.closed_at.append(time.monotonic())
         self.disconnects += 1
 
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        """OpenAI's Responses API, for pass-through: echoes the last input text (or reports the
+        function_call_outputs), or calls get_weather twice when offered tools; `status` and
+        `cut` behave as for chat."""
+        body = await request.json()
+        self.requests.append(Seen(request.path, dict(request.headers), body))
+        behavior = self.next_behavior()
+        if behavior.kind == "status":
+            return web.json_response(behavior.body or {"error": {"message": f"fake upstream error {behavior.status}",
+                                                                 "type": "invalid_request_error", "param": None,
+                                                                 "code": None}}, status=behavior.status)
+        response = _response_object(body)
+        if not body.get("stream"):
+            return web.json_response(response)
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await stream.prepare(request)
+        events = _response_events(response)
+        for i, event in enumerate(events):
+            if behavior.kind == "cut" and i == len(events) // 2:
+                request.transport.close()  # type: ignore[union-attr]
+                return stream
+            event["sequence_number"] = i
+            await stream.write(f"event: {event['type']}\n".encode() + b"data: " + orjson.dumps(event) + b"\n\n")
+        self.completed_streams += 1
+        return stream
+
     async def models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model",
                                                                "owned_by": "fake"}]})
@@ -147,11 +175,80 @@ class FakeOpenAI:
                                   "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)}})
 
 
+def _tool_turn(body: dict[str, Any], behavior: Behavior) -> bool:
+    """Tool calls answer a request that offers tools, until its last message is a tool result."""
+    if behavior.kind in ("tools", "tool_stream"):
+        return True
+    messages = body.get("messages") or [{}]
+    return bool(body.get("tools")) and messages[-1].get("role") != "tool"
+
+
 def _echo(body: dict[str, Any]) -> str:
+    results: list[str] = []
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") != "tool":
+            break
+        results.insert(0, f"{message.get('tool_call_id')}={message.get('content')}")
+    if results:
+        return "tool results: " + "; ".join(results)
     for message in reversed(body.get("messages", [])):
         if message.get("role") == "user" and isinstance(message.get("content"), str):
             return f"echo: {message['content']}"
     return "echo"
+
+
+def _response_object(body: dict[str, Any]) -> dict[str, Any]:
+    items = body["input"] if isinstance(body["input"], list) else [{"role": "user", "content": body["input"]}]
+    outputs = [f"{i['call_id']}={i['output']}" for i in items if i.get("type") == "function_call_output"]
+    output: list[dict[str, Any]]
+    if body.get("tools") and not outputs:
+        output = [{"type": "function_call", "id": f"fc_{n}", "call_id": f"call_{n}", "name": "get_weather",
+                   "arguments": json, "status": "completed"}
+                  for n, json in ((1, '{"city": "Paris"}'), (2, '{"city": "Oslo"}'))]
+    else:
+        last = [i for i in items if i.get("role") == "user"][-1]["content"] if not outputs else ""
+        text = "tool results: " + "; ".join(outputs) if outputs else f"echo: {last if isinstance(last, str) else last[0]['text']}"
+        output = [{"type": "message", "id": "msg_fake", "role": "assistant", "status": "completed",
+                   "content": [{"type": "output_text", "text": text, "annotations": []}]}]
+    words = sum(len(str(o.get("arguments") or o.get("content", [{}])[0].get("text", "")).split()) for o in output)
+    return {"id": f"resp_fake{time.monotonic_ns()}", "object": "response", "created_at": int(time.time()),
+            "status": "completed", "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
+            "model": body["model"] + "-2026-01-01", "output": output, "parallel_tool_calls": True,
+            "previous_response_id": body.get("previous_response_id"), "store": body.get("store", True),
+            "temperature": 1.0, "top_p": 1.0, "tool_choice": "auto", "tools": body.get("tools", []),
+            "text": {"format": {"type": "text"}}, "truncation": "disabled", "metadata": {},
+            "usage": {"input_tokens": 13, "input_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 0},
+                      "output_tokens": words, "output_tokens_details": {"reasoning_tokens": 0},
+                      "total_tokens": 13 + words}}
+
+
+def _response_events(response: dict[str, Any]) -> list[dict[str, Any]]:
+    started = {**response, "status": "in_progress", "output": [], "usage": None}
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": started},
+                                    {"type": "response.in_progress", "response": started}]
+    for index, item in enumerate(response["output"]):
+        opened = {**item, "status": "in_progress"}
+        if item["type"] == "message":
+            text = item["content"][0]["text"]
+            opened["content"] = []
+            where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            events += [{"type": "response.output_item.added", "output_index": index, "item": opened},
+                       {"type": "response.content_part.added", **where,
+                        "part": {"type": "output_text", "text": "", "annotations": []}},
+                       *[{"type": "response.output_text.delta", **where, "delta": w, "logprobs": []}
+                         for w in text.split(" ")[:1] + [" " + w for w in text.split(" ")[1:]]],
+                       {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
+                       {"type": "response.content_part.done", **where, "part": item["content"][0]}]
+        else:
+            opened["arguments"] = ""
+            events += [{"type": "response.output_item.added", "output_index": index, "item": opened},
+                       {"type": "response.function_call_arguments.delta", "item_id": item["id"],
+                        "output_index": index, "delta": item["arguments"]},
+                       {"type": "response.function_call_arguments.done", "item_id": item["id"],
+                        "output_index": index, "arguments": item["arguments"]}]
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    events.append({"type": "response.completed", "response": response})
+    return events
 
 
 def _usage(text: str) -> dict[str, int]:
@@ -161,7 +258,7 @@ def _usage(text: str) -> dict[str, int]:
 def _completion(body: dict[str, Any], text: str, behavior: Behavior) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text}
     finish = "stop"
-    if behavior.kind == "tools" or body.get("tools"):
+    if _tool_turn(body, behavior):
         message = {"role": "assistant", "content": None, "tool_calls": [
             {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
             {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}},
@@ -181,7 +278,7 @@ def _chunks(body: dict[str, Any], text: str, behavior: Behavior) -> list[dict[st
         return {**head, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
     out = [chunk({"role": "assistant", "content": ""})]
-    if behavior.kind == "tool_stream":
+    if _tool_turn(body, behavior):
         out = [chunk({"role": "assistant", "content": None})]
         for i, (call_id, city) in enumerate((("call_1", "Paris"), ("call_2", "Oslo"))):
             out.append(chunk({"tool_calls": [{"index": i, "id": call_id, "type": "function",
@@ -213,6 +310,7 @@ class FakeOpenAIServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.fake.chat)
         app.router.add_post("/v1/embeddings", self.fake.embeddings)
+        app.router.add_post("/v1/responses", self.fake.responses)
         app.router.add_get("/v1/models", self.fake.models)
         app.router.add_get("/health", self.fake.health)
 

@@ -1,7 +1,8 @@
 """The request path's pipelined Redis client against real redis-server processes (and two
 loopback servers that misbehave on purpose): replies reach their own callers under
-concurrency, errors keep redis-py's classes, a stuck server times out, a restart costs no
-command, AUTH and SELECT from the URL."""
+concurrency, errors keep redis-py's classes, a stuck server times out once and is then failed
+fast until a background probe finds it answering, a restart costs no command, AUTH and SELECT
+from the URL."""
 
 from __future__ import annotations
 
@@ -35,6 +36,21 @@ async def client(server: RedisServer) -> AsyncIterator[MultiplexedRedis]:
     await mux.aclose()
 
 
+async def answering(client: MultiplexedRedis, within: float = 5.0) -> float:
+    """Seconds until the client answers again (its background probe reconnected)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while True:
+        try:
+            assert await client.ping()
+            return loop.time() - started
+        except (RedisConnectionError, RedisTimeoutError):
+            if loop.time() - started > within:
+                raise
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.slow   # 4,000 commands
 async def test_concurrent_callers_each_get_their_own_reply(client: MultiplexedRedis) -> None:
     prefix = unique()
     values = {f"{prefix}:{i}": os.urandom(i % 300 + 1) for i in range(2000)}
@@ -64,7 +80,7 @@ async def test_xadd_trims_with_maxlen(client: MultiplexedRedis, server: RedisSer
     admin = Redis.from_url(server.url)
     try:
         entries = await admin.xrange(key)
-        assert [fields[b"n"] for _, fields in entries] == [b"3", b"4"]
+        assert [fields[b"n"] for _, fields in entries] == [b"3", b"4"]  # type: ignore[union-attr, index]
     finally:
         await admin.aclose()
 
@@ -96,9 +112,41 @@ async def test_a_stuck_server_times_out_every_pending_caller_then_recovers(
         waited = asyncio.get_running_loop().time() - started
         assert all(isinstance(r, RedisTimeoutError) for r in results), results
         assert 0.9 <= waited < 3
+        # Down now: every command fails at once, not after another timeout each. The probe's
+        # connection is accepted (by the kernel) but its PING goes unanswered: still down.
+        for _ in range(3):
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(RedisConnectionError, match="unavailable"):
+                await client.get(unique())
+            assert asyncio.get_running_loop().time() - started < 0.05
+            await asyncio.sleep(0.6)
     finally:
         os.kill(server.process.pid, signal.SIGCONT)
-    assert await client.ping()                              # a new connection
+    assert await answering(client) < 3                      # the probe's new connection
+
+
+async def test_another_client_of_the_same_server_fails_fast_too(client: MultiplexedRedis,
+                                                                 server: RedisServer) -> None:
+    """The limiter's, the cache's and the usage outbox's clients share what one learns, so a
+    request pays one timeout during a partition, not one per store."""
+    other = MultiplexedRedis.from_url(server.url, connect_timeout=1, read_timeout=1)
+    try:
+        assert await client.ping() and await other.ping()
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(RedisTimeoutError):
+                await client.get(unique())
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(RedisConnectionError):
+                await other.get(unique())
+            assert asyncio.get_running_loop().time() - started < 0.05
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        await answering(client)
+        assert await other.ping()              # its connection from before the outage is replaced
+    finally:
+        await other.aclose()
 
 
 async def test_a_restarted_server_costs_no_command(client: MultiplexedRedis, server: RedisServer) -> None:
@@ -108,6 +156,7 @@ async def test_a_restarted_server_costs_no_command(client: MultiplexedRedis, ser
     with pytest.raises(RedisConnectionError):
         await client.get(key)                               # refused while it is down
     server.start()
+    await answering(client)                                 # back within the probe's interval
     assert await client.get(key) is None                    # nothing kept on disk; answered
     await client.set(key, b"after")
     server.stop()

@@ -1,6 +1,7 @@
 """A fault-injecting TCP proxy on loopback, for outage tests: put it between the gateway and
 PostgreSQL (or Redis), then `cut()` -- every open connection is reset and new ones are
-refused -- and `restore()`.
+refused --, or `partition()` -- connections stay open and new ones are accepted, but no byte
+passes either way, as a security-group change or a dead NAT looks --, and `restore()`.
 
     with TcpProxy("127.0.0.1", 5432) as proxy:
         url = f"postgresql+asyncpg://postgres@127.0.0.1:{proxy.port}/db"
@@ -28,6 +29,7 @@ class TcpProxy:
         self.port = 0
         self.connections_refused = 0
         self._cut = False
+        self._partitioned = False
         self._thread: LoopThread | None = None
         self._server: asyncio.Server | None = None
         self._live: set[asyncio.StreamWriter] = set()
@@ -51,6 +53,11 @@ class TcpProxy:
         """Resets every open connection and refuses new ones until `restore`."""
         assert self._thread is not None
         self._thread.call(self._cut_now)
+
+    def partition(self) -> None:
+        """Silently drops every byte, both ways, on open and new connections until `restore`."""
+        assert self._thread is not None
+        self._thread.call(self._partition_now)
 
     def restore(self) -> None:
         assert self._thread is not None
@@ -77,13 +84,24 @@ class TcpProxy:
             writer.transport.abort()     # RST, as a dead host or a dropped route looks to a driver
         self._live.clear()
 
+    async def _partition_now(self) -> None:
+        self._partitioned = True
+
     async def _restore_now(self) -> None:
         self._cut = False
+        self._partitioned = False
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         if self._cut:
             self.connections_refused += 1
             client_writer.transport.abort()
+            return
+        if self._partitioned:            # the SYN is answered (by the kernel), nothing after it
+            self._live.add(client_writer)
+            with contextlib.suppress(ConnectionError, OSError):
+                while await client_reader.read(_CHUNK):
+                    pass
+            self._live.discard(client_writer)
             return
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(self.target_host, self.target_port)
@@ -105,6 +123,8 @@ class TcpProxy:
                 data = await reader.read(_CHUNK)
                 if not data:
                     break
+                if self._partitioned:
+                    continue             # swallowed: the other side waits, as on a dead route
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

@@ -5,17 +5,19 @@ that makes the cache miss instead of failing the request."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
 from gateway.catalog import CachePolicy
 from gateway.pipeline.cache import LookupCache
-from gateway.pipeline.context import CacheStatus
+from gateway.request import CacheStatus
 from tests.conftest import unique
 from tests.integration.limits.redis_servers import RedisServer, require_redis_server
 from tests.support.threads import free_port
@@ -113,7 +115,8 @@ async def test_a_redis_outage_misses_and_the_cache_works_again_after_it(tmp_path
     server = RedisServer(tmp_path / "redis")
     server.start()
     clock = [0.0]
-    store = RedisCacheStore(cache_client(server.url), owns_client=True, recheck_seconds=2.0, clock=lambda: clock[0])
+    client = cache_client(server.url)
+    store = RedisCacheStore(client, owns_client=True, recheck_seconds=2.0, clock=lambda: clock[0])
     try:
         await store.set("k", b"before", 60)
         assert await store.get("k") == b"before"
@@ -122,6 +125,11 @@ async def test_a_redis_outage_misses_and_the_cache_works_again_after_it(tmp_path
         await store.set("k2", b"during", 60)           # skipped, not raised
         server.start()                                 # back, empty: it saves nothing
         assert await store.get("k") is None            # not tried again before the recheck interval
+        for _ in range(100):                           # the client's own probe reconnects (real time)
+            with contextlib.suppress(RedisError):
+                if await client.ping():
+                    break
+            await asyncio.sleep(0.05)
         clock[0] += 2.0
         await store.set("k3", b"after", 60)            # the probe finds it back
         assert store.available and await store.get("k3") == b"after"

@@ -23,13 +23,6 @@ from gateway.usage.writer import insert_records, rollup_rows
 from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, require_postgres, unique
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
 def record(tenant: str, n: int, cost: str = "0.0000123", **overrides: object) -> UsageRecord:
     values: dict[str, object] = {"request_id": f"{tenant}-{n}", "tenant": tenant, "status": "ok", "http_status": 200,
                                  "model": "m", "provider": "p", "prompt_tokens": 10, "completion_tokens": n,
@@ -100,6 +93,19 @@ async def test_an_invalid_record_is_handed_back_and_the_rest_written(engine: Asy
     assert [r.record for r in rejected] == [invalid]
     assert rejected[0].reason and "None" not in rejected[0].reason
     assert (await totals(engine, tenant))[0] == 2
+
+
+async def test_text_a_client_sent_never_makes_a_record_unwritable(engine: AsyncEngine) -> None:
+    """PostgreSQL refuses NUL in text and lone surrogates in UTF-8; a request that was
+    answered must still be billed, so such characters are replaced, never the record dropped."""
+    tenant = unique()
+    odd = {"end_user": "a\x00b", "feature": "f\ud800", "requested_model": "gpt\x00-4o", "client_request_id": "r\x00"}
+    assert await insert_records(engine, [record(tenant, 1, **odd)]) == []
+    assert (await totals(engine, tenant))[0] == 1
+    async with engine.connect() as conn:
+        user, feature = (await conn.execute(sa.select(usage_records.c.end_user, usage_records.c.feature)
+                                            .where(usage_records.c.tenant == tenant))).one()
+    assert user == "a\ufffdb" and feature.startswith("f\ufffd")
 
 
 @pytest.fixture

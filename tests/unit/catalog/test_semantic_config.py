@@ -41,10 +41,10 @@ def test_mistakes_name_file_line_and_key(tail: str, expected: str) -> None:
 
 
 def test_the_local_provider_is_in_the_provider_table() -> None:
-    from providers import PROVIDER_OPTIONS, PROVIDER_TYPES
+    from providers import PROVIDER_TYPES, provider_class
 
     assert PROVIDER_TYPES["local"] == "providers.local:LocalProvider"
-    assert PROVIDER_OPTIONS["local"] == frozenset({"max_batch", "threads", "timeouts"})
+    assert provider_class("local").options == frozenset({"max_batch", "threads", "timeouts"})
 
 
 def test_the_local_provider_without_its_extra_is_refused_at_load(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,12 +35,14 @@ def tenant(*entries: str) -> Tenant:
 
 @pytest.mark.parametrize(("entries", "expected"), [
     (("*",), set(ALL_NAMES)),
-    (("gpt-4o*",), {"gpt-4o", "gpt-4o-mini"}),
-    (("gpt-4o*", "auto", "premium"), {"gpt-4o", "gpt-4o-mini", "auto"}),   # premium reaches only claude
+    # An alias needs no entry of its own: it is callable when it reaches a callable chat model,
+    # and only ever resolves to those (README: `cheapest` ranks all models the tenant may use).
+    (("gpt-4o*",), {"gpt-4o", "gpt-4o-mini", "auto", "cheapest", "fastest"}),
+    (("gpt-4o*", "auto", "premium"), {"gpt-4o", "gpt-4o-mini", "auto", "cheapest", "fastest"}),  # premium: claude only
     (("auto",), set()),                                                    # an alias alone reaches nothing
-    (("claude", "cheapest", "fastest"), {"claude", "cheapest", "fastest"}),
+    (("claude",), {"claude", "auto", "premium", "cheapest", "fastest"}),
     (("embed", "cheapest"), {"embed"}),                                    # an alias never reaches embeddings
-    (("gpt-4o-mini", "c*"), {"gpt-4o-mini", "claude", "cheapest"}),
+    (("gpt-4o-mini", "c*"), {"gpt-4o-mini", "claude", "auto", "premium", "cheapest", "fastest"}),
     ((), set()),
 ])
 def test_what_an_allowlist_lets_a_tenant_call(entries: tuple[str, ...], expected: set[str]) -> None:

@@ -65,3 +65,23 @@ def test_table_aligns_columns_and_totals() -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="xml"):
         render(report(), "xml")
+
+
+def ungrouped() -> UsageReport:
+    """As run_report returns it without a group-by: one aggregate row, and the same totals."""
+    totals = Totals(requests=4, prompt_tokens=30, cost_usd=Decimal("12.5"))
+    return UsageReport(query=UsageQuery(since=SINCE, tenant=None, group_by=()), rows=[((), totals)], totals=totals)
+
+
+def test_an_ungrouped_report_prints_its_one_row_once_in_csv() -> None:
+    """Summing the cost column of the CSV must give the spend, not twice the spend."""
+    rows = list(csv.reader(io.StringIO(render(ungrouped(), "csv"))))
+    assert len(rows) == 2
+    assert sum(Decimal(r[-1]) for r in rows[1:]) == Decimal("12.5")
+
+
+def test_an_ungrouped_table_has_one_row_labelled_total() -> None:
+    lines = render(ungrouped(), "table").splitlines()
+    assert len(lines) == 4                        # title, header, rule, TOTAL
+    assert lines[-1].split()[0] == "TOTAL" and lines[-1].endswith("12.50")
+    assert sum("12.50" in line for line in lines) == 1

@@ -29,3 +29,8 @@ syncPolicy:
     - CreateNamespace=true
     - ServerSideApply=true
 {{- end }}
+
+{{/* The platform's own git repository: required, never an example default. */}}
+{{- define "platform.repoURL" -}}
+{{- required "repoURL is required: the git remote Argo CD pulls deploy/ from (RUNME.py sets it from the checkout's origin)" .Values.repoURL -}}
+{{- end }}

@@ -30,6 +30,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: server
 {{- end }}
 
+{{/* Selects the admin Deployment's pods (serve --admin-only). */}}
+{{- define "llm-gateway.adminSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "llm-gateway.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: admin
+{{- end }}
+
+{{/* The Secret with GATEWAY_OIDC_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _ROLES_CLAIM of the admin Deployment. */}}
+{{- define "llm-gateway.oidcSecretName" -}}
+{{- default (printf "%s-oidc" (include "llm-gateway.fullname" .) | trunc 63 | trimSuffix "-") .Values.admin.oidc.existingSecret }}
+{{- end }}
+
 {{- define "llm-gateway.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "llm-gateway.fullname" .) .Values.serviceAccount.name }}

@@ -103,3 +103,53 @@ output "load_balancer_controller_role_arn" {
   description = "See modules/platform/outputs.tf."
   value       = module.platform.load_balancer_controller_role_arn
 }
+
+output "cluster_endpoint_public_access_cidrs" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.cluster_endpoint_public_access_cidrs
+}
+
+output "public_hostname" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.public_hostname
+}
+
+output "admin_hostname" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.admin_hostname
+}
+
+output "certificate_arn" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.certificate_arn
+}
+
+output "waf_web_acl_arn" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.waf_web_acl_arn
+}
+
+output "dns_zone_id" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.dns_zone_id
+}
+
+output "dns_zone_name_servers" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.dns_zone_name_servers
+}
+
+output "external_dns_role_arn" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.external_dns_role_arn
+}
+
+output "oidc_secret_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.oidc_secret_name
+}
+
+output "dns_zone_name" {
+  description = "See modules/platform/outputs.tf."
+  value       = module.platform.dns_zone_name
+}

@@ -34,13 +34,13 @@ variable "cluster_endpoint_public_access_cidrs" {
 }
 
 variable "db_instance_class" {
-  description = "RDS instance class."
+  description = "Aurora PostgreSQL instance class."
   type        = string
 }
 
-variable "db_multi_az" {
-  description = "RDS Multi-AZ standby."
-  type        = bool
+variable "db_instance_count" {
+  description = "Aurora instances (writer plus readers)."
+  type        = number
 }
 
 variable "deletion_protection" {
@@ -70,5 +70,20 @@ variable "bedrock_foundation_model_ids" {
 
 variable "bedrock_inference_profile_ids" {
   description = "Inference profiles the gateway may invoke."
+  type        = list(string)
+}
+
+variable "dns_zone_name" {
+  description = "Public Route 53 zone of the environment."
+  type        = string
+}
+
+variable "create_dns_zone" {
+  description = "Create the zone instead of using an existing one."
+  type        = bool
+}
+
+variable "admin_allowed_cidrs" {
+  description = "IPv4 ranges allowed to reach the admin hostname."
   type        = list(string)
 }

@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.5.7"
+  required_version = ">= 1.10"
 
   # Remote state in S3 with native locking. The settings live in backend.hcl
   # (copy backend.hcl.example); RUNME.py passes it to `terraform init -backend-config`.

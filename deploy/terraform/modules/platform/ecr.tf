@@ -1,6 +1,8 @@
-# The gateway image. Tags are immutable, so a tag in the chart names exactly one image.
+# The gateway image (multi-arch: amd64 and arm64). Tags are immutable, so a tag in the
+# chart names exactly one image. One repository per environment, so two environments
+# in one account never collide.
 resource "aws_ecr_repository" "gateway" {
-  name                 = "llm-gateway"
+  name                 = local.name
   image_tag_mutability = "IMMUTABLE"
 
   image_scanning_configuration {

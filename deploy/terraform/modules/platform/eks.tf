@@ -21,7 +21,18 @@ module "eks" {
     coredns                = {}
     eks-pod-identity-agent = {}
     kube-proxy             = {}
-    vpc-cni                = {}
+    # Network policy enforcement lives in the VPC CNI's node agent; without it every
+    # NetworkPolicy (the gateway chart ships one) is accepted and ignored.
+    vpc-cni = {
+      before_compute = true
+      configuration_values = jsonencode({
+        enableNetworkPolicy = "true"
+      })
+    }
+    # Volumes (Loki, Tempo, Prometheus): without the CSI driver no claim ever binds.
+    aws-ebs-csi-driver = {
+      service_account_role_arn = module.ebs_csi_irsa.iam_role_arn
+    }
   }
 
   vpc_id                   = module.vpc.vpc_id
@@ -43,6 +54,26 @@ module "eks" {
 
   node_security_group_tags = {
     "karpenter.sh/discovery" = local.name
+  }
+
+  tags = local.tags
+}
+
+# IRSA role of the EBS CSI driver's controller; it may use the data key for encrypted volumes.
+module "ebs_csi_irsa" {
+  #checkov:skip=CKV_TF_1:Terraform Registry module pinned by version constraint; commit hashes apply to git sources only.
+  source  = "terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"
+  version = "~> 5.55"
+
+  role_name             = "${local.name}-ebs-csi"
+  attach_ebs_csi_policy = true
+  ebs_csi_kms_cmk_ids   = [aws_kms_key.data.arn]
+
+  oidc_providers = {
+    main = {
+      provider_arn               = module.eks.oidc_provider_arn
+      namespace_service_accounts = ["kube-system:ebs-csi-controller-sa"]
+    }
   }
 
   tags = local.tags

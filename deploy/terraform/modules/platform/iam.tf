@@ -16,7 +16,8 @@ locals {
     aws_secretsmanager_secret.cache.arn,
     aws_secretsmanager_secret.admin.arn,
     aws_secretsmanager_secret.openai.arn,
-    module.database.db_instance_master_user_secret_arn,
+    aws_secretsmanager_secret.oidc.arn,
+    module.database.cluster_master_user_secret[0].secret_arn,
   ]
 }
 

@@ -15,6 +15,11 @@ output "cluster_endpoint" {
   value       = module.eks.cluster_endpoint
 }
 
+output "cluster_endpoint_public_access_cidrs" {
+  description = "Ranges that may reach the EKS API from outside the VPC (empty: private endpoint only)."
+  value       = var.cluster_endpoint_public_access_cidrs
+}
+
 output "gateway_role_arn" {
   description = "IRSA role of the gateway service account."
   value       = aws_iam_role.gateway.arn
@@ -26,29 +31,29 @@ output "external_secrets_role_arn" {
 }
 
 output "database_host" {
-  description = "PostgreSQL host."
-  value       = module.database.db_instance_address
+  description = "Aurora PostgreSQL writer endpoint."
+  value       = module.database.cluster_endpoint
 }
 
 output "database_port" {
   description = "PostgreSQL port."
-  value       = module.database.db_instance_port
+  value       = module.database.cluster_port
 }
 
 output "database_name" {
   description = "PostgreSQL database of the gateway."
-  value       = module.database.db_instance_name
+  value       = module.database.cluster_database_name
 }
 
 output "database_username" {
   description = "PostgreSQL master user."
-  value       = module.database.db_instance_username
+  value       = module.database.cluster_master_username
   sensitive   = true
 }
 
 output "database_secret_arn" {
-  description = "RDS-managed secret holding the database username and password."
-  value       = module.database.db_instance_master_user_secret_arn
+  description = "RDS-managed secret holding the database username and password (the source of truth)."
+  value       = module.database.cluster_master_user_secret[0].secret_arn
 }
 
 output "redis_host" {
@@ -76,6 +81,11 @@ output "admin_secret_name" {
 output "openai_secret_name" {
   description = "Secrets Manager entry for the OpenAI API key (property api_key)."
   value       = aws_secretsmanager_secret.openai.name
+}
+
+output "oidc_secret_name" {
+  description = "Secrets Manager entry for the admin console's OIDC client (issuer, client_id, client_secret, roles_claim)."
+  value       = aws_secretsmanager_secret.oidc.name
 }
 
 output "karpenter_queue_name" {
@@ -106,4 +116,44 @@ output "vpc_cidr" {
 output "load_balancer_controller_role_arn" {
   description = "IRSA role of the AWS Load Balancer Controller."
   value       = module.load_balancer_controller_irsa.iam_role_arn
+}
+
+output "public_hostname" {
+  description = "Hostname of the public API (HTTPS on the gateway's ALB)."
+  value       = local.public_hostname
+}
+
+output "admin_hostname" {
+  description = "Hostname of the admin console (HTTPS on the same ALB; WAF allowlist)."
+  value       = local.admin_hostname
+}
+
+output "certificate_arn" {
+  description = "Issued wildcard ACM certificate of the zone (the ALB's HTTPS listener)."
+  value       = aws_acm_certificate_validation.wildcard.certificate_arn
+}
+
+output "waf_web_acl_arn" {
+  description = "WAF web ACL the gateway's ALB is associated with."
+  value       = aws_wafv2_web_acl.gateway.arn
+}
+
+output "dns_zone_name" {
+  description = "Route 53 zone of the environment (ExternalDNS domain filter)."
+  value       = var.dns_zone_name
+}
+
+output "dns_zone_id" {
+  description = "Route 53 zone ExternalDNS writes the hostnames into."
+  value       = local.zone_id
+}
+
+output "dns_zone_name_servers" {
+  description = "Name servers to delegate a created zone to (empty for an existing zone)."
+  value       = var.create_dns_zone ? aws_route53_zone.this[0].name_servers : []
+}
+
+output "external_dns_role_arn" {
+  description = "IRSA role of ExternalDNS (records in the zone only)."
+  value       = module.external_dns_irsa.iam_role_arn
 }

@@ -50,3 +50,15 @@ resource "aws_secretsmanager_secret" "openai" {
   recovery_window_in_days = 7
   tags                    = local.tags
 }
+
+# Single sign-on of the admin console, put in by an operator (RUNME.py `secrets` checks it):
+#   aws secretsmanager put-secret-value --secret-id llm-gateway/<env>/oidc --secret-string \
+#     '{"issuer":"https://...","client_id":"...","client_secret":"...","roles_claim":"roles"}'
+resource "aws_secretsmanager_secret" "oidc" {
+  #checkov:skip=CKV2_AWS_57:An OIDC client secret issued by the identity provider; rotated there and put here by an operator.
+  name                    = "llm-gateway/${var.environment}/oidc"
+  description             = "OIDC client of the LLM gateway admin console (${var.environment})"
+  kms_key_id              = aws_kms_key.secrets.arn
+  recovery_window_in_days = 7
+  tags                    = local.tags
+}

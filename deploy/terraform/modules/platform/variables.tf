@@ -26,9 +26,9 @@ variable "single_nat_gateway" {
 }
 
 variable "kubernetes_version" {
-  description = "EKS control plane version."
+  description = "EKS control plane version (the platform standard)."
   type        = string
-  default     = "1.32"
+  default     = "1.34"
 }
 
 variable "cluster_endpoint_public_access_cidrs" {
@@ -56,37 +56,36 @@ variable "gateway_service_account" {
 }
 
 variable "db_instance_class" {
-  description = "RDS instance class."
+  description = "Aurora PostgreSQL instance class."
   type        = string
-  default     = "db.t4g.medium"
+  default     = "db.r7g.large"
 }
 
-variable "db_allocated_storage" {
-  description = "Initial RDS storage in GiB (autoscaled up to db_max_allocated_storage)."
+variable "db_instance_count" {
+  description = "Aurora instances: one writer plus readers in other zones that take over on failure (2+ for Multi-AZ)."
   type        = number
-  default     = 50
+  default     = 2
+
+  validation {
+    condition     = var.db_instance_count >= 1
+    error_message = "db_instance_count must be at least 1."
+  }
 }
 
-variable "db_max_allocated_storage" {
-  description = "Upper bound of RDS storage autoscaling in GiB."
-  type        = number
-  default     = 500
-}
-
-variable "db_multi_az" {
-  description = "Run a synchronous standby in a second zone."
-  type        = bool
-  default     = true
-}
-
-variable "postgres_major_version" {
-  description = "PostgreSQL major version."
+variable "aurora_postgres_version" {
+  description = "Aurora PostgreSQL engine version (major.minor)."
   type        = string
-  default     = "16"
+  default     = "16.6"
+}
+
+variable "db_backup_retention_days" {
+  description = "Days of automated Aurora backups (point-in-time recovery window)."
+  type        = number
+  default     = 14
 }
 
 variable "deletion_protection" {
-  description = "Protect the database from deletion and keep a final snapshot."
+  description = "Protect the Aurora cluster from deletion and keep a final snapshot."
   type        = bool
   default     = true
 }
@@ -137,6 +136,41 @@ variable "bedrock_inference_profile_ids" {
   description = "Cross-region inference profiles the gateway may invoke, e.g. us.anthropic.claude-sonnet-4-20250514-v1:0."
   type        = list(string)
   default     = ["us.anthropic.claude-sonnet-4-20250514-v1:0"]
+}
+
+variable "dns_zone_name" {
+  description = "Public Route 53 zone of the environment, e.g. dev.llm.example.com; the API and the admin console get hostnames in it."
+  type        = string
+}
+
+variable "create_dns_zone" {
+  description = "Create the zone (then delegate it from its parent: output dns_zone_name_servers) instead of using an existing one of that name."
+  type        = bool
+  default     = false
+}
+
+variable "public_host_label" {
+  description = "Hostname label of the public API in the zone."
+  type        = string
+  default     = "api"
+}
+
+variable "admin_host_label" {
+  description = "Hostname label of the admin console in the zone."
+  type        = string
+  default     = "admin"
+}
+
+variable "admin_allowed_cidrs" {
+  description = "IPv4 ranges allowed to reach the admin hostname (WAF allowlist); empty blocks it from everywhere."
+  type        = list(string)
+  default     = []
+}
+
+variable "waf_rate_limit_per_5_minutes" {
+  description = "Requests per client address per 5 minutes above which WAF blocks the address."
+  type        = number
+  default     = 20000
 }
 
 variable "log_retention_days" {

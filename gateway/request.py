@@ -1,4 +1,10 @@
-"""The per-request object every stage reads and writes."""
+"""The per-request value types: what a request asks for (Operation), where its answer came
+from (Candidate, Attempt, Route), how it ended (Outcome, CacheStatus), and the context every
+stage of the pipeline reads and writes.
+
+A leaf of the gateway: it imports only other leaves (providers.base, gateway.errors,
+gateway.limits.base, gateway.tenancy.models), so that every layer may use these types.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
-from gateway.routing.candidates import Candidate
 from gateway.tenancy.models import Principal
 from providers.base import ChatChunk, ChatRequest, ChatResult, EmbeddingsResult, Usage
 
@@ -31,6 +36,18 @@ class Operation(StrEnum):
 
     CHAT = "chat"
     EMBEDDINGS = "embeddings"
+    RESPONSES = "responses"     # a Responses API body passed through to an upstream that has that API
+
+
+class ClientApi(StrEnum):
+    """The API shape the client spoke (recorded as the usage record's `api`); the stages
+    always see a chat request, translated from it."""
+
+    CHAT = "chat"
+    RESPONSES = "responses"
+    MESSAGES = "messages"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
 
 
 class Outcome(StrEnum):
@@ -38,6 +55,15 @@ class Outcome(StrEnum):
     ERROR = "error"                  # the gateway or the upstream failed the request
     REJECTED = "rejected"            # auth, quota, allowlist, guardrails said no
     CLIENT_CLOSED = "client_closed"  # the client went away before the answer was complete
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One deployment a request may be sent to: a catalog model on a provider entry."""
+
+    model: str
+    provider: str
+    upstream: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +96,7 @@ class RequestContext:
     cache_write: bool = True            # Cache-Control: no-store turns this off
     started: float = field(default_factory=time.perf_counter)
     operation: Operation = Operation.CHAT
+    api: ClientApi = ClientApi.CHAT
 
     principal: Principal | None = None
     reservation: Reservation | None = None

@@ -1,0 +1,1 @@
+"""Stores of state a client API keeps between requests (stored Responses)."""
