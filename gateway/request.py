@@ -14,15 +14,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
 from gateway.tenancy.models import Principal
 from providers.base import ChatChunk, ChatRequest, ChatResult, EmbeddingsResult, Usage
-
-if TYPE_CHECKING:   # numpy is imported only by a gateway with a semantic cache
-    from gateway.cache.semantic.matcher import Pending
 
 
 class CacheStatus(StrEnum):
@@ -106,7 +102,9 @@ class RequestContext:
     cache_key: str | None = None
     cache_match: str | None = None          # a hit's kind: "exact" | "semantic"
     cache_similarity: float | None = None   # a hit's similarity (1.0 for an exact one)
-    semantic_pending: Pending | None = None  # a miss the semantic index files once answered
+    # A miss the semantic index files once answered (gateway.cache.semantic.matcher.Pending:
+    # typed loosely here, as this leaf module must not import the cache).
+    semantic_pending: object | None = None
     embedding_calls: list[RequestContext] = field(default_factory=list)   # the cache's, charged in `remember`
 
     candidates: list[Candidate] = field(default_factory=list)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -25,7 +25,7 @@ from gateway.telemetry import metrics
 from providers.base import ChatResult, Usage
 
 if TYPE_CHECKING:   # numpy is imported only by a gateway with a semantic cache
-    from gateway.cache.semantic.matcher import SemanticMatcher
+    from gateway.cache.semantic.matcher import Pending, SemanticMatcher
     from gateway.pipeline.embedder import Embedder
 
 log = logging.getLogger("gateway.cache")
@@ -108,11 +108,13 @@ class LookupCache:
         if completion is None or not storable(completion, requested_choices(ctx.request.body)):
             return
         store = self._store.set(ctx.cache_key, ctx.completion, self._policy.ttl_seconds)
-        if ctx.semantic_pending is None or self._semantic is None:
+        pending = ctx.semantic_pending
+        if pending is None or self._semantic is None:
             await store
             return
         await asyncio.gather(store, self._semantic.remember(     # one round trip for both
-            self.scope_of(ctx), ctx.request.model, ctx.semantic_pending, ctx.cache_key, self._policy.ttl_seconds))
+            self.scope_of(ctx), ctx.request.model, cast("Pending", pending), ctx.cache_key,
+            self._policy.ttl_seconds))
 
     async def clear(self, scope: str, model: str | None = None) -> dict[str, int]:
         """`llm-gateway cache clear` / `POST /admin/cache/clear`: a scope's entries, exact and semantic."""

@@ -3,13 +3,13 @@ providers/ -- at module level, inside functions and under TYPE_CHECKING alike --
 the same layer or a lower one, and no two packages import each other, however indirectly.
 
 Layers, top down:
-    gateway.app, gateway.cli           the ASGI app and the command
+    gateway.app, gateway.cli, console  the ASGI app, the command, the admin console's pages
     gateway.api                        HTTP surface
     gateway.runtime                    the wiring of every resource
     gateway.pipeline                   the stages
     gateway.routing, limits, usage, tenancy, cache, guardrails, telemetry, and what only the
     HTTP surface uses below it: translate (the pure client-API translations), stores (the
-    stored Responses)
+    stored Responses), identity (the console's roles and sessions)
     the base layer                     gateway.{settings,catalog,errors,request,db,redis_client,
                                        redis_mux} and the leaf value modules in LEAVES
     providers                          the adapters and their table
@@ -36,10 +36,12 @@ LEAVES = {
     "gateway.guardrails.pii": "gateway.guardrails.pii",
     "gateway.guardrails.detectors": "gateway.guardrails.detectors",
     "gateway.guardrails.pattern_shape": "gateway.guardrails.pattern_shape",
+    "gateway.guardrails.fields": "gateway.guardrails.fields",
 }
 BASE_MODULES = {"settings", "catalog", "errors", "request", "db", "redis_client", "redis_mux"}
 PROVIDER_BASE = {"base", "sse", "tokens", "http"}
-STAGE_USES = {"routing", "limits", "usage", "tenancy", "cache", "guardrails", "telemetry", "translate", "stores"}
+STAGE_USES = {"routing", "limits", "usage", "tenancy", "cache", "guardrails", "telemetry", "translate", "stores",
+              "identity"}
 
 LAYER = {"top": 7, "api": 6, "runtime": 5, "pipeline": 4, "uses": 3, "base": 2, "providers": 1, "provider-base": 0}
 
@@ -54,7 +56,7 @@ def unit_of(module: str) -> tuple[str, int]:
         if head in PROVIDER_BASE:
             return f"providers.{head}", LAYER["provider-base"]
         return ("providers." + head if head else "providers"), LAYER["providers"]
-    if head in ("app", "cli", "__main__"):
+    if head in ("app", "cli", "__main__", "console"):
         return f"gateway.{head}", LAYER["top"]
     if head == "api":
         return "gateway.api", LAYER["api"]

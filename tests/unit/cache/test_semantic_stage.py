@@ -13,8 +13,8 @@ from gateway.cache.semantic.vectors import Vector, normalized
 from gateway.cache.store import MemoryCacheStore
 from gateway.catalog import CachePolicy, SemanticPolicy
 from gateway.pipeline.cache import LookupCache
-from gateway.pipeline.context import CacheStatus, RequestContext
 from gateway.pipeline.embedder import Embedder
+from gateway.request import CacheStatus, RequestContext
 from tests.unit.cache.test_lookup_stage import answer, context
 
 BASE = normalized(np.arange(1, 9, dtype=np.float32))
