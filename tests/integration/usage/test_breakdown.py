@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.db import create_engine
+from gateway.tenancy.service import TenancyService
 from gateway.usage.breakdown import DIMENSIONS, Filters, breakdown, budget_used
 from gateway.usage.record import UsageRecord
 from gateway.usage.reports import UsageQuery, run_report
@@ -42,6 +43,8 @@ async def seed(engine: AsyncEngine, tenants: list[str], now: datetime) -> None:
 async def test_the_breakdown_equals_the_report_for_every_dimension(engine: AsyncEngine, window: str) -> None:
     now = datetime.now(UTC)
     tenants = [unique("bd"), unique("bd")]
+    for name in tenants:     # a report names a known tenant (an unknown one is an error, not zero spend)
+        await TenancyService(engine, ["pro"]).create_tenant(name, tier="pro", models=["*"])
     await seed(engine, tenants, now)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     since, until = {"30 days": (midnight - timedelta(days=29), None),
