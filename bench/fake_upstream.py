@@ -1,11 +1,12 @@
 """A near-instant fake OpenAI upstream for benchmarks: canned JSON and SSE answers, no work.
 
-    python -m bench.fake_upstream --port 9100 [--stream-chunks 20]
+    python -m bench.fake_upstream --port 9100 [--stream-chunks 20] [--delay-ms 100]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 
 import orjson
@@ -30,11 +31,13 @@ def stream_body(chunks: int) -> bytes:
     return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events) + b"data: [DONE]\n\n"
 
 
-def build_app(stream_chunks: int) -> web.Application:
+def build_app(stream_chunks: int, delay_ms: float = 0) -> web.Application:
     streamed = stream_body(stream_chunks)
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)     # a model's time to answer
         if b'"stream":true' in body.replace(b" ", b""):
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await response.prepare(request)
@@ -56,6 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--stream-chunks", type=int, default=20)
+    parser.add_argument("--delay-ms", type=float, default=0, help="answer after this long (default: at once)")
     args = parser.parse_args()
     try:
         import uvloop
@@ -63,7 +67,8 @@ def main() -> None:
     except ImportError:
         pass
     print(f"fake upstream on 127.0.0.1:{args.port} ({time.strftime('%H:%M:%S')})", flush=True)
-    web.run_app(build_app(args.stream_chunks), host="127.0.0.1", port=args.port, print=None, access_log=None)
+    web.run_app(build_app(args.stream_chunks, args.delay_ms), host="127.0.0.1", port=args.port, print=None,
+                access_log=None)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,20 @@ import argparse
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 import aiohttp
 import orjson
 
+# Distinct prompts by default so the cache never answers: the benchmark measures the full path.
+# The run's own tag keeps them distinct across runs too (each phase is a new loadgen process, and
+# a counter alone would repeat the previous phase's prompts, which the cache then answers).
+RUN = uuid.uuid4().hex
+
 
 def payload(stream: bool, unique: bool, i: int) -> bytes:
-    # Distinct prompts by default so the cache never answers: the benchmark measures the full path.
-    content = f"Benchmark request {i} asking a short question." if unique else "Benchmark request."
+    content = f"Benchmark request {RUN}-{i} asking a short question." if unique else "Benchmark request."
     return orjson.dumps({"model": "bench-model", "stream": stream, "max_tokens": 64,
                          "messages": [{"role": "user", "content": content}]})
 

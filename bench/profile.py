@@ -18,11 +18,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.run import cpu_seconds, loadgen, psql, start_servers
+from bench.run import loadgen
+from bench.targets import Bench
 
 
 def summarise(collapsed: Path, top: int) -> None:
@@ -56,39 +56,41 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--runs", type=int, default=1, help="load runs (the profile samples the first)")
     parser.add_argument("--no-sampling", action="store_true", help="no py-spy: CPU per request only")
-    parser.add_argument("--log-level", default="warning",
-                        help="the gateway's GATEWAY_LOG_LEVEL (info: a JSON log line per request)")
+    parser.add_argument("--log-level", default="info",
+                        help="the gateway's GATEWAY_LOG_LEVEL (default info, as users run it)")
+    parser.add_argument("--drain", choices=["process", "inline"], default="process",
+                        help="GATEWAY_USAGE_DRAIN (process: the default, the drain's CPU is not sampled)")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    database = f"gw_prof_{uuid.uuid4().hex[:8]}"
     logs = Path(tempfile.mkdtemp(prefix="gw-prof-"))
-    try:
-        with ExitStack() as stack:
-            servers = start_servers(stack, database, logs, {"GATEWAY_LOG_LEVEL": args.log_level})
-            url, key = servers.urls["gateway"], servers.key
-            loadgen("closed", "--url", url, "--connections", "10", "--seconds", "2", "--key", key)
-            collapsed = logs / "profile.txt"
-            for run in range(args.runs):
-                sampler = None
-                if run == 0 and not args.no_sampling:
-                    sampler = subprocess.Popen([py_spy, "record", "--pid", str(servers.gateway.pid), "--format",
-                                                "raw", "--rate", "200", "--duration", str(int(args.seconds)),
-                                                "--output", str(collapsed)], stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.DEVNULL)
-                cpu_before = cpu_seconds(servers.gateway.pid)
-                result = loadgen("closed", "--url", url, "--connections", str(args.connections), "--seconds",
-                                 str(args.seconds), "--key", key, *(["--stream"] if args.stream else []))
-                cpu = cpu_seconds(servers.gateway.pid) - cpu_before
-                if sampler is not None:
-                    sampler.wait(60)
-                ok = int(result["ok"])
-                print(f"{ok} requests, {result['errors']} errors, {float(result['rps']):.0f} req/s, "
-                      f"CPU {1000 * cpu / max(ok, 1):.3f} ms/request" + (" (sampled)" if sampler else ""), flush=True)
-            if not args.no_sampling:
-                summarise(collapsed, args.top)
-                print(f"\nraw stacks (for speedscope or flamegraph.pl): {collapsed}")
-    finally:
-        psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    with ExitStack() as stack:
+        bench = Bench(stack, logs)
+        bench.start_upstream()
+        bench.prepare_gateway()
+        gateway = bench.start_gateway("gateway", log_level=args.log_level, drain=args.drain)
+        url, key = gateway.url, bench.key
+        loadgen("closed", "--url", url, "--connections", "10", "--seconds", "2", "--key", key)
+        collapsed = logs / "profile.txt"
+        for run in range(args.runs):
+            sampler = None
+            if run == 0 and not args.no_sampling:
+                sampler = subprocess.Popen([py_spy, "record", "--pid", str(gateway.process.pid), "--format",
+                                            "raw", "--rate", "200", "--duration", str(int(args.seconds)),
+                                            "--output", str(collapsed)], stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
+            serving_before, tree_before = gateway.serving_cpu(), gateway.cpu()
+            result = loadgen("closed", "--url", url, "--connections", str(args.connections), "--seconds",
+                             str(args.seconds), "--key", key, *(["--stream"] if args.stream else []))
+            serving, tree = gateway.serving_cpu() - serving_before, gateway.cpu() - tree_before
+            if sampler is not None:
+                sampler.wait(60)
+            ok = max(int(result["ok"]), 1)
+            print(f"{result['ok']} requests, {result['errors']} errors, {float(result['rps']):.0f} req/s, "
+                  f"CPU {1000 * serving / ok:.3f} ms/request in the serving process, {1000 * tree / ok:.3f} with "
+                  "the usage drain" + (" (sampled)" if sampler else ""), flush=True)
+        if not args.no_sampling:
+            summarise(collapsed, args.top)
+            print(f"\nraw stacks (for speedscope or flamegraph.pl): {collapsed}")
 
 
 if __name__ == "__main__":

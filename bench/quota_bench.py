@@ -29,8 +29,8 @@ from gateway.limits.factory import limiter_client
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.plan import scope_prefix
 from gateway.limits.redis import RedisLimiter
-from gateway.pipeline.context import RequestContext
 from gateway.pipeline.quota import ReserveQuota
+from gateway.request import RequestContext
 from gateway.tenancy.models import ApiKey, Principal, Tenant
 from providers.base import ChatRequest
 

@@ -24,8 +24,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from gateway.catalog import load_catalog
-from gateway.pipeline.context import RequestContext, Route
 from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.request import RequestContext, Route
 from gateway.telemetry import tracing
 from gateway.telemetry.logging import JsonFormatter
 from providers.base import ChatRequest, ChatResult, Usage
@@ -44,10 +44,10 @@ class Discard(SpanExporter):
 
 def one_request(ctx: RequestContext, provider: MockProvider, client_headers: dict[str, str]) -> None:
     tracing.begin_request(client_headers)
-    with tracing.upstream_attempt(ctx, provider, "echo"):
+    with tracing.upstream_attempt(ctx.operation.value, ctx.request, provider, "echo"):
         headers = dict(HEADERS)
         propagate.inject(headers)
-    tracing.end_request(ctx, model="mock-echo", provider_type="mock")
+    tracing.end_request(ctx, model="mock-echo", genai_system="mock")
 
 
 def per_call_us(fn: Callable[[], None], n: int) -> float:

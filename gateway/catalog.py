@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.routing.policy import RoutingPolicy
-from providers import PROVIDER_OPTIONS
+from providers import PROVIDER_TYPES, provider_class
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ALIAS_NAMES = ("auto", "cheapest", "fastest")
@@ -100,12 +100,26 @@ class Guardrails(_Strict):
     pii: PiiPolicy = PiiPolicy()
 
 
+class SemanticPolicy(_Strict):
+    """`cache.semantic`: how a paraphrase of an earlier request may be answered from the cache
+    (gateway/cache/semantic/__init__.py explains each knob and its measured default)."""
+
+    embedding_model: str                                  # a catalog model of kind embeddings
+    threshold: float = Field(default=0.75, ge=0, le=1)    # cosine similarity of the key texts
+    guards: bool = True                                   # the prompts must also agree word for word
+    max_messages: int = Field(default=6, ge=1)            # longer conversations: exact cache only
+    max_chars: int = Field(default=2000, gt=0)            # a longer last user turn: exact cache only
+    timeout_ms: int = Field(default=100, gt=0)            # the embedding's budget; over it: a miss
+    max_entries: int = Field(default=10_000, gt=0)        # per tenant scope, least recently used dropped
+
+
 class CachePolicy(_Strict):
-    mode: Literal["exact", "off"] = "exact"
+    mode: Literal["exact", "off", "semantic"] = "exact"
     ttl_seconds: int = Field(default=3600, gt=0)
     scope: Literal["tenant", "shared"] = "tenant"
     max_entry_bytes: int = Field(default=1024 * 1024, gt=0)
     max_entries: int = Field(default=10_000, gt=0)     # in-process store only
+    semantic: SemanticPolicy | None = None
 
 
 class ProviderEntry(BaseModel):
@@ -129,17 +143,19 @@ class Catalog(_Strict):
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:
         for name, entry in self.providers.items():
-            allowed = PROVIDER_OPTIONS.get(entry.type)
-            if allowed is None:
+            if entry.type not in PROVIDER_TYPES:
                 raise ValueError(f"providers.{name}.type: unknown provider type {entry.type!r} "
-                                 f"(known: {', '.join(sorted(PROVIDER_OPTIONS))})")
-            unknown = set(entry.options) - allowed
+                                 f"(known: {', '.join(sorted(PROVIDER_TYPES))})")
+            cls = provider_class(entry.type)
+            unknown = set(entry.options) - cls.options
             if unknown:
                 raise ValueError(f"providers.{name}: unknown key {sorted(unknown)[0]!r} for type {entry.type}")
+            cls.check_options(name, entry.options)    # the values too (a vLLM pool's picker, weights, ...)
         for model, model_entry in self.models.items():
             for d in model_entry.deployments:
                 if d.provider not in self.providers:
                     raise ValueError(f"models.{model}.deployments: unknown provider {d.provider!r}")
+        self._semantic_model_resolves()
         for alias, spec in self.aliases.items():
             if alias in self.models:
                 raise ValueError(f"aliases.{alias}: the name is also a model")
@@ -147,6 +163,19 @@ class Catalog(_Strict):
                 if model not in self.models:
                     raise ValueError(f"aliases.{alias}.models: unknown model {model!r}")
         return self
+
+    def _semantic_model_resolves(self) -> None:
+        semantic = self.cache.semantic
+        if semantic is None:
+            if self.cache.mode == "semantic":
+                raise ValueError("cache.mode: `semantic` needs `cache.semantic: {embedding_model: ...}`")
+            return
+        model = self.models.get(semantic.embedding_model)
+        if model is None:
+            raise ValueError(f"cache.semantic.embedding_model: unknown model {semantic.embedding_model!r}")
+        if model.kind != "embeddings":
+            raise ValueError(f"cache.semantic.embedding_model: {semantic.embedding_model!r} is a {model.kind} "
+                             "model; the semantic cache needs a model of kind embeddings")
 
     def is_alias(self, name: str) -> bool:
         return name in self.aliases

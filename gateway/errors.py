@@ -1,12 +1,35 @@
-"""The gateway's error hierarchy. Every error a client can see is one of these, rendered in
-OpenAI's shape `{"error": {"message", "type", "param", "code"}}` with the status the OpenAI
-SDK maps to its own exception classes (401 AuthenticationError, 429 RateLimitError, ...)."""
+"""The gateway's error hierarchy. Every error a client can see is one of these, with the
+status the OpenAI SDK maps to its own exception classes (401 AuthenticationError, 429
+RateLimitError, ...). An API shape renders it (OpenAI's `{"error": {"message", "type",
+"param", "code"}}` is `to_bytes()`); routes never build error bodies of their own.
+
+    Exception
+    └── GatewayError                  500 api_error (never for anything a client sent)
+        ├── InvalidRequest            400 invalid_request_error
+        │   └── ContentBlocked        400 content_blocked (guardrails)
+        ├── AuthenticationFailed      401 invalid_api_key
+        ├── PermissionDenied          403 model_not_allowed
+        ├── NotFound                  404 model_not_found / not_found
+        ├── PayloadTooLarge           413
+        ├── RateLimited               429 <limit>_exceeded, Retry-After
+        ├── UpstreamError             502 upstream_error
+        ├── UpstreamStatusError       an upstream's own 4xx, passed through
+        ├── NoProviderAvailable       503 no_provider_available, Retry-After
+        ├── ServiceUnavailable        503 service_unavailable (draining)
+        └── UpstreamTimeout           504 upstream_timeout
+
+    providers.base.ProviderError      what a provider raises; never reaches a client as
+                                      itself: `client_error` and `exhausted` below are the
+                                      one mapping to the classes above.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 import orjson
+
+from providers.base import ErrorKind, ProviderError
 
 
 class GatewayError(Exception):
@@ -78,7 +101,7 @@ class RateLimited(GatewayError):
                  headers: dict[str, str] | None = None) -> None:
         self.limit = limit
         self.retry_after = retry_after
-        merged = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
+        merged = retry_after_header(retry_after)
         merged.update(headers or {})
         super().__init__(message, code=f"{limit}_exceeded", headers=merged)
 
@@ -137,3 +160,33 @@ class UpstreamTimeout(GatewayError):
     status = 504
     type = "timeout"
     default_code = "upstream_timeout"
+
+
+def retry_after_header(seconds: float) -> dict[str, str]:
+    """`Retry-After` in whole seconds, rounded up, at least 1: the one rounding rule."""
+    return {"Retry-After": str(max(1, int(seconds + 0.999)))}
+
+
+# A provider failure the client is told about as it is (not retried, or after a stream's
+# first byte): the one table from what went wrong upstream to what the client sees. A
+# BAD_REQUEST carrying the upstream's own 4xx passes through as UpstreamStatusError; a
+# failure with status 504 (a stream gone idle or over its time limit) is a timeout.
+_CLIENT_ERRORS: dict[ErrorKind, type[GatewayError]] = {
+    ErrorKind.CONNECT: UpstreamError,
+    ErrorKind.TIMEOUT: UpstreamTimeout,
+    ErrorKind.RATE_LIMITED: UpstreamError,
+    ErrorKind.SERVER: UpstreamError,
+    ErrorKind.BAD_REQUEST: UpstreamError,
+    ErrorKind.AUTH: UpstreamError,
+    ErrorKind.BAD_RESPONSE: UpstreamError,
+    ErrorKind.STREAM: UpstreamError,
+}
+
+
+def client_error(exc: ProviderError) -> GatewayError:
+    """What the client sees of one provider failure: the upstream's own 4xx body when it sent
+    one, else a 502 (504 for timeouts) that names the provider and never a credential."""
+    if exc.kind is ErrorKind.BAD_REQUEST and 400 <= exc.status < 500:
+        return UpstreamStatusError(exc.message, status=exc.status, body=exc.body)
+    cls = UpstreamTimeout if exc.status == 504 else _CLIENT_ERRORS[exc.kind]
+    return cls(f"{exc.provider or 'upstream'}: {exc.message}")

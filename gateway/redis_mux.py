@@ -53,7 +53,8 @@ class _ReplyError(Exception):
 
 def _pack(command: tuple[Arg, ...]) -> bytes:
     # hiredis's stub types the tuple as having one element
-    return hiredis.pack_command(command)  # type: ignore[arg-type]
+    packed: bytes = hiredis.pack_command(command)  # type: ignore[arg-type]
+    return packed
 
 
 def _error(reply: _ReplyError) -> ResponseError:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore
+from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
 from gateway.catalog import Catalog, load_catalog
 from gateway.db import create_engine, migrate
 from gateway.limits.base import Limiter
@@ -25,10 +26,12 @@ from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
 from gateway.redis_client import Client, shared_client
 from gateway.routing.breaker import BreakerBoard
+from gateway.routing.breaker_sync import share as share_breakers
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.router import Router
 from gateway.settings import Settings
 from gateway.stores.responses import MemoryResponseStore, ResponseStore, build_response_store
+from gateway.telemetry import metrics
 from gateway.telemetry.lifecycle import start_telemetry, stop_telemetry
 from gateway.tenancy.admin_key import AdminKey
 from gateway.tenancy.directory import KeyDirectory
@@ -38,6 +41,10 @@ from gateway.usage.outbox import UsageOutbox
 from gateway.usage.wiring import build_outbox
 from providers import build_provider
 from providers.base import Provider, ProviderConfig
+from providers.vllm import VLLMProvider
+
+if TYPE_CHECKING:   # numpy is imported only by a gateway with a semantic cache
+    from gateway.cache.semantic.index import SemanticIndex
 
 log = logging.getLogger("gateway.runtime")
 
@@ -68,26 +75,50 @@ class Runtime:
 
 def build_pipeline(catalog: Catalog, settings: Settings, *, directory: KeyDirectory, limiter: Limiter,
                    cache_store: CacheStore, outbox: UsageOutbox, router: Router,
-                   latency: LatencyTracker) -> Pipeline:
+                   latency: LatencyTracker, semantic_index: SemanticIndex | None = None) -> Pipeline:
+    charge = Charge(limiter, outbox, catalog)
+    semantic = catalog.cache.semantic
+    matcher = embedder = None
+    if semantic is not None and semantic_index is not None:
+        from gateway.cache.semantic.matcher import SemanticMatcher
+        from gateway.pipeline.embedder import Embedder
+
+        matcher = SemanticMatcher(semantic_index, semantic)
+        embedder = Embedder(router, catalog, charge, semantic.embedding_model, semantic.timeout_ms / 1000)
     return Pipeline(
         auth=Authenticate(directory),
         quota=ReserveQuota(limiter, catalog, settings.default_max_tokens),
         allowlist=CheckAllowlist(catalog, latency),
         guardrails=ScanForPii(catalog.guardrails.pii),
-        cache=LookupCache(cache_store, catalog.cache),
+        cache=LookupCache(cache_store, catalog.cache, semantic=matcher, embedder=embedder),
         router=RouteRequest(router),
-        charge=Charge(limiter, outbox, catalog),
+        charge=charge,
         telemetry=RecordTelemetry(catalog),
     )
 
 
-async def open_runtime(settings: Settings) -> Runtime:
+def build_semantic_index(catalog: Catalog, settings: Settings, admin: Client | None) -> SemanticIndex | None:
+    """The semantic cache's index: in Redis when the gateway has Redis, else in process."""
+    semantic = catalog.cache.semantic
+    if semantic is None:
+        return None
+    from gateway.cache.semantic.index import MemorySemanticIndex
+    from gateway.cache.semantic.redis_index import RedisSemanticIndex
+
+    if settings.redis_url:
+        return RedisSemanticIndex(cache_client(settings.redis_url, settings.redis_cluster), admin,
+                                  max_entries=semantic.max_entries, owns_client=True)
+    return MemorySemanticIndex(semantic.max_entries)
+
+
+async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> Runtime:
+    """`migrate_database=False` (`serve --admin-only`): never touch the schema, nor bootstrap."""
     catalog = load_catalog(settings.config)
     stack = AsyncExitStack()
     try:
         start_telemetry(settings, catalog)
         stack.callback(stop_telemetry)   # closed last: spans of the shutdown still go out
-        if settings.embedded:
+        if settings.embedded and migrate_database:
             await migrate(settings.database_url)   # production migrates with `llm-gateway migrate`
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
@@ -99,6 +130,8 @@ async def open_runtime(settings: Settings) -> Runtime:
         providers: dict[str, Provider] = {}
         for name, entry in catalog.providers.items():
             provider = build_provider(ProviderConfig(name=name, type=entry.type, options=entry.options))
+            if isinstance(provider, VLLMProvider):
+                provider.on_decision = metrics.count_pick     # gateway_picker_decisions_total
             await provider.start()
             stack.push_async_callback(provider.close)
             providers[name] = provider
@@ -106,10 +139,13 @@ async def open_runtime(settings: Settings) -> Runtime:
         limiter: Limiter = build_limiter(settings)   # Redis when redis_url is set, else in process
         stack.push_async_callback(limiter.close)
         cache_store: CacheStore = (RedisCacheStore.from_url(settings.redis_url, catalog.cache.max_entry_bytes,
-                                                            settings.redis_cluster)
+                                                            settings.redis_cluster, admin=redis)
                                    if settings.redis_url
                                    else MemoryCacheStore(catalog.cache.max_entries, catalog.cache.max_entry_bytes))
         stack.push_async_callback(cache_store.close)
+        semantic_index = build_semantic_index(catalog, settings, redis)
+        if semantic_index is not None:
+            stack.push_async_callback(semantic_index.close)
         outbox: UsageOutbox = build_outbox(settings, engine, redis)
         await outbox.start()
         stack.push_async_callback(outbox.close)   # closed before the engine: flushes first
@@ -117,13 +153,16 @@ async def open_runtime(settings: Settings) -> Runtime:
         tenancy_parts = await open_tenancy(engine, catalog, settings, stack)
         directory, tenancy = tenancy_parts.directory, tenancy_parts.service
         latency = LatencyTracker()
-        breakers = BreakerBoard.for_catalog(catalog, redis)
+        breakers = BreakerBoard.for_catalog(catalog)
+        if redis is not None:   # replicas share breaker state
+            share_breakers(breakers, redis)
         await breakers.start()
         stack.push_async_callback(breakers.close)
         router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)
         pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
-                                  cache_store=cache_store, outbox=outbox, router=router, latency=latency)
-        if settings.embedded and settings.bootstrap_demo_tenant:
+                                  cache_store=cache_store, outbox=outbox, router=router, latency=latency,
+                                  semantic_index=semantic_index)
+        if settings.embedded and settings.bootstrap_demo_tenant and migrate_database:
             tier = "pro" if "pro" in catalog.tiers else next(iter(catalog.tiers))
             await _bootstrap_demo(tenancy, tier)
         return Runtime(settings=settings, catalog=catalog, engine=engine, redis=redis, directory=directory,

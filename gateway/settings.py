@@ -24,6 +24,14 @@ def compose_database_url(host: str, port: int | str, user: str, password: str, n
     return f"{driver}://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{int(port)}/{quote(name, safe='')}"
 
 
+class UsageDrain(StrEnum):
+    """Who writes the usage stream to the database (with Redis; embedded mode always drains
+    its in-process queue itself)."""
+    PROCESS = "process"   # `serve` starts `llm-gateway usage-drain` beside itself and restarts it
+    INLINE = "inline"     # the serving process drains too (the behaviour before the drain process)
+    OFF = "off"           # append only: a `llm-gateway usage-drain` elsewhere drains
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
@@ -51,6 +59,7 @@ class Settings(BaseSettings):
     usage_consumer_group: str = "gateway-usage"
     usage_consumer_name: str | None = None  # default: host-pid-random, a new consumer per process
     usage_claim_idle_seconds: float = 30.0  # entries pending this long under a dead replica are claimed
+    usage_drain: UsageDrain = UsageDrain.PROCESS   # `serve --no-drain` sets off
     key_cache_ttl_seconds: float = 1.0      # key -> tenant cache; changes also arrive at once via Redis
     # How long the request path waits on each store before it degrades (a key known before is
     # served from memory; limits fail open or closed; the cache misses; usage is queued locally).
@@ -60,6 +69,16 @@ class Settings(BaseSettings):
     bootstrap_demo_tenant: bool = True      # embedded mode: create tenant `demo` on first start
     log_level: str = "info"
     trace_content: bool = False             # put prompt/completion text on spans (off: never)
+
+    # The admin console (/admin/ui/) and its single sign-on. Without an issuer, the admin key logs in.
+    oidc_issuer: str | None = None          # e.g. https://login.microsoftonline.com/<tenant-id>/v2.0
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_roles_claim: str = "roles"         # a dotted path for nested claims: realm_access.roles
+    oidc_role_map: str | None = None        # "group-or-role-value=admin,other=viewer": claim values to roles
+    oidc_scopes: str = "openid email profile"
+    console_url: str | None = None          # the console's public origin (https://...): redirect URI, Secure cookie
+    console_session_seconds: int = 8 * 3600  # a console session's absolute lifetime
 
     @model_validator(mode="after")
     def _empty_admin_key_is_unset(self) -> Settings:
@@ -76,6 +95,10 @@ class Settings(BaseSettings):
             self.database_url = compose_database_url(self.database_host, self.database_port,
                                                      self.database_user, password, self.database_name)
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def embedded(self) -> bool:

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import gateway.identity.tables
 import gateway.tenancy.tables
 import gateway.usage.tables  # noqa: F401  (registers the tables on the metadata)
 from gateway.db import create_engine, metadata

@@ -1,4 +1,9 @@
-"""Upstream providers. Adding one is one module and one line here: no router change."""
+"""Upstream providers. Adding one is one module and one line here: no router change.
+
+`PROVIDER_TYPES` is the catalog's provider table; everything else about a type (its
+options, the options that identify its upstream, its GenAI system name) is declared on
+its class.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +17,23 @@ PROVIDER_TYPES: dict[str, str] = {
     "openai": "providers.openai:OpenAIProvider",
     "vllm": "providers.vllm:VLLMProvider",
     "bedrock": "providers.bedrock:BedrockProvider",
+    "anthropic": "providers.anthropic:AnthropicProvider",
+    "azure_openai": "providers.azure_openai:AzureOpenAIProvider",
+    "local": "providers.local:LocalProvider",
 }
 
-# The keys each type accepts in gateway.yaml (checked at load time, before anything runs).
-PROVIDER_OPTIONS: dict[str, frozenset[str]] = {
-    "mock": frozenset({"delay_ms", "chunk_delay_ms", "timeouts"}),
-    "openai": frozenset({"base_url", "api_key", "organization", "timeouts", "headers", "responses_api"}),
-    "vllm": frozenset({"endpoints", "api_key", "timeouts", "headers"}),
-    "bedrock": frozenset({"region", "endpoint_url", "profile", "timeouts"}),
-}
+
+def provider_class(type_: str) -> type[Provider]:
+    """The class serving gateway.yaml `type: <type_>`; KeyError for an unknown type."""
+    module_name, _, class_name = PROVIDER_TYPES[type_].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise TypeError(f"{PROVIDER_TYPES[type_]} is not a Provider")
+    return cls
 
 
 def build_provider(config: ProviderConfig) -> Provider:
-    module_name, _, class_name = PROVIDER_TYPES[config.type].partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    provider: Provider = cls.from_config(config)
-    return provider
+    return provider_class(config.type).from_config(config)
 
 
-__all__ = ["PROVIDER_OPTIONS", "PROVIDER_TYPES", "Provider", "ProviderConfig", "build_provider"]
+__all__ = ["PROVIDER_TYPES", "Provider", "ProviderConfig", "build_provider", "provider_class"]

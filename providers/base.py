@@ -1,9 +1,15 @@
 """The provider interface: what the router needs from an upstream, and nothing else.
 
 A provider receives the client's OpenAI-shaped request (already checked, redacted and
-resolved to a deployment) and answers in OpenAI's shape: a whole `ChatResult`, or an async
-iterator of `ChatChunk`s for a stream. Translation to and from the upstream's own format
-is the provider's business; everything else (limits, cache, charge) is not.
+resolved to a deployment) and answers in OpenAI's shape: a whole `ChatResult` from `chat`,
+or `ChatChunk`s from the async generator `chat_stream`. Translation to and from the
+upstream's own format is the provider's business; everything else (limits, cache, charge)
+is not.
+
+A provider is one class, registered by one line in `providers.PROVIDER_TYPES`: it declares
+its gateway.yaml `type`, the options it accepts, which of them identify the upstream (for
+shared circuit breakers) and its OpenTelemetry `gen_ai.provider.name`. Nothing else in the
+gateway lists providers.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import orjson
 
@@ -131,21 +137,6 @@ class ChatChunk:
         self.raw = None
 
 
-ChatResponse = ChatResult | AsyncIterator[ChatChunk]
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    id: str
-    owned_by: str
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    ok: bool
-    detail: str = ""
-
-
 class ErrorKind(enum.StrEnum):
     """Why an upstream call failed; bounded, so it can be a metric label."""
 
@@ -202,19 +193,30 @@ class EmbeddingsResult:
 class Provider(ABC):
     """One configured upstream (an entry under `providers:` in gateway.yaml)."""
 
+    type: ClassVar[str]                          # the gateway.yaml `type:` this class serves
+    genai_system: ClassVar[str]                  # OpenTelemetry gen_ai.provider.name
+    options: ClassVar[frozenset[str]]            # keys accepted under providers.<name> (checked at load)
+    identity_options: ClassVar[tuple[str, ...]] = ()   # options naming the upstream (shared breakers)
     name: str
-    type: str = ""
+
+    @classmethod
+    def check_options(cls, name: str, options: Mapping[str, Any]) -> None:
+        """Checks the values of a gateway.yaml entry at load, before anything starts; raises
+        ValueError naming the key. By default only the keys are checked (`options`)."""
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: ProviderConfig) -> Self:
+        """Builds the provider from its gateway.yaml entry; ValueError names a bad option."""
 
     @abstractmethod
-    def supports_model(self, upstream_model: str) -> bool: ...
+    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResult:
+        """A whole answer to a non-streamed request."""
 
     @abstractmethod
-    async def list_models(self) -> list[ModelInfo]: ...
-
-    @abstractmethod
-    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
-        """Non-streaming requests return a ChatResult; streaming ones an async iterator
-        whose first `__anext__` raises ProviderError for failures before the first byte."""
+    def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
+        """An async generator of a streamed answer's chunks; a failure before the first byte
+        raises ProviderError from the first `__anext__` (the router may then fall back)."""
 
     async def embeddings(self, body: JSON, upstream_model: str) -> EmbeddingsResult:
         raise ProviderError(
@@ -223,9 +225,6 @@ class Provider(ABC):
             status=400,
             provider=self.name,
         )
-
-    @abstractmethod
-    async def health(self) -> Health: ...
 
     async def start(self) -> None:
         """Opens pooled resources; called once from the app's lifespan."""
@@ -241,7 +240,7 @@ class ResponsesUpstream(Protocol):
 
     responses_api: bool
 
-    async def responses(self, request: ChatRequest, upstream_model: str) -> ChatResponse: ...
+    async def responses(self, request: ChatRequest, upstream_model: str) -> ChatResult | AsyncIterator[ChatChunk]: ...
 
 
 def serves_responses(provider: Provider) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from providers.base import ChatChunk, ChatRequest, ChatResponse, ChatResult, ErrorKind, ProviderConfig, Timeouts, Usage
+from providers.base import ChatChunk, ChatRequest, ChatResult, ErrorKind, ProviderConfig, Timeouts, Usage
 from providers.openai_compat import OpenAICompatibleProvider
 
 # The events that end a Responses stream (it has no `[DONE]`).
@@ -31,6 +31,9 @@ def responses_usage(usage: Mapping[str, Any] | None) -> Usage | None:
 
 class OpenAIProvider(OpenAICompatibleProvider):
     type = "openai"
+    genai_system = "openai"
+    options = frozenset({"base_url", "api_key", "organization", "timeouts", "headers", "responses_api"})
+    identity_options = ("base_url",)
     responses_api: bool = False
 
     @classmethod
@@ -45,18 +48,18 @@ class OpenAIProvider(OpenAICompatibleProvider):
         provider.responses_api = bool(options.get("responses_api", False))
         return provider
 
-    async def responses(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
+    async def responses(self, request: ChatRequest, upstream_model: str) -> ChatResult | AsyncIterator[ChatChunk]:
         """A Responses API request as it came (after the guardrails), with the upstream's model
         name: a whole Response (its usage read into ChatResult.usage), or its stream events,
         each as a ChatChunk, followed by one usage-only chunk in chat shape for the charge."""
         payload = orjson.dumps({**request.body, "model": upstream_model})
         if request.stream:
-            return self._response_events(payload)
-        raw, body = await self._post_json("/responses", payload)
+            return self._response_events(payload, upstream_model)
+        raw, body = await self._post_json("responses", upstream_model, payload)
         return ChatResult(body=body, usage=responses_usage(body.get("usage")) or Usage(), raw=raw)
 
-    async def _response_events(self, payload: bytes) -> AsyncIterator[ChatChunk]:
-        events = self._stream(payload, "/responses", lambda event: event.get("type") in _LAST_EVENTS)
+    async def _response_events(self, payload: bytes, upstream_model: str) -> AsyncIterator[ChatChunk]:
+        events = self._stream("responses", upstream_model, payload, lambda event: event.get("type") in _LAST_EVENTS)
         try:
             async for chunk in events:
                 kind = chunk.data.get("type")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 
 import aiohttp
 import orjson
@@ -22,21 +21,20 @@ from providers.base import (
     JSON,
     ChatChunk,
     ChatRequest,
-    ChatResponse,
     ChatResult,
     EmbeddingsResult,
     ErrorKind,
-    Health,
-    ModelInfo,
     Provider,
     ProviderError,
     Timeouts,
     Usage,
 )
-from providers.http import new_session
+from providers.http import Transport, TransportFactory, UpstreamResponse, new_session
 from providers.sse import DONE, iter_sse_data
 
 _MAX_ERROR_TEXT = 500
+_CHAT = "chat/completions"
+_EMBEDDINGS = "embeddings"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -137,25 +135,28 @@ class _StreamWatch:
 
 
 class OpenAICompatibleProvider(Provider):
-    """Shared by the `openai` and `vllm` provider types; they differ in endpoints and auth."""
-
+    """Shared by the `openai` and `vllm` provider types (and any upstream that speaks
+    OpenAI's protocol). Two hooks place a request: `url` (the address of a route on an
+    endpoint) and `auth_headers` (the credentials, awaited per request so that a token
+    can be refreshed); the defaults are OpenAI's `{endpoint}/{route}` and bearer key."""
 
     def __init__(self, name: str, endpoints: Sequence[str], *, api_key: str | None = None,
-                 timeouts: Timeouts | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 timeouts: Timeouts | None = None, headers: Mapping[str, str] | None = None,
+                 transport: TransportFactory = new_session) -> None:
         if not endpoints:
             raise ValueError(f"provider {name!r}: at least one endpoint is required")
         self.name = name
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.timeouts = timeouts or Timeouts()
         self._headers = {"Content-Type": "application/json", **(headers or {})}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._auth: Mapping[str, str] = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._next_endpoint = 0
-        self._session: aiohttp.ClientSession | None = None
+        self._transport = transport
+        self._session: Transport | None = None
 
     async def start(self) -> None:
         if self._session is None:
-            self._session = new_session(self.timeouts)
+            self._session = self._transport(self.timeouts)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -163,13 +164,18 @@ class OpenAICompatibleProvider(Provider):
             self._session = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
+    def session(self) -> Transport:
         if self._session is None:  # a provider used outside the app's lifespan (CLI, tests)
-            self._session = new_session(self.timeouts)
+            self._session = self._transport(self.timeouts)
         return self._session
 
-    def supports_model(self, upstream_model: str) -> bool:
-        return bool(upstream_model)
+    def url(self, endpoint: str, route: str, upstream_model: str) -> str:
+        """Where `route` ("chat/completions" | "embeddings") of `endpoint` is."""
+        return f"{endpoint}/{route}"
+
+    async def auth_headers(self) -> Mapping[str, str]:
+        """The credentials of one request (never logged)."""
+        return self._auth
 
     def _endpoint_order(self) -> list[str]:
         """Round-robin over the pool; the rest follow as fallbacks for connect errors."""
@@ -189,18 +195,16 @@ class OpenAICompatibleProvider(Provider):
                                       "include_usage": True}
         return orjson.dumps(body)
 
-    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
+    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResult:
         payload = self.build_body(request, upstream_model)
-        if request.stream:
-            return self._stream(payload)
-        raw, body = await self._post_json("/chat/completions", payload)
+        raw, body = await self._post_json(_CHAT, upstream_model, payload)
         usage = Usage.from_openai(body.get("usage")) or Usage()
         return ChatResult(body=body, usage=usage, raw=raw)
 
-    async def _post_json(self, path: str, payload: bytes) -> tuple[bytes, JSON]:
+    async def _post_json(self, route: str, upstream_model: str, payload: bytes) -> tuple[bytes, JSON]:
         """A non-streamed call: the upstream's bytes and their JSON object."""
         deadlines = _Deadlines(self.timeouts)
-        response = await self._post(path, payload, deadlines)
+        response = await self._post(route, upstream_model, payload, deadlines)
         try:
             async with asyncio.timeout_at(deadlines.total):
                 raw = await response.read()
@@ -218,15 +222,25 @@ class OpenAICompatibleProvider(Provider):
             response.release()
         return raw, self._parse_json(raw, response)
 
-    async def _stream(self, payload: bytes, path: str = "/chat/completions",
-                      last: Callable[[JSON], bool] | None = None) -> AsyncIterator[ChatChunk]:
+    async def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
+        # An async generator itself (the Provider contract: nothing happens, and nothing is
+        # raised, before the first __anext__), over the stream reader it shares with /responses.
+        stream = self._stream(_CHAT, upstream_model, self.build_body(request, upstream_model))
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            await stream.aclose()
+
+    async def _stream(self, route: str, upstream_model: str, payload: bytes,
+                      last: Callable[[JSON], bool] | None = None) -> AsyncGenerator[ChatChunk, None]:
         """Until the first event arrives, the wait is bounded by `first_byte` and a timeout
         is retryable (TIMEOUT: the router may fall back). After it, each gap is bounded by
         `idle` and the whole stream by `total`, and a timeout ends the stream (STREAM, 504).
         A chat stream ends with `[DONE]`; another (the Responses API's) with the event `last`
         recognises."""
         deadlines = _Deadlines(self.timeouts)
-        response = await self._post(path, payload, deadlines)
+        response = await self._post(route, upstream_model, payload, deadlines)
         clean = False
         watch = _StreamWatch(deadlines, self._error, response.close)
         loop = asyncio.get_running_loop()
@@ -279,7 +293,8 @@ class OpenAICompatibleProvider(Provider):
 
     async def embeddings(self, body: JSON, upstream_model: str) -> EmbeddingsResult:
         deadlines = _Deadlines(self.timeouts)
-        response = await self._post("/embeddings", orjson.dumps({**body, "model": upstream_model}), deadlines)
+        response = await self._post(_EMBEDDINGS, upstream_model, orjson.dumps({**body, "model": upstream_model}),
+                                    deadlines)
         try:
             async with asyncio.timeout_at(deadlines.total):
                 raw = await response.read()
@@ -297,16 +312,18 @@ class OpenAICompatibleProvider(Provider):
 
     # -- I/O --------------------------------------------------------------------------
 
-    async def _post(self, path: str, payload: bytes, deadlines: _Deadlines) -> aiohttp.ClientResponse:
+    async def _post(self, route: str, upstream_model: str, payload: bytes,
+                    deadlines: _Deadlines) -> UpstreamResponse:
         """Sends the request; returns once a 2xx response's headers arrived, within `first_byte`."""
         last: ProviderError | None = None
-        headers = dict(self._headers)
+        headers = {**self._headers, **await self.auth_headers()}
         propagate.inject(headers)   # W3C traceparent of the current attempt's span, if any
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeouts.connect)
         for endpoint in self._endpoint_order():
             try:
                 async with asyncio.timeout_at(deadlines.first_byte):
-                    response = await self.session.post(endpoint + path, data=payload, headers=headers,
+                    response = await self.session.post(self.url(endpoint, route, upstream_model), data=payload,
+                                                       headers=headers,
                                                        timeout=timeout)
             except aiohttp.ConnectionTimeoutError:
                 # Nothing was sent: the next endpoint of the pool may take it.
@@ -332,7 +349,7 @@ class OpenAICompatibleProvider(Provider):
         assert last is not None
         raise last
 
-    def _status_error(self, response: aiohttp.ClientResponse, raw: bytes) -> ProviderError:
+    def _status_error(self, response: UpstreamResponse, raw: bytes) -> ProviderError:
         kind = classify_status(response.status)
         body = _openai_error_body(raw)
         message = _error_message(body, raw)
@@ -344,7 +361,7 @@ class OpenAICompatibleProvider(Provider):
         return ProviderError(kind, f"upstream answered {response.status}: {message}", status=response.status,
                              body=body, retry_after=retry_after, provider=self.name)
 
-    def _parse_json(self, raw: bytes, response: aiohttp.ClientResponse) -> JSON:
+    def _parse_json(self, raw: bytes, response: UpstreamResponse) -> JSON:
         content_type = response.headers.get("Content-Type", "")
         if "json" not in content_type:
             raise self._error(ErrorKind.BAD_RESPONSE,
@@ -359,20 +376,3 @@ class OpenAICompatibleProvider(Provider):
 
     def _error(self, kind: ErrorKind, message: str, status: int) -> ProviderError:
         return ProviderError(kind, message, status=status, provider=self.name)
-
-    # -- discovery --------------------------------------------------------------------
-
-    async def list_models(self) -> list[ModelInfo]:
-        async with self.session.get(self.endpoints[0] + "/models", headers=self._headers) as response:
-            if response.status != 200:
-                return []
-            body: Any = await response.json(loads=orjson.loads)
-        return [ModelInfo(id=m["id"], owned_by=str(m.get("owned_by", self.name)))
-                for m in body.get("data", []) if isinstance(m, dict) and "id" in m]
-
-    async def health(self) -> Health:
-        try:
-            models = await self.list_models()
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return Health(ok=False, detail=type(exc).__name__)
-        return Health(ok=True, detail=f"{len(models)} models")

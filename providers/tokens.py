@@ -9,7 +9,8 @@ from typing import Any
 
 # ~4 characters per token is OpenAI's own rule of thumb for English; a message costs a few
 # tokens of framing on top of its text.
-_CHARS_PER_TOKEN = 4
+CHARS_PER_TOKEN = 4
+_CHARS_PER_TOKEN = CHARS_PER_TOKEN
 _PER_MESSAGE = 4
 
 

@@ -7,7 +7,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,8 @@ from gateway.db import migrate_sync
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from tests.fakes.openai_upstream import FakeOpenAI
     from tests.support.redis_cluster import RedisClusterNodes, RedisServer
 
@@ -101,6 +103,23 @@ def upstream() -> Iterator[FakeOpenAI]:
     from tests.fakes.openai_upstream import FakeOpenAIServer
     with FakeOpenAIServer() as fake:
         yield fake
+
+
+@pytest.fixture
+def upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
+    """Two fake OpenAI upstreams: a primary and a fallback."""
+    from tests.fakes.openai_upstream import FakeOpenAIServer
+    with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
+        yield primary, secondary
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on `database_url` (SQLite and PostgreSQL in turn), disposed afterwards."""
+    from gateway.db import create_engine
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture(scope="session")

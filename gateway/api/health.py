@@ -11,7 +11,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.deps import RuntimeDep
+from gateway.runtime import Runtime
 from gateway.telemetry.exposition import render_metrics
+from providers.vllm import VLLMProvider
 
 router = APIRouter()
 metrics_router = APIRouter()
@@ -43,8 +45,29 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
         except Exception as exc:
             checks["redis"] = f"unreachable ({type(exc).__name__})"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                        status_code=200 if ready else 503)
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", "checks": checks}
+    pools = _pools(runtime)
+    if pools:
+        body["pools"] = pools
+    drain = runtime.outbox.drain_state
+    if drain is not None:
+        # Shown, not a readiness condition: a drain restarting must not take every replica
+        # out of service; records wait in Redis meanwhile.
+        body["usage_drain"] = {"drainers": drain.drainers, "backlog": drain.backlog,
+                               "status": "ok" if drain.drainers or not drain.backlog else "nobody draining"}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _pools(runtime: Runtime) -> dict[str, str]:
+    """Each vLLM pool's live replicas, shown but not gating readiness: a pool's outage is the
+    router's to handle (other models still serve), and failing every gateway pod's readiness
+    for it would turn one model's outage into a total one."""
+    pools: dict[str, str] = {}
+    for name, provider in runtime.providers.items():
+        if isinstance(provider, VLLMProvider):
+            status = provider.status()
+            pools[name] = f"{status['live']}/{len(status['replicas'])} replicas live"
+    return pools
 
 
 @metrics_router.get("/metrics")

@@ -1,34 +1,27 @@
-"""`POST /v1/messages` (Anthropic's Messages API) and `POST /v1/messages/count_tokens`,
-through the same eight stages as chat completions: the request is translated to a chat body
-(gateway/translate/messages.py), run, and the answer rendered back as Anthropic's Message or
-its stream events. Keys come as `x-api-key` (the Anthropic SDK's way) or a bearer token;
-`anthropic-version` is accepted whatever its value. Errors have Anthropic's shape."""
+"""`POST /v1/messages` (Anthropic's Messages API) and `POST /v1/messages/count_tokens`.
+Messages go through the same request path as chat completions (gateway/api/exchange.py):
+the request is translated to a chat body (gateway/translate/messages.py), run, and the
+answer rendered back as Anthropic's Message or its stream events. Keys come as `x-api-key`
+(the Anthropic SDK's way) or a bearer token; `anthropic-version` is accepted whatever its
+value. Errors have Anthropic's shape and statuses (529 where the gateway says 503)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.api import exchange
 from gateway.api.body import check_chat_body, read_json
 from gateway.api.deps import RuntimeDep, bearer_token
-from gateway.api.openai import (
-    JSON_TYPE,
-    admit,
-    event_stream,
-    finish_answer,
-    new_context,
-    request_id_of,
-    response_headers,
-    settle_answer,
-)
+from gateway.api.errors import JSON_TYPE, error_response, request_id_of
+from gateway.api.shape import ApiShape, StreamRenderer
 from gateway.errors import GatewayError, NotFound, PermissionDenied
-from gateway.pipeline.context import ClientApi
-from gateway.telemetry import tracing
+from gateway.request import ClientApi, Operation, RequestContext
 from gateway.translate import messages as translate
+from providers.base import ChatRequest
 from providers.tokens import estimate_prompt_tokens, estimate_text_tokens
 
 router = APIRouter()
@@ -39,32 +32,36 @@ def api_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or bearer_token(request)
 
 
-def anthropic_error(error: GatewayError, headers: dict[str, str]) -> Response:
-    return Response(orjson.dumps(translate.error_body(error)), status_code=translate.error_status(error),
-                    media_type=JSON_TYPE, headers={**headers, **error.headers})
+def parse(body: dict[str, Any]) -> ChatRequest:
+    chat = translate.to_chat(body)
+    check_chat_body(chat)
+    return ChatRequest(chat)
 
 
-async def _to_chat(body: dict[str, Any]) -> dict[str, Any]:
-    return translate.to_chat(body)
+class Messages:
+    media_type = JSON_TYPE
+
+    def result(self, ctx: RequestContext) -> bytes:
+        result = ctx.result
+        assert result is not None
+        return orjson.dumps(translate.render(result.body, ctx.usage or result.usage, ctx.request.model))
+
+    def stream(self, ctx: RequestContext) -> StreamRenderer:
+        return translate.MessagesStream(ctx.request.model, estimate_prompt_tokens(ctx.request.messages))
+
+    def error(self, error: GatewayError) -> bytes:
+        return orjson.dumps(translate.error_body(error))
+
+    def status(self, error: GatewayError) -> int:
+        return translate.error_status(error)
+
+
+MESSAGES = ApiShape(Operation.CHAT, ClientApi.MESSAGES, ROUTE, Messages(), api_key, parse=parse)
 
 
 @router.post(ROUTE)
 async def create_message(request: Request, runtime: RuntimeDep) -> Response:
-    tracing.begin_request(request.headers, route=ROUTE)
-    ctx = new_context(request, api=ClientApi.MESSAGES, api_key=api_key(request))
-    background: set[asyncio.Task[None]] = request.app.state.background
-    refused = await admit(request, runtime, ctx, check_chat_body, _to_chat, anthropic_error)
-    if refused is not None:
-        return refused
-    headers = response_headers(ctx)
-    if ctx.request.stream:
-        renderer = translate.MessagesStream(ctx.request.model, estimate_prompt_tokens(ctx.request.messages))
-        return event_stream(ctx, runtime, background, headers, renderer)
-    settle_answer(ctx, runtime)
-    assert ctx.result is not None
-    body = translate.render(ctx.result.body, ctx.usage or ctx.result.usage, ctx.request.model)
-    await finish_answer(ctx, runtime, background, headers)
-    return Response(orjson.dumps(body), media_type=JSON_TYPE, headers=headers)
+    return await exchange.serve(request, runtime, MESSAGES)
 
 
 @router.post(ROUTE + "/count_tokens")
@@ -82,8 +79,11 @@ async def count_tokens(request: Request, runtime: RuntimeDep) -> Response:
         if not principal.tenant.allows(model):
             raise PermissionDenied(f"This key may not use the model `{model}`.", param="model")
     except GatewayError as error:
-        return anthropic_error(error, headers)
+        return error_response(error, headers, MESSAGES.renderer.error(error), MESSAGES.renderer.status(error))
     tokens = estimate_prompt_tokens(chat["messages"])
     if chat.get("tools"):
         tokens += estimate_text_tokens(orjson.dumps(chat["tools"]).decode())
     return Response(orjson.dumps({"input_tokens": tokens}), media_type=JSON_TYPE, headers=headers)
+
+
+__all__ = ["MESSAGES", "count_tokens", "create_message", "router"]

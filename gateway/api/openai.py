@@ -1,255 +1,112 @@
-"""The OpenAI-compatible routes: chat completions, models, embeddings."""
+"""The OpenAI-compatible routes: chat completions, embeddings, models (the list and one).
+
+OpenAI's shapes are the gateway's own (a ChatRequest is an OpenAI chat body, a ChatResult a
+chat.completion), so the parser only checks and the renderer only serialises. The routes
+parse, run and render through gateway/api/exchange.py, nothing else.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
-from starlette.requests import ClientDisconnect
+from fastapi.responses import Response
 
-from gateway.api.body import check_chat_body, check_embeddings_body, read_json
+from gateway.api import exchange
+from gateway.api.body import check_chat_body, check_embeddings_body
 from gateway.api.deps import RuntimeDep, bearer_token
-from gateway.api.streaming import finish_detached, relay, replayed
-from gateway.cache.replay import replay_chunks
-from gateway.errors import GatewayError, Internal, NotFound
-from gateway.limits.base import Reservation
-from gateway.limits.headers import ratelimit_headers
-from gateway.pipeline.context import CacheStatus, ClientApi, Operation, Outcome, RequestContext
-from gateway.runtime import Runtime
-from gateway.telemetry import tracing
-from gateway.translate.base import StreamRenderer
-from providers.base import ChatRequest, ChatResult
+from gateway.api.errors import JSON_TYPE
+from gateway.api.shape import ApiShape, StreamRenderer
+from gateway.errors import GatewayError, NotFound
+from gateway.request import ClientApi, Operation, RequestContext
+from providers.base import ChatChunk, ChatRequest
+from providers.sse import DONE_EVENT, encode_event
 
 router = APIRouter()
 
-JSON_TYPE = "application/json"
-_REQUEST_ID_MAX = 128
+
+# -- parsers: OpenAI's JSON is the gateway's own; checked, not translated ----------------
+
+def parse_chat(body: dict[str, Any]) -> ChatRequest:
+    check_chat_body(body)
+    return ChatRequest(body)
 
 
-def new_request_id() -> str:
-    return f"req_{os.urandom(16).hex()}"   # 128 random bits, like uuid4's hex without building a UUID
+def parse_embeddings(body: dict[str, Any]) -> ChatRequest:
+    check_embeddings_body(body)
+    return ChatRequest(body)
 
 
-def client_request_id(request: Request) -> str | None:
-    """The client's x-request-id, when it is one we can echo and store."""
-    given = request.headers.get("x-request-id", "")
-    if given and len(given) <= _REQUEST_ID_MAX and given.isprintable():
-        return given
-    return None
+# -- renderers ---------------------------------------------------------------------------
+
+class _ChunkEvents:
+    """chat.completion.chunk events and `data: [DONE]`. The usage-only chunk the gateway asks
+    every upstream for (to charge real usage) goes out only to a client that asked for it."""
+
+    __slots__ = ("_usage",)
+
+    def __init__(self, include_usage: bool) -> None:
+        self._usage = include_usage
+
+    def chunk(self, chunk: ChatChunk) -> bytes | None:
+        if not self._usage and chunk.is_usage_only:
+            return None
+        return encode_event(chunk.to_bytes())
+
+    def end(self) -> bytes:
+        return DONE_EVENT
+
+    def error(self, error: GatewayError) -> bytes:
+        return encode_event(error.to_bytes())
 
 
-def request_id_of(request: Request) -> str:
-    """The id a client knows this request by: its own x-request-id, or a new one."""
-    return client_request_id(request) or new_request_id()
+_WITH_USAGE, _WITHOUT_USAGE = _ChunkEvents(True), _ChunkEvents(False)
 
 
-def rate_limit_headers(reservation: Reservation | None) -> dict[str, str]:
-    """x-ratelimit-* of an admitted request (a 429 carries its own, from the limiter)."""
-    if reservation is None:
-        return {}
-    return ratelimit_headers(reservation.requests, reservation.tokens)
+class ChatCompletions:
+    media_type = JSON_TYPE
+
+    def result(self, ctx: RequestContext) -> bytes:
+        assert ctx.result is not None
+        return ctx.result.to_bytes()
+
+    def stream(self, ctx: RequestContext) -> StreamRenderer:
+        return _WITH_USAGE if ctx.request.wants_stream_usage else _WITHOUT_USAGE
+
+    def error(self, error: GatewayError) -> bytes:
+        return error.to_bytes()
+
+    def status(self, error: GatewayError) -> int:
+        return error.status
 
 
-def response_headers(ctx: RequestContext) -> dict[str, str]:
-    headers = {"x-request-id": ctx.client_request_id or ctx.request_id, "x-gateway-request-id": ctx.request_id,
-               "x-gateway-cache": ctx.cache_status.value,
-               **rate_limit_headers(ctx.reservation)}
-    if ctx.route is not None:
-        headers["x-gateway-provider"] = ctx.route.provider
-    elif ctx.cache_status is CacheStatus.HIT:
-        headers["x-gateway-provider"] = "cache"
-    return headers
+class Embeddings(ChatCompletions):
+    def result(self, ctx: RequestContext) -> bytes:
+        assert ctx.embeddings is not None
+        body = ctx.embeddings.body
+        body["model"] = ctx.request.model      # the name the client asked for
+        return orjson.dumps(body)
 
 
-def error_response(error: GatewayError, headers: dict[str, str]) -> Response:
-    return Response(error.to_bytes(), status_code=error.status, media_type=JSON_TYPE,
-                    headers={**headers, **error.headers})
+CHAT = ApiShape(Operation.CHAT, ClientApi.CHAT, "/v1/chat/completions", ChatCompletions(), bearer_token,
+               parse=parse_chat)
+EMBEDDINGS = ApiShape(Operation.EMBEDDINGS, ClientApi.EMBEDDINGS, "/v1/embeddings", Embeddings(), bearer_token,
+                      parse=parse_embeddings)
 
 
-def _cache_flags(request: Request) -> tuple[bool, bool]:
-    header = request.headers.get("cache-control")
-    if not header:
-        return True, True
-    directives = {d.strip().lower() for d in header.split(",")}
-    return "no-cache" not in directives, "no-store" not in directives
-
-
-def _feature(request: Request, body: dict[str, Any]) -> str | None:
-    feature = request.headers.get("x-gateway-feature")
-    if feature is None:
-        metadata = body.get("metadata")
-        value = metadata.get("feature") if isinstance(metadata, dict) else None
-        feature = value if isinstance(value, str) else None
-    return feature[:128] if feature else None
-
-
-class ClientLeft(Exception):
-    """The client closed its connection while the pipeline worked on its request."""
-
-
-async def _disconnected(request: Request) -> None:
-    # The body is read by now, so the next ASGI message is the disconnect.
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-
-
-async def run_unless_client_leaves(request: Request, work: Coroutine[Any, Any, None]) -> None:
-    """Runs `work` in this task, cancelling it -- and the upstream call inside it -- the
-    moment the client disconnects (then raises ClientLeft). The server does not cancel a
-    handler whose client left, and nothing else reads the connection while a non-streamed
-    answer is awaited, so a watcher task does."""
-    route = asyncio.current_task()
-    assert route is not None
-    working, left = True, False
-
-    async def watch() -> None:
-        nonlocal left
-        await _disconnected(request)
-        if working:
-            left = True
-            route.cancel()
-
-    watcher = asyncio.get_running_loop().create_task(watch())
-    try:
-        await work
-    except asyncio.CancelledError:
-        if not left:
-            raise
-        route.uncancel()                    # our own cancellation, handled here
-        raise ClientLeft from None
-    finally:
-        working = False
-        watcher.cancel()
-
-
-ErrorRenderer = Callable[[GatewayError, dict[str, str]], Response]
-
-
-async def admit(request: Request, runtime: Runtime, ctx: RequestContext,
-                check_body: Callable[[dict[str, Any]], None],
-                translate: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
-                render_error: ErrorRenderer = error_response) -> Response | None:
-    """Reads the body and runs stages 1-6. Returns the response that ends the request when
-    a stage refused it or the client left (the finishers have run), else None.
-
-    Another client API passes `translate` (its body -> the chat body the stages run; it may
-    read what it needs first, e.g. a stored conversation) and `render_error` (errors in its
-    own shape)."""
-    background: set[asyncio.Task[None]] = request.app.state.background
-    try:
-        body = await read_json(request, runtime.settings.max_body_bytes)
-        ctx.feature = _feature(request, body)
-        if translate is not None:
-            body = await translate(body)
-        check_body(body)
-        ctx.request = ChatRequest(body)
-        await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
-    except GatewayError as error:
-        ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
-        ctx.finished_at = time.perf_counter()
-        await finish_detached(ctx, runtime.pipeline, background)
-        return render_error(error, response_headers(ctx))
-    except BaseException as exc:
-        left = isinstance(exc, ClientLeft | ClientDisconnect | asyncio.CancelledError)
-        if left:
-            ctx.outcome = Outcome.CLIENT_CLOSED
-            ctx.http_status = 499
-        else:   # a bug: recorded as the 500 the client gets, never as the client's leaving
-            ctx.fail(Internal("The gateway failed to handle this request."))
-        ctx.finished_at = time.perf_counter()
-        await finish_detached(ctx, runtime.pipeline, background, getattr(ctx.stream, "aclose", None))
-        if isinstance(exc, ClientLeft | ClientDisconnect):
-            return Response(status_code=499)    # nobody is there to read it (not an error to log)
-        raise
-    return None
-
-
-def new_context(request: Request, operation: Operation = Operation.CHAT, api: ClientApi | None = None,
-                api_key: str | None = None) -> RequestContext:
-    read_cache, write_cache = _cache_flags(request)
-    if api is None:
-        api = ClientApi.EMBEDDINGS if operation is Operation.EMBEDDINGS else ClientApi.CHAT
-    return RequestContext(request_id=new_request_id(), client_request_id=client_request_id(request),
-                          request=ChatRequest({}), api_key=api_key or bearer_token(request), operation=operation,
-                          cache_read=read_cache, cache_write=write_cache, api=api)
-
-
-def _overhead_ms(ctx: RequestContext) -> str:
-    assert ctx.finished_at is not None
-    return f"{max(0.0, ctx.finished_at - ctx.started - ctx.upstream_seconds) * 1000:.2f}"
-
+# -- routes ------------------------------------------------------------------------------
 
 @router.post("/v1/chat/completions")
 async def chat_completions(request: Request, runtime: RuntimeDep) -> Response:
-    tracing.begin_request(request.headers)   # the server span; ended by the telemetry stage
-    ctx = new_context(request)
-    background: set[asyncio.Task[None]] = request.app.state.background
-    refused = await admit(request, runtime, ctx, check_chat_body)
-    if refused is not None:
-        return refused
-
-    headers = response_headers(ctx)
-    if ctx.request.stream:
-        return event_stream(ctx, runtime, background, headers)
-    payload = settle_answer(ctx, runtime)
-    await finish_answer(ctx, runtime, background, headers)
-    return Response(payload, media_type=JSON_TYPE, headers=headers)
+    return await exchange.serve(request, runtime, CHAT)
 
 
-def event_stream(ctx: RequestContext, runtime: Runtime, background: set[asyncio.Task[None]],
-                 headers: dict[str, str], renderer: StreamRenderer | None = None,
-                 wrap: Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]] | None = None) -> StreamingResponse:
-    """The routed stream (or a cache hit replayed as one) relayed as server-sent events;
-    `renderer` turns the chat chunks into another client API's events, `wrap` sees them go."""
-    stream = ctx.stream
-    if stream is None:  # a cache hit, answered as the stream it would have been
-        assert ctx.result is not None
-        stream = replayed(replay_chunks(ctx.result.body))
-    events = relay(ctx, stream, runtime.pipeline, background, renderer)
-    return StreamingResponse(wrap(events) if wrap is not None else events, media_type="text/event-stream",
-                             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-def settle_answer(ctx: RequestContext, runtime: Runtime) -> bytes:
-    """A whole answer as the chat completion the client (or a renderer) gets: its usage
-    noted, redacted, and kept for the cache. Cache hits come back as they were stored."""
-    assert ctx.result is not None
-    if ctx.cache_status is CacheStatus.HIT:
-        return ctx.result.to_bytes()
-    ctx.usage = ctx.result.usage
-    with_refusal(ctx.result)
-    runtime.pipeline.guardrails.redact_result(ctx)   # before it is stored: the cache keeps what was sent
-    payload = ctx.completion = ctx.result.to_bytes()  # serialised once, for the client and the cache
-    return payload
-
-
-async def finish_answer(ctx: RequestContext, runtime: Runtime, background: set[asyncio.Task[None]],
-                        headers: dict[str, str]) -> None:
-    """Times the answer (x-gateway-overhead-ms goes into `headers`) and runs stages 7-8."""
-    ctx.finished_at = time.perf_counter()
-    headers["x-gateway-overhead-ms"] = _overhead_ms(ctx)
-    await finish_detached(ctx, runtime.pipeline, background)
-
-
-def with_refusal(result: ChatResult) -> None:
-    """`message.refusal: null` where an upstream left it out: the chat completion schema
-    requires the field. Upstream bytes that carry it are forwarded untouched."""
-    if result.raw is not None and b'"refusal"' in result.raw:
-        return
-    changed = False
-    for choice in result.body.get("choices") or ():
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if isinstance(message, dict) and "refusal" not in message:
-            message["refusal"] = None
-            changed = True
-    if changed:
-        result.replace_body(result.body)
+@router.post("/v1/embeddings")
+async def embeddings(request: Request, runtime: RuntimeDep) -> Response:
+    """The same stages as chat (no cache): key, quota, allowlist, PII in the inputs, the
+    model's deployments with failover, and a usage record."""
+    return await exchange.serve(request, runtime, EMBEDDINGS)
 
 
 @router.get("/v1/models")
@@ -273,20 +130,4 @@ async def retrieve_model(model_id: str, request: Request, runtime: RuntimeDep) -
                     media_type=JSON_TYPE)
 
 
-@router.post("/v1/embeddings")
-async def embeddings(request: Request, runtime: RuntimeDep) -> Response:
-    """The same stages as chat (no cache): key, quota, allowlist, PII in the inputs, the
-    model's deployments with failover, and a usage record."""
-    tracing.begin_request(request.headers, Operation.EMBEDDINGS.value, "/v1/embeddings")
-    ctx = new_context(request, Operation.EMBEDDINGS)
-    refused = await admit(request, runtime, ctx, check_embeddings_body)
-    if refused is not None:
-        return refused
-    assert ctx.embeddings is not None
-    body = ctx.embeddings.body
-    body["model"] = ctx.request.model
-    payload = orjson.dumps(body)
-    ctx.finished_at = time.perf_counter()
-    headers = {**response_headers(ctx), "x-gateway-overhead-ms": _overhead_ms(ctx)}
-    await finish_detached(ctx, runtime.pipeline, request.app.state.background)
-    return Response(payload, media_type=JSON_TYPE, headers=headers)
+__all__ = ["CHAT", "EMBEDDINGS", "chat_completions", "embeddings", "list_models", "retrieve_model", "router"]

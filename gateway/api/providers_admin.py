@@ -1,5 +1,7 @@
 """GET /admin/providers: every deployment's circuit breaker state, its recent error rate
-and its measured latency, so that an operator sees why traffic moved. Admin key only."""
+and its measured latency, so that an operator sees why traffic moved; and, for each vLLM
+pool, every replica's last scraped figures, score and breaker (`pools`). The viewer role or
+the admin key."""
 
 from __future__ import annotations
 
@@ -7,10 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from gateway.api.admin import AdminRuntime
+from gateway.api.admin import ViewerRuntime
 from gateway.routing.breaker import BreakerBoard
 from gateway.routing.latency import LatencyTracker
 from gateway.runtime import Runtime
+from providers.vllm import VLLMProvider
 
 router = APIRouter(prefix="/admin")
 
@@ -37,8 +40,12 @@ def deployment_rows(runtime: Runtime, breakers: BreakerBoard, latency: LatencyTr
 
 
 @router.get("/providers")
-async def list_providers(runtime: AdminRuntime) -> dict[str, Any]:
+async def list_providers(runtime: ViewerRuntime) -> dict[str, Any]:
     breakers = runtime.breakers
     if breakers is None:   # a runtime built without a router (never by open_runtime)
         breakers = BreakerBoard(runtime.catalog.routing.breaker)
-    return {"data": deployment_rows(runtime, breakers, runtime.latency)}
+    return {"data": deployment_rows(runtime, breakers, runtime.latency), "pools": pool_rows(runtime)}
+
+
+def pool_rows(runtime: Runtime) -> list[dict[str, Any]]:
+    return [provider.status() for provider in runtime.providers.values() if isinstance(provider, VLLMProvider)]

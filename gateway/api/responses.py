@@ -1,7 +1,9 @@
 """`POST /v1/responses` (OpenAI's Responses API) and its stored responses
-(`GET`/`DELETE /v1/responses/{id}`), through the same eight stages as chat completions: the
-request is translated to a chat body (gateway/translate/responses.py), run, and the answer
-rendered back as a Response object or the typed Responses stream events.
+(`GET`/`DELETE /v1/responses/{id}`, plain routes). A Response goes through the same request
+path as chat completions (gateway/api/exchange.py), with a shape built per request
+(`ResponseCall`): the request is translated to a chat body (gateway/translate/responses.py),
+run, and the answer rendered back as a Response object or the typed Responses stream events;
+with `store` the final Response is kept before it is sent.
 
 Pass-through: a concrete model whose every deployment is on a provider with
 `responses_api: true` gets the body as it came (PII redacted in its input items), sent to
@@ -12,47 +14,32 @@ stored responses, and is then continued by the upstream."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from gateway.api import exchange
 from gateway.api.body import check_chat_body
 from gateway.api.deps import RuntimeDep, bearer_token
-from gateway.api.openai import (
-    JSON_TYPE,
-    admit,
-    event_stream,
-    finish_answer,
-    new_context,
-    response_headers,
-    settle_answer,
-)
+from gateway.api.errors import JSON_TYPE
+from gateway.api.shape import ApiShape, StreamRenderer
 from gateway.errors import GatewayError, NotFound
-from gateway.pipeline.context import ClientApi, Operation, RequestContext
+from gateway.request import ClientApi, Operation, RequestContext
 from gateway.runtime import Runtime
 from gateway.stores.responses import StoredResponse
-from gateway.telemetry import tracing
 from gateway.tenancy.models import Tenant
 from gateway.translate import responses as translate
-from gateway.translate.base import new_id
+from gateway.translate.base import JSON, new_id
 from gateway.translate.responses_stream import PassThroughEvents, ResponsesStream
-from providers.base import serves_responses
+from providers.base import ChatRequest, serves_responses
 
 router = APIRouter()
 log = logging.getLogger("gateway.api.responses")
 ROUTE = "/v1/responses"
-
-
-@dataclass(slots=True)
-class _Parsed:
-    request: translate.ResponsesRequest | None = None
-    passthrough: bool = False
 
 
 def _passes_through(runtime: Runtime, model: str) -> bool:
@@ -65,89 +52,94 @@ def _redacts_answers(runtime: Runtime, tenant: Tenant) -> bool:
     return policy.responses == "redact" and (tenant.pii_mode or policy.mode) in ("redact", "block")
 
 
-@router.post(ROUTE)
-async def create_response(request: Request, runtime: RuntimeDep) -> Response:
-    tracing.begin_request(request.headers, route=ROUTE)
-    ctx = new_context(request, api=ClientApi.RESPONSES)
-    parsed = _Parsed()
+def _chat(body: JSON) -> ChatRequest:
+    check_chat_body(body)
+    return ChatRequest(body)
 
-    async def to_chat(body: dict[str, Any]) -> dict[str, Any]:
-        spec = parsed.request = translate.ResponsesRequest.parse(body)
+
+class ResponseCall:
+    """One `POST /v1/responses`: the parser (`prepare`), the renderer and the keeper of the
+    ApiShape built for it, with what they share -- the parsed request, the new response's
+    id, whether the body passes through, and the final Response once there is one."""
+
+    media_type = JSON_TYPE
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.spec: translate.ResponsesRequest | None = None
+        self.response_id = new_id("resp_")
+        self.passthrough = False
+        self.rendered: JSON | None = None                            # a whole answer's Response
+        self.events: ResponsesStream | PassThroughEvents | None = None   # a stream's renderer
+        self.kept = False
+
+    def shape(self) -> ApiShape:
+        return ApiShape(Operation.CHAT, ClientApi.RESPONSES, ROUTE, self, bearer_token, prepare=self.prepare,
+                        keep=self.keep)
+
+    # the parser
+
+    async def prepare(self, body: dict[str, Any], ctx: RequestContext) -> ChatRequest:
+        spec = self.spec = translate.ResponsesRequest.parse(body)
+        runtime = self.runtime
         passthrough = _passes_through(runtime, spec.model)
         if spec.previous_response_id is None and not passthrough:
-            return translate.to_chat(body)
+            return _chat(translate.to_chat(body))
         tenant = (await runtime.directory.authenticate(ctx.api_key)).tenant
-        parsed.passthrough = passthrough and not _redacts_answers(runtime, tenant)
-        history: list[dict[str, Any]] = []
+        self.passthrough = passthrough and not _redacts_answers(runtime, tenant)
+        history: list[JSON] = []
         if spec.previous_response_id is not None:
             stored = await runtime.responses.get(tenant.id, spec.previous_response_id)
             if stored is None:
                 raise NotFound(f"Previous response with id '{spec.previous_response_id}' not found.",
                                param="previous_response_id", code="previous_response_not_found")
             history = stored.messages
-        if parsed.passthrough:
+        if self.passthrough:
             ctx.operation = Operation.RESPONSES
-            return dict(body)
-        return translate.to_chat(body, history)
+            return ChatRequest(dict(body))
+        return _chat(translate.to_chat(body, history))
 
-    def check_body(body: dict[str, Any]) -> None:
-        if not parsed.passthrough:
-            check_chat_body(body)
+    # the renderer
 
-    background: set[asyncio.Task[None]] = request.app.state.background
-    refused = await admit(request, runtime, ctx, check_body, to_chat)
-    if refused is not None:
-        return refused
-    assert parsed.request is not None
-    spec, response_id = parsed.request, new_id("resp_")
-    headers = response_headers(ctx)
-    if parsed.passthrough:
-        return await _passed_through(ctx, runtime, background, headers, spec.store)
-    if ctx.request.stream:
-        renderer = ResponsesStream(spec, response_id)
-        return event_stream(ctx, runtime, background, headers, renderer,
-                            _storing(runtime, ctx, renderer) if spec.store else None)
-    settle_answer(ctx, runtime)
-    assert ctx.result is not None
-    body = translate.render(ctx.result.body, ctx.usage or ctx.result.usage, spec, response_id)
-    if spec.store:
-        await _store(runtime, ctx, body)
-    await finish_answer(ctx, runtime, background, headers)
-    return Response(orjson.dumps(body), media_type=JSON_TYPE, headers=headers)
+    def result(self, ctx: RequestContext) -> bytes:
+        result = ctx.result
+        assert result is not None and self.spec is not None
+        if self.passthrough:
+            self.rendered = result.body
+            return result.to_bytes()
+        self.rendered = translate.render(result.body, ctx.usage or result.usage, self.spec, self.response_id)
+        return orjson.dumps(self.rendered)
 
+    def stream(self, ctx: RequestContext) -> StreamRenderer:
+        assert self.spec is not None
+        events = self.events = PassThroughEvents() if self.passthrough else ResponsesStream(self.spec,
+                                                                                          self.response_id)
+        return events
 
-async def _passed_through(ctx: RequestContext, runtime: Runtime, background: set[asyncio.Task[None]],
-                          headers: dict[str, str], store: bool) -> Response:
-    if ctx.request.stream:
-        renderer = PassThroughEvents()
-        return event_stream(ctx, runtime, background, headers, renderer,
-                            _storing(runtime, ctx, renderer) if store else None)
-    payload = settle_answer(ctx, runtime)
-    assert ctx.result is not None
-    if store:
-        await _store(runtime, ctx, ctx.result.body)
-    await finish_answer(ctx, runtime, background, headers)
-    return Response(payload, media_type=JSON_TYPE, headers=headers)
+    def error(self, error: GatewayError) -> bytes:
+        return error.to_bytes()
+
+    def status(self, error: GatewayError) -> int:
+        return error.status
+
+    # the keeper: with `store`, the final Response is stored before it goes out (a client
+    # that continues from it at once must find it); a failed one is not
+
+    def keep(self, ctx: RequestContext) -> Awaitable[None] | None:
+        if self.kept or self.spec is None or not self.spec.store:
+            return None
+        response = self.rendered if self.events is None else self.events.response
+        if response is None:
+            return None
+        self.kept = True
+        if response.get("status") == "failed":
+            return None
+        return _store(self.runtime, ctx, response)
 
 
-def _storing(runtime: Runtime, ctx: RequestContext, renderer: ResponsesStream | PassThroughEvents,
-             ) -> Callable[[AsyncIterator[bytes]], AsyncIterator[bytes]]:
-    """Relays the events, storing the final Response before the event that carries it goes
-    out: a client that continues from it at once must find it."""
-
-    async def relay(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        stored = False
-        try:
-            async for event in events:
-                if not stored and renderer.response is not None:
-                    stored = True
-                    if renderer.response.get("status") != "failed":
-                        await _store(runtime, ctx, renderer.response)
-                yield event
-        finally:
-            await events.aclose()   # type: ignore[attr-defined]
-
-    return relay
+@router.post(ROUTE)
+async def create_response(request: Request, runtime: RuntimeDep) -> Response:
+    return await exchange.serve(request, runtime, ResponseCall(runtime).shape())
 
 
 def _conversation(ctx: RequestContext, response: dict[str, Any]) -> list[dict[str, Any]]:
@@ -183,3 +175,6 @@ async def delete_response(response_id: str, request: Request, runtime: RuntimeDe
     if not await runtime.responses.delete(tenant, response_id):
         raise NotFound(f"Response with id '{response_id}' not found.", param="response_id", code="not_found")
     return Response(orjson.dumps({"id": response_id, "object": "response", "deleted": True}), media_type=JSON_TYPE)
+
+
+__all__ = ["ResponseCall", "create_response", "delete_response", "get_response", "router"]

@@ -1,23 +1,25 @@
-"""Relaying a routed stream to the client as server-sent events, chunk by chunk as they
-arrive. When the stream ends -- completed, failed upstream, or abandoned by the client --
-the pipeline's finishers run once, with the usage produced so far."""
+"""Relaying a routed stream to the client, chunk by chunk as they arrive, in the events of
+the client's API shape (a StreamRenderer). Answer redaction, usage (reported, or estimated
+from what was produced), time to first token and the mapping of a mid-stream provider
+failure to the client's error (gateway/errors.py) happen here, once for every shape. When
+the stream ends -- completed, failed upstream, or abandoned by the client -- the pipeline's
+finishers run once, with the usage produced so far."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 
 import orjson
 
+from gateway.api.shape import StreamRenderer
 from gateway.cache.replay import StreamAssembler
 from gateway.cache.storable import requested_choices
-from gateway.errors import UpstreamError, UpstreamTimeout
+from gateway.errors import client_error
 from gateway.pipeline import Pipeline
-from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
-from gateway.translate.base import StreamRenderer
+from gateway.request import CacheStatus, Outcome, RequestContext
 from providers.base import ChatChunk, ProviderError, Usage
-from providers.sse import DONE_EVENT, encode_event
 from providers.tokens import estimate_prompt_tokens, tokens_for_chars
 
 
@@ -44,10 +46,7 @@ def replayed(chunks: Iterable[dict]) -> AsyncIterator[ChatChunk]:  # type: ignor
 
 
 async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline: Pipeline,
-                background: set[asyncio.Task[None]], renderer: StreamRenderer | None = None) -> AsyncIterator[bytes]:
-    """Chat chunks out as chat-completion events, or, with a `renderer`, as another client
-    API's events (gateway/translate/): the renderer sees every chunk, the usage trailer too."""
-    include_usage = ctx.request.wants_stream_usage
+                background: set[asyncio.Task[None]], render: StreamRenderer) -> AsyncGenerator[bytes, None]:
     storing = ctx.cache_key is not None and ctx.cache_write and ctx.cache_status is not CacheStatus.HIT
     assembler = StreamAssembler(requested_choices(ctx.request.body)) if storing else None
     redactor = pipeline.guardrails.stream_redactor(ctx)
@@ -71,32 +70,24 @@ async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline:
             for out in (chunk,) if redactor is None else [ChatChunk(data=d) for d in redactor.chunk(chunk.data)]:
                 if assembler is not None:
                     assembler.add(out.data)
-                if renderer is not None:
-                    for event in renderer.chunk(out.data):
-                        yield event
-                    continue
-                if out.is_usage_only and not include_usage:
-                    continue    # injected by the gateway to charge real usage; the client did not ask
-                yield encode_event(out.to_bytes())
+                event = render.chunk(out)
+                if event is not None:
+                    yield event
         for data in redactor.end() if redactor is not None else ():   # held by a choice that never finished
             if assembler is not None:
                 assembler.add(data)
-            if renderer is not None:
-                for event in renderer.chunk(data):
-                    yield event
-            else:
-                yield encode_event(orjson.dumps(data))
-        for event in renderer.end() if renderer is not None else (DONE_EVENT,):
-            yield event
+            event = render.chunk(ChatChunk(data=data))
+            if event is not None:
+                yield event
+        yield render.end()
         if assembler is not None and assembler.complete:
             ctx.completion = orjson.dumps(assembler.completion())
     except ProviderError as exc:
-        # After the first byte there is no fallback: end the client's stream with an error
-        # event the OpenAI SDK raises as an APIError, never a hang.
-        error = UpstreamTimeout(exc.message) if exc.status == 504 else UpstreamError(exc.message)
+        # After the first byte there is no fallback: end the client's stream with the shape's
+        # error event (the OpenAI SDK raises it as an APIError), never a hang.
+        error = client_error(exc)
         ctx.fail(error)
-        for event in renderer.error(error) if renderer is not None else (encode_event(error.to_bytes()),):
-            yield event
+        yield render.error(error)
     except (asyncio.CancelledError, GeneratorExit):
         ctx.outcome = Outcome.CLIENT_CLOSED
         ctx.http_status = 499

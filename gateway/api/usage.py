@@ -1,4 +1,4 @@
-"""GET /admin/usage: the usage report of `llm-gateway usage` over HTTP, admin key only.
+"""GET /admin/usage: the usage report of `llm-gateway usage` over HTTP (the viewer role or the admin key).
 
     GET /admin/usage?since=30d&group_by=tenant,feature,day&format=csv
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from gateway.api.admin import AdminRuntime
+from gateway.api.admin import ViewerRuntime
 from gateway.errors import InvalidRequest, NotFound
 from gateway.usage.formatting import FORMATS, render
 from gateway.usage.reports import ReportError, UnknownTenant, UsageQuery, parse_group_by, parse_time, run_report
@@ -25,7 +25,7 @@ _MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "t
 
 
 @router.get("/usage")
-async def usage_report(runtime: AdminRuntime, tenant: str | None = None, feature: str | None = None,
+async def usage_report(runtime: ViewerRuntime, tenant: str | None = None, feature: str | None = None,
                        model: str | None = None, since: str = "7d", until: str | None = None,
                        group_by: str | None = None, format: str = "json") -> Response:
     if format not in FORMATS:

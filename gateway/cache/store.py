@@ -12,7 +12,8 @@ from typing import TypeVar
 
 from redis.exceptions import RedisError
 
-from gateway.redis_client import ClientOptions, HotPathClient, hot_path_client
+from gateway.cache.keys import glob_escape, key_prefix
+from gateway.redis_client import Client, ClientOptions, HotPathClient, hot_path_client
 
 _PREFIX = "gw:cache:v1:"
 T = TypeVar("T")
@@ -27,22 +28,30 @@ class CacheStore(ABC):
     @abstractmethod
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
 
+    @abstractmethod
+    async def clear(self, scope: str, model: str | None = None) -> int:
+        """Drops every entry of `scope` (of `model` only, when given); returns how many."""
+
     async def close(self) -> None:
         """Releases what the store holds open (nothing, unless it owns a connection pool)."""
 
 
 class MemoryCacheStore(CacheStore):
-    def __init__(self, max_entries: int = 10_000, max_entry_bytes: int = 1024 * 1024) -> None:
+    """A bounded LRU with per-entry TTL; `clock` (seconds, monotonic) is the tests' seam."""
+
+    def __init__(self, max_entries: int = 10_000, max_entry_bytes: int = 1024 * 1024, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max_entries = max_entries
         self._max_entry_bytes = max_entry_bytes
+        self._clock = clock
 
     async def get(self, key: str) -> bytes | None:
         found = self._entries.get(key)
         if found is None:
             return None
         expires, value = found
-        if expires <= time.monotonic():
+        if expires <= self._clock():
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
@@ -51,10 +60,17 @@ class MemoryCacheStore(CacheStore):
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         if len(value) > self._max_entry_bytes:
             return
-        self._entries[key] = (time.monotonic() + ttl_seconds, value)
+        self._entries[key] = (self._clock() + ttl_seconds, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+    async def clear(self, scope: str, model: str | None = None) -> int:
+        prefix = key_prefix(scope, model)
+        doomed = [key for key in self._entries if key.startswith(prefix)]
+        for key in doomed:
+            del self._entries[key]
+        return len(doomed)
 
 
 def cache_client(url: str, cluster: bool = False) -> HotPathClient:
@@ -71,8 +87,10 @@ class RedisCacheStore(CacheStore):
     the others miss at once meanwhile, so an outage costs no request a timeout but that one."""
 
     def __init__(self, redis: HotPathClient, max_entry_bytes: int = 1024 * 1024, *, owns_client: bool = False,
-                 recheck_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 recheck_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic,
+                 admin: Client | None = None) -> None:
         self._redis = redis
+        self._admin = admin         # a redis-py client for `clear` (SCAN); the hot-path one has none
         self._max_entry_bytes = max_entry_bytes
         self._owns_client = owns_client
         self._recheck = recheck_seconds
@@ -81,8 +99,9 @@ class RedisCacheStore(CacheStore):
         self._next_try = 0.0
 
     @classmethod
-    def from_url(cls, url: str, max_entry_bytes: int = 1024 * 1024, cluster: bool = False) -> RedisCacheStore:
-        return cls(cache_client(url, cluster), max_entry_bytes, owns_client=True)
+    def from_url(cls, url: str, max_entry_bytes: int = 1024 * 1024, cluster: bool = False,
+                 admin: Client | None = None) -> RedisCacheStore:
+        return cls(cache_client(url, cluster), max_entry_bytes, owns_client=True, admin=admin)
 
     @property
     def available(self) -> bool:
@@ -97,6 +116,17 @@ class RedisCacheStore(CacheStore):
         if len(value) > self._max_entry_bytes:
             return
         await self._call(lambda: self._redis.set(_PREFIX + key, value, ex=ttl_seconds))
+
+    async def clear(self, scope: str, model: str | None = None) -> int:
+        """SCANs for the scope's keys (the cache's keys carry no hash tag: they spread over a
+        cluster, and a cluster client scans every primary) and unlinks them one by one."""
+        if self._admin is None:
+            raise RuntimeError("clearing the cache needs a redis-py client")
+        removed = 0
+        async for key in self._admin.scan_iter(match=glob_escape(_PREFIX + key_prefix(scope, model)) + "*",
+                                               count=1000):
+            removed += int(await self._admin.unlink(key))
+        return removed
 
     async def close(self) -> None:
         if self._owns_client:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import config_cmd, serve_command, tenants, usage
+from gateway.cli import cache_cmd, config_cmd, serve_command, tenants, usage, usage_drain
 from gateway.db import DatabaseMissing
 
 
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.register(commands)
     tenants.register(commands)
     usage.register(commands)
+    cache_cmd.register(commands)
+    usage_drain.register(commands)
     return parser
 
 

@@ -19,8 +19,9 @@ from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.catalog import CatalogError, load_catalog
+from gateway.cli.drain_process import DrainProcess
 from gateway.runtime import open_runtime
-from gateway.settings import Settings
+from gateway.settings import Settings, UsageDrain
 from gateway.telemetry.logging import configure as configure_logging
 from gateway.telemetry.logging import lifecycle_log
 from gateway.telemetry.multiprocess import ENV as METRICS_DIR_ENV
@@ -31,6 +32,8 @@ from gateway.tenancy.admin_key import WeakAdminKey, check_admin_key_strength
 def run_serve(args: argparse.Namespace) -> int:
     if args.config is not None:
         os.environ["GATEWAY_CONFIG"] = str(args.config)
+    if args.no_drain:
+        os.environ["GATEWAY_USAGE_DRAIN"] = UsageDrain.OFF.value   # workers read it too
     settings = Settings()
     configure_logging(settings.log_level)
     try:
@@ -40,13 +43,19 @@ def run_serve(args: argparse.Namespace) -> int:
     except (CatalogError, WeakAdminKey) as exc:
         print(exc, flush=True)
         return 2
+    admin_only = bool(getattr(args, "admin_only", False))
+    if admin_only and (args.workers > 1 or args.admin_port is not None):
+        print("--admin-only serves the console and the admin API on --port in one process: "
+              "drop --workers and --admin-port", flush=True)
+        return 2
     if args.workers > 1:
         return serve_workers(settings, args)
+    main = serve(settings, args.host, args.port, args.admin_port, admin_only=admin_only)
     try:
         import uvloop
-        uvloop.run(serve(settings, args.host, args.port, args.admin_port))
+        uvloop.run(main)
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        asyncio.run(serve(settings, args.host, args.port, args.admin_port))
+        asyncio.run(main)
     return 0
 
 
@@ -64,10 +73,31 @@ def _server(app: Any, host: str, port: int, grace: float) -> uvicorn.Server:
     return _Server(config)
 
 
-async def serve(settings: Settings, host: str, port: int, admin_port: int | None) -> None:
-    runtime = await open_runtime(settings)
+def start_drain(settings: Settings) -> DrainProcess | None:
+    """The usage drain beside the server, unless there is nothing to drain (no Redis: the
+    in-process queue is drained in process) or the operator runs it elsewhere."""
+    if settings.redis_url is None or settings.usage_drain is not UsageDrain.PROCESS:
+        if settings.redis_url is not None and settings.usage_drain is UsageDrain.OFF:
+            lifecycle_log.info("usage drain not started here (--no-drain): `llm-gateway usage-drain` must run "
+                               "elsewhere")
+        return None
+    drain = DrainProcess()
+    drain.start()
+    return drain
+
+
+async def serve(settings: Settings, host: str, port: int, admin_port: int | None, *,
+                admin_only: bool = False) -> None:
+    """`admin_only`: the admin deployment, one app with the console and the admin API and no
+    public routes; it never migrates (the API deployment's `llm-gateway migrate` does) and
+    drains no usage (it produces none: the API deployment's drains do)."""
+    runtime = await open_runtime(settings, migrate_database=not admin_only)
+    drain: DrainProcess | None = None
     try:
-        public = create_app(settings, admin_api=admin_port is None)
+        if not admin_only:
+            drain = start_drain(settings)
+        public = (create_app(settings, public=False) if admin_only
+                  else create_app(settings, admin_api=admin_port is None))
         public.state.runtime = runtime
         grace = settings.shutdown_grace_seconds
         servers = [_server(public, host, port, grace)]
@@ -90,12 +120,17 @@ async def serve(settings: Settings, host: str, port: int, admin_port: int | None
                 if any(s.should_exit for s in servers):
                     return
                 await asyncio.sleep(0.01)
+            if admin_only:
+                print(f"llm-gateway admin console on http://{host}:{port}/admin/ui/ (admin only)", flush=True)
+                return
             print(f"llm-gateway listening on http://{host}:{port}"
                   + (f" (admin on http://{host}:{admin_port})" if admin_port else ""), flush=True)
 
         await asyncio.gather(announce(), *(s.serve() for s in servers))
     finally:
-        await runtime.close()
+        await runtime.close()   # the last records are appended (or handed over) first
+        if drain is not None:
+            await asyncio.to_thread(drain.stop, settings.shutdown_grace_seconds)
 
 
 # -- several workers --------------------------------------------------------------------
@@ -122,7 +157,12 @@ def serve_workers(settings: Settings, args: argparse.Namespace) -> int:
         sock = config.bind_socket()
         print(f"llm-gateway listening on http://{args.host}:{args.port} with {args.workers} workers"
               + (f" (admin on http://{args.host}:{args.admin_port})" if args.admin_port else ""), flush=True)
-        MetricsSupervisor(config, sockets=[sock]).run()
+        drain = start_drain(settings)
+        try:
+            MetricsSupervisor(config, sockets=[sock]).run()
+        finally:
+            if drain is not None:
+                drain.stop(settings.shutdown_grace_seconds)
     return 0
 
 

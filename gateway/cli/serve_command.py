@@ -19,6 +19,12 @@ def register(commands: Any) -> None:
                        help="serve /admin and /metrics on this port only (not on --port)")
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes (default 1); with several and no Redis, limits and cache are per worker")
+    serve.add_argument("--admin-only", action="store_true",
+                       help="the admin deployment: the console (/admin/ui/) and the admin API on --port, "
+                            "no public routes, never runs migrations")
+    serve.add_argument("--no-drain", action="store_true",
+                       help="with Redis: do not start the usage drain beside the server (run "
+                            "`llm-gateway usage-drain` elsewhere, or records wait in Redis)")
     serve.set_defaults(run=_run)
 
 

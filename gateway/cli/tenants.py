@@ -115,7 +115,7 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{limit.replace('_', '-')}", dest=limit, type=_limit,
                             help=f"override the tier's {limit}: a number, '{_UNLIMITED}', or '{_TIER}' (drop it)")
     parser.add_argument("--pii-mode", help="redact, block, monitor, off, or default (the catalog's)")
-    parser.add_argument("--cache-mode", help="exact, off, or default (the catalog's)")
+    parser.add_argument("--cache-mode", help="exact, semantic, off, or default (the catalog's)")
 
 
 def _limit(text: str) -> float | int | str:
@@ -148,11 +148,16 @@ class _Cli:
         self.engine = engine
         self.settings = settings
         self.request_id = f"cli_{uuid.uuid4().hex}"
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):       # no passwd entry (a container's random uid)
-            user = "unknown"
-        self.actor = f"cli:{user}"[:64]
+        self.actor = cli_actor()
+
+
+def cli_actor() -> str:
+    """Who a CLI change is recorded as: the operating-system user, `cli:<user>`."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):       # no passwd entry (a container's random uid)
+        user = "unknown"
+    return f"cli:{user}"[:64]
 
 
 Command = Callable[[_Cli, argparse.Namespace], Awaitable[int]]

@@ -1,11 +1,13 @@
 """The built-in PII patterns: US Social Security numbers, payment card numbers, US
 phone numbers and email addresses, with the checks a regular expression cannot make
-(Luhn, issuer, the keyword that names a bare number).
+(Luhn, issuer and length, the name or keyword that names a bare number).
 
 Every digit pattern anchors on token boundaries: a digit that continues a longer
 number (directly, or through ``-`` or ``.``) never starts or ends a match, so order
-ids, part numbers, ZIP+4 codes and ISBNs are not taken apart. Nine or ten bare digits
-count only when a keyword in the same sentence names them ("SSN", "phone", ...).
+ids, part numbers, ZIP+4 codes and ISBNs are not taken apart; a cue glued to a number
+("no.123-45-6789", "Tel.2125550199") is no such continuation. Nine or ten bare digits
+count only when named: by the key or the table column of the field they fill
+(fields.py), else by a keyword in the same sentence ("SSN", "SS No.", "cb", ...).
 
 Speed: the three digit patterns run as one alternation, and only inside runs of at
 least nine digits found by one cheap scan; the email pattern runs only from an "@".
@@ -16,12 +18,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
+from typing import Literal
+
+from gateway.guardrails.fields import ID, Carry, Layout, field_closes, key_kinds
 
 Span = tuple[int, int]
 DIGIT_TYPES = ("ssn", "credit_card", "phone_us")
 
 # No letter, digit or underscore touches a match, directly or through - or .
-_LEFT = r"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_][-.])"
+# (a letter then "." is checked after the match: only a cue word may be glued on).
+_LEFT = r"(?<![A-Za-z0-9_])(?<![0-9_][-.]|[A-Za-z]-)"
 _RIGHT = r"(?![A-Za-z0-9_])(?![-.][A-Za-z0-9_])"
 
 # SSN: no 000/666/9xx area, no 00 group, no 0000 serial.
@@ -38,11 +44,26 @@ _SSN = (
 _CARD_GROUPS = (
     r"\d{{4}}{s}\d{{4}}{s}\d{{4}}{s}(?:\d{{4}}(?:{s}\d{{1,3}}(?![\d/]))?|\d{{1,3}})|\d{{4}}{s}\d{{6}}{s}\d{{4,5}}"
 )
-_CARD_DASHED, _CARD_SPACED = _CARD_GROUPS.format(s="-"), _CARD_GROUPS.format(s=r"\x20")
-_CARD = rf"\d{{13,19}}|(?:{_CARD_DASHED})|(?<!\d\x20)(?:{_CARD_SPACED})(?!\x20\d{{1,6}}(?![\d/]))"
-# Visa, Mastercard (2- and 5-series), Amex, Diners, JCB, Discover, UnionPay, Maestro.
-# ISBN-13s (978/979) and the 1/7/8/9-led numbers of other schemes fall out.
-_CARD_LEADING_DIGITS = frozenset("23456")
+# Dashes or dots: the first separator is matched, the others repeat it.
+_CARD_MARKED = (
+    r"\d{4}(?P<card_sep>[-.])\d{4}(?P=card_sep)\d{4}(?P=card_sep)(?:\d{4}(?:(?P=card_sep)\d{1,3}(?![\d/]))?|\d{1,3})"
+    r"|\d{4}(?P<amex_sep>[-.])\d{6}(?P=amex_sep)\d{4,5}"
+)
+_CARD_SPACED = _CARD_GROUPS.format(s=r"\x20")
+_CARD = rf"\d{{13,19}}|(?:{_CARD_MARKED})|(?<!\d\x20)(?:{_CARD_SPACED})(?!\x20\d{{1,6}}(?![\d/]))"
+# Issuer prefixes and the lengths they issue: Visa, Mastercard (2- and 5-series), Amex,
+# Diners, JCB, Discover, UnionPay, Maestro. ISBN-13s (978/979), IMEIs (15 digits, 35/86
+# ...) and the 1/7/8/9-led numbers of other schemes fall out.
+_CARD_ISSUERS = re.compile(
+    r"4(?:\d{12}|\d{15}|\d{18})"
+    r"|3[47]\d{13}"
+    r"|(?:5[1-5]\d\d|222[1-9]|22[3-9]\d|2[3-6]\d\d|27[01]\d|2720)\d{12}"
+    r"|3(?:0[0-59]|[689]\d)\d{11,16}"
+    r"|35(?:2[89]|[3-8]\d)\d{12,15}"
+    r"|(?:6011|64[4-9]\d|65\d\d|62\d\d)\d{12,15}"
+    r"|(?:50|5[6-8]|6\d)\d{10,17}",
+    re.ASCII,
+)
 
 # NANP: the area code and the exchange do not start with 0 or 1.
 _NPA = _NXX = r"[2-9]\d{2}"
@@ -59,10 +80,13 @@ _PHONE = (
 _BODIES = {"ssn": _SSN, "credit_card": _CARD, "phone_us": _PHONE}
 
 _KEYWORDS = {
-    "ssn": re.compile(r"\b(?:ssn|ss\s?\#|social|soc\.?\s?sec|tax(?:payer)?\s+id)", re.ASCII | re.IGNORECASE),
+    "ssn": re.compile(
+        r"\b(?:ssn|ss\s?\#|ss\.?\s?(?:no|num|nbr)\b|s\.s\.n\b|social|soc\.?\s?sec|tax(?:payer)?\s+id)",
+        re.ASCII | re.IGNORECASE,
+    ),
     "phone_us": re.compile(
         r"\b(?:phone|tel|mobile|cell|call|text|sms|fax|whatsapp|contact|dial|reach|voicemail|hotline"
-        r"|(?:my|your|his|her|their|our)\s+number)",
+        r"|cb\b|ph\b|mob\b|(?:my|your|his|her|their|our)\s+number)",
         re.ASCII | re.IGNORECASE,
     ),
 }
@@ -75,10 +99,23 @@ CONTEXT_WINDOW = 48
 # "Order 5552345678 shipped; call us if it is late."
 _ID_NOUNS = re.compile(
     r"\b(?:order|invoice|ticket|case|account|acct|tracking|ref|reference|id|confirmation|transaction"
-    r"|txn|receipt|booking|reservation|policy|claim|member|routing|serial|part|sku|batch|isbn|item)\b",
+    r"|txn|receipt|booking|reservation|policy|claim|member|routing|serial|part|sku|batch|isbn|item"
+    r"|mrn|npi|imei|employee|emp)\b",
     re.ASCII | re.IGNORECASE,
 )
+# Words a number may be glued to with a ".": "no.123-45-6789", "Tel.2125550199".
+_GLUED_CUES = frozenset({"no", "nr", "num", "nbr", "tel", "ph", "ssn", "sec", "cb", "mob", "cell", "card", "fax"})
+_WORD_REVERSED = re.compile(r"[A-Za-z]{1,8}(?![A-Za-z0-9_])")
+# An identifier's name right before an unbroken number: "Txn 4000...", "order no. ...".
+_ID_BEFORE_REVERSED = re.compile(
+    r"[\x20\t]*[:#=]?[\x20\t]*(?:\.?(?:on|mun|rbn|rebmun|di|\#)[\x20\t_]*)?"
+    r"(?:nxt|noitcasnart|redro|eciovni|gnikcart|iemi|laires|tnuocca|tcca|fer|ecnerefer|noitamrifnoc|tpiecer"
+    r"|gnikoob|kcart)(?![A-Za-z])",
+    re.IGNORECASE,
+)
 _SENTENCE_BREAK = re.compile(r"[?!]\s|\.\s+(?=[A-Z])|\n\s*\n")
+# Not the "." of an abbreviation a cue is written with: "Soc. Sec. No.", "S.S.N.", "Tel."
+_ABBREVIATION = re.compile(r"(?<![A-Za-z])(?:[A-Za-z]|[Nn]o|[Nn]r|[Pp]h|[Ss]oc|[Ss]ec|[Tt]el)\Z")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9_])[0-9]+")  # not the digits of "David1992"
 
 # Runs that can hold a digit match: nine or more digits (every SSN, card and phone has
@@ -131,43 +168,44 @@ def digit_pattern(types: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"(?=[0-9(+]){_LEFT}(?:{alternatives}){_RIGHT}", re.ASCII)
 
 
+# Luhn: every second digit from the right is doubled (and 9 taken off past 9).
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    doubled = digits[-2::-2].translate(_DOUBLED)
+    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
 
 
-def scan_digits(pattern: re.Pattern[str], text: str) -> Iterator[tuple[str, int, int]]:
+def scan_digits(pattern: re.Pattern[str], text: str, carry: Carry | None = None) -> Iterator[tuple[str, int, int]]:
+    """(type, start, end) of each digit match; `carry`: the structure open at text[0]."""
+    layout = Layout(text, carry)
+    search = pattern.search
     for region_start, region_end in _digit_regions(text):
         position = region_start
-        while (match := pattern.search(text, position, region_end)) is not None:
+        while (match := search(text, position, region_end)) is not None:
             kind = match.lastgroup
             assert kind is not None
-            if _accepted(kind, match, text):
-                yield kind, match.start(), match.end()
-                position = match.end()
+            if _accepted(kind, match, text, layout, True):
+                start, position = match.span()
+                yield kind, start, position
             else:  # a rejected candidate must not hide a match that starts inside it
                 position = match.start() + 1
 
 
-def undecided_bare(pattern: re.Pattern[str], text: str, pos: int) -> int | None:
-    """Start of the first bare number from `pos` whose keyword may still follow."""
+def undecided_bare(pattern: re.Pattern[str], text: str, pos: int, carry: Carry | None = None) -> int | None:
+    """Start of the first number from `pos` whose verdict depends on text still to
+    come (a bare number whose keyword may follow, a field not closed yet)."""
     if not has_digit_run(text, pos):
         return None
+    layout = Layout(text, carry)
     while (match := pattern.search(text, pos)) is not None:
         kind = match.lastgroup
         assert kind is not None
-        if kind in _BARE_GROUPS and match.group(_BARE_GROUPS[kind]) is not None:
-            named = _named_by_context(kind, text, *match.span())
-            if named is None:
-                return match.start()
-            pos = match.end() if named else match.start() + 1
-        else:
-            pos = match.end() if _accepted(kind, match, text) else match.start() + 1
+        verdict = _accepted(kind, match, text, layout, final=False)
+        if verdict is None:
+            return match.start()
+        pos = match.end() if verdict else match.start() + 1
     return None
 
 
@@ -176,12 +214,58 @@ def has_digit_run(text: str, pos: int = 0) -> bool:
     return _DIGIT_RUN.search(text, pos) is not None
 
 
-def _accepted(kind: str, match: re.Match[str], text: str) -> bool:
+def _accepted(kind: str, match: re.Match[str], text: str, layout: Layout, final: bool) -> bool | None:
+    start, end = match.span()
+    if start >= 2 and text[start - 1] == "." and text[start - 2].isalpha() and not _glued_cue(text, start - 1):
+        return False
     if kind == "credit_card":
-        digits = match.group().replace(" ", "").replace("-", "")
-        return digits[0] in _CARD_LEADING_DIGITS and luhn_valid(digits)
-    bare = match.group(_BARE_GROUPS[kind]) is not None
-    return not bare or bool(_named_by_context(kind, text, *match.span()))
+        value = match.group()
+        digits = value.replace(" ", "").replace("-", "").replace(".", "")
+        if _CARD_ISSUERS.fullmatch(digits) is None or not luhn_valid(digits):
+            return False
+        if value.isdigit():  # unbroken: an identifier's field or name says it is no card
+            verdict = _field_verdict(kind, text, start, end, layout, final)
+            if verdict != "prose":
+                return None if verdict == "open" else verdict == "yes"
+            if _ID_BEFORE_REVERSED.match(text[max(0, start - 32) : start][::-1]) is not None:
+                return False
+        return True
+    if match.group(_BARE_GROUPS[kind]) is None:
+        return True
+    verdict = _field_verdict(kind, text, start, end, layout, final)
+    if verdict == "prose":
+        return _named_by_context(kind, text, start, end)
+    return None if verdict == "open" else verdict == "yes"
+
+
+def _field_verdict(
+    kind: str, text: str, start: int, end: int, layout: Layout, final: bool
+) -> Literal["yes", "no", "prose", "open"]:
+    """Whether the field the number fills names `kind`: "yes" or "no" when its key
+    or column decides, "prose" when neither does, "open" while the field may still
+    continue (only when `final` is False: more text is coming)."""
+    kinds = key_kinds(text, start)
+    if kinds is not None:
+        if kind in kinds:
+            return "yes"
+        closes = field_closes(text, end, final)
+        if closes is None:
+            return "open"
+        if closes and (kind != "credit_card" or ID in kinds):
+            return "no"
+    column = layout.column(start, end, final)
+    if column is None:
+        return "open"
+    if column is False:
+        return "prose"
+    if kind == "credit_card":
+        return "no" if ID in column else "prose"
+    return "yes" if kind in column else "no"
+
+
+def _glued_cue(text: str, dot: int) -> bool:
+    word = _WORD_REVERSED.match(text[max(0, dot - 9) : dot][::-1])
+    return word is not None and word.group()[::-1].lower() in _GLUED_CUES
 
 
 def scan_email(text: str) -> Iterator[Span]:
@@ -209,28 +293,40 @@ def _named_by_context(kind: str, text: str, start: int, end: int) -> bool | None
     for number in _NUMBER.finditer(text, before, start):
         before = number.end()
     for sentence_break in _SENTENCE_BREAK.finditer(text, before, start):
-        before = sentence_break.end()
+        if not _abbreviated(text, sentence_break.start()):
+            before = sentence_break.end()
     if keywords.search(text, before, start) is not None:
         return True
     if _ID_NOUNS.search(text, before, start) is not None:
         return False
     after = min(len(text), end + CONTEXT_WINDOW)
     closed = after - end == CONTEXT_WINDOW
-    for stop in (_NUMBER.search(text, end, after), _SENTENCE_BREAK.search(text, end, after)):
-        if stop is not None and stop.start() < after:
-            after, closed = stop.start(), True
+    sentence_end = next(
+        (b.start() for b in _SENTENCE_BREAK.finditer(text, end, after) if not _abbreviated(text, b.start())), None
+    )
+    next_number = _NUMBER.search(text, end, after)
+    for stop in (next_number.start() if next_number else None, sentence_end):
+        if stop is not None and stop < after:
+            after, closed = stop, True
     if keywords.search(text, end, after) is not None:
         return True
     return False if closed else None
 
 
+def _abbreviated(text: str, dot: int) -> bool:
+    return text[dot] == "." and _ABBREVIATION.search(text, max(0, dot - 4), dot) is not None
+
+
 def _digit_regions(text: str) -> Iterator[Span]:
     """Merged windows around each digit run that could hold a match."""
     region_start = region_end = -1
+    length, extension = len(text), _EXTENSION_AHEAD.match
     for run in _DIGIT_RUN.finditer(text):
-        start = max(0, run.start() - _RUN_BEFORE)
-        after = _EXTENSION_ROOM if _EXTENSION_AHEAD.match(text, run.end()) else _RUN_AFTER
-        end = min(len(text), run.end() + after)
+        start, end = run.span()
+        start = start - _RUN_BEFORE if start > _RUN_BEFORE else 0
+        end += _EXTENSION_ROOM if extension(text, end) else _RUN_AFTER
+        if end > length:
+            end = length
         if start <= region_end:
             region_end = max(region_end, end)
             continue

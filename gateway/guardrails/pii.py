@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.guardrails import detectors
 from gateway.guardrails.detectors import CONTEXT_WINDOW, luhn_valid
+from gateway.guardrails.fields import Carry, Layout
 from gateway.guardrails.pattern_shape import pattern_shape
 
-__all__ = ["CUSTOM_MAX_MATCH_LEN", "PII_TYPES", "Finding", "PiiDetector", "luhn_valid"]
+__all__ = ["CUSTOM_MAX_MATCH_LEN", "PII_TYPES", "Carry", "Finding", "PiiDetector", "luhn_valid"]
 
 PII_TYPES = ("ssn", "credit_card", "email", "phone_us")
 
@@ -22,8 +24,10 @@ CUSTOM_MAX_MATCH_LEN = 256
 _CUSTOM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
+    """One match: its type and span (a tuple: a CSV export holds thousands of them,
+    and a tuple is made in half the time of a frozen dataclass)."""
+
     type: str
     start: int
     end: int
@@ -94,16 +98,20 @@ class PiiDetector:
         # after it that may still name it.
         self.max_match_len: int = max(self._longest_match, self._undecided_window)
 
-    def find(self, text: str) -> list[Finding]:
-        """Sorted, non-overlapping findings; on overlap the earlier, then the longer wins."""
+    def find(self, text: str, carry: Carry | None = None) -> list[Finding]:
+        """Sorted, non-overlapping findings; on overlap the earlier, then the longer wins.
+        `carry`: the structure open at text[0] when `text` continues a stream."""
         spans: list[tuple[int, int, int, str]] = []  # (start, -end, tie-break, type)
         if self._email and "@" in text:
             spans += [(start, -end, 0, "email") for start, end in detectors.scan_email(text)]
         for order, custom in enumerate(self._custom, 1):
             spans += [(m.start(), -m.end(), order, custom.name) for m in custom.pattern.finditer(text)]
         if self._digits is not None:
+            digits = detectors.scan_digits(self._digits, text, carry)
+            if not spans:  # digit matches come sorted and apart: nothing to merge
+                return [Finding(kind, start, end) for kind, start, end in digits]
             last = len(self._custom) + 1
-            spans += [(start, -end, last, kind) for kind, start, end in detectors.scan_digits(self._digits, text)]
+            spans += [(start, -end, last, kind) for kind, start, end in digits]
         spans.sort()
         findings: list[Finding] = []
         covered = 0
@@ -138,13 +146,23 @@ class PiiDetector:
         parts.append(text[position:])
         return "".join(parts), findings
 
-    def holdback(self, text: str) -> int:
+    def keep_from(self, text: str, carry: Carry | None, emitted: int, context: int) -> tuple[int, Carry | None]:
+        """For a stream that has emitted text[:emitted] and keeps `context` characters
+        of it to judge what follows: where to keep from instead (earlier when a table
+        row or an INSERT tuple began before), and the structure open there."""
+        position = max(0, emitted - context)
+        if self._digits is None or not self._undecided_window:
+            return position, None
+        return Layout(text, carry).carry_at(position, emitted)
+
+    def holdback(self, text: str, carry: Carry | None = None) -> int:
         """How many trailing characters of `text` could begin a match that more text
-        would complete (or a bare number whose keyword may still follow); a stream
-        must not emit them yet."""
+        would complete (or a bare number whose keyword may still follow, or whose
+        field may still continue); a stream must not emit them yet."""
         held = 0
         if self._digits is not None and self._undecided_window:
-            waiting = detectors.undecided_bare(self._digits, text, max(0, len(text) - self._undecided_window))
+            start = max(0, len(text) - self._undecided_window)
+            waiting = detectors.undecided_bare(self._digits, text, start, carry)
             if waiting is not None:
                 held = len(text) - waiting
         reversed_tail = text[len(text) - min(len(text), self._longest_match) :][::-1]

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from gateway.errors import ServiceUnavailable
+from gateway.errors import ServiceUnavailable, retry_after_header
 from gateway.limits.base import Limiter, LimiterUnavailable, QuotaRequest, Reservation
 from gateway.limits.plan import Handle
 from gateway.settings import RedisFailureMode
@@ -53,7 +53,7 @@ class FailoverLimiter(Limiter):
         if self._mode is RedisFailureMode.FAIL_CLOSED:
             raise ServiceUnavailable("Rate limits cannot be checked right now; retry shortly.",
                                      code="ratelimit_unavailable",
-                                     headers={"Retry-After": str(max(1, round(self._recheck)))})
+                                     headers=retry_after_header(self._recheck))
         return await self._local.reserve(request)
 
     async def settle(self, reservation: Reservation, tokens: int, usd: Decimal) -> None:

@@ -24,11 +24,11 @@ from gateway.pipeline.allowlist import CheckAllowlist
 from gateway.pipeline.auth import Authenticate
 from gateway.pipeline.cache import LookupCache
 from gateway.pipeline.charge import Charge
-from gateway.pipeline.context import RequestContext
 from gateway.pipeline.guardrails import ScanForPii
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.request import RequestContext
 
 Stage = Callable[[RequestContext], Awaitable[None]]
 log = logging.getLogger("gateway.pipeline")

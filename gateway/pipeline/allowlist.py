@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from gateway.catalog import Catalog
 from gateway.errors import InvalidRequest, NotFound, PermissionDenied
-from gateway.pipeline.context import Operation, RequestContext
-from gateway.routing.candidates import Candidate, resolve
+from gateway.request import Candidate, Operation, RequestContext
+from gateway.routing.candidates import resolve
 from gateway.routing.latency import LatencyTracker
 from gateway.tenancy.models import Tenant
 

@@ -3,7 +3,7 @@ key directory (no per-request database query)."""
 
 from __future__ import annotations
 
-from gateway.pipeline.context import RequestContext
+from gateway.request import RequestContext
 from gateway.tenancy.directory import KeyDirectory
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from gateway.catalog import Catalog
 from gateway.limits.base import Limiter
-from gateway.pipeline.context import CacheStatus, RequestContext
+from gateway.request import CacheStatus, RequestContext
 from gateway.usage.outbox import UsageOutbox
 from gateway.usage.record import UsageRecord
 from gateway.usage.tables import to_money
@@ -88,6 +88,8 @@ class Charge:
             fallback_count=ctx.fallback_count,
             stream=ctx.request.stream,
             cache_hit=hit,
+            cache_match=ctx.cache_match if hit else None,
+            cache_similarity=ctx.cache_similarity if hit else None,
             redactions=sum(ctx.redactions.values()),
             api=ctx.api.value,
         )

@@ -27,7 +27,7 @@ from gateway.errors import ContentBlocked
 from gateway.guardrails.messages import scan_inputs, scan_messages, scan_response_input
 from gateway.guardrails.pii import PiiDetector
 from gateway.guardrails.stream import StreamRedactor
-from gateway.pipeline.context import CacheStatus, Operation, RequestContext
+from gateway.request import CacheStatus, Operation, RequestContext
 from gateway.telemetry import metrics
 
 JSON = dict[str, Any]

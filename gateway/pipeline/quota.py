@@ -13,7 +13,7 @@ import orjson
 from gateway.catalog import Catalog, Price
 from gateway.errors import InvalidRequest, RateLimited
 from gateway.limits.base import Limiter, QuotaRequest
-from gateway.pipeline.context import Operation, RequestContext
+from gateway.request import Operation, RequestContext
 from gateway.telemetry import metrics
 from gateway.tenancy.models import Limits
 from providers.tokens import embedding_inputs, estimate_prompt_tokens, estimate_text_tokens

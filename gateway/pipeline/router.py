@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.pipeline.context import RequestContext
+from gateway.request import RequestContext
 from gateway.routing.router import Router
 
 
@@ -13,4 +13,10 @@ class RouteRequest:
     async def __call__(self, ctx: RequestContext) -> None:
         if ctx.result is not None:       # answered from the cache
             return
-        await self._router.dispatch(ctx, ctx.candidates)
+        out = await self._router.dispatch(ctx.request, ctx.operation, ctx.candidates)
+        ctx.attempts = out.attempts
+        ctx.upstream_seconds += out.upstream_seconds
+        if out.error is not None:
+            raise out.error
+        ctx.route, ctx.result, ctx.embeddings, ctx.stream = out.route, out.result, out.embeddings, out.stream
+        ctx.first_token_at = out.first_token_at

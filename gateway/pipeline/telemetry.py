@@ -13,14 +13,17 @@ import logging
 import time
 
 from gateway.catalog import Catalog
-from gateway.pipeline.context import CacheStatus, RequestContext
+from gateway.request import CacheStatus, RequestContext
 from gateway.telemetry import metrics, tracing
 from gateway.telemetry.logging import request_log
+from providers import provider_class
 
 
 class RecordTelemetry:
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
+        self._genai_systems = {name: provider_class(entry.type).genai_system
+                               for name, entry in catalog.providers.items()}
 
     def model_label(self, ctx: RequestContext) -> str:
         if ctx.route is not None:
@@ -29,9 +32,8 @@ class RecordTelemetry:
         # A name the client made up must not become a label value.
         return name if name in self._catalog.models or name in self._catalog.aliases else "unknown"
 
-    def _provider_type(self, ctx: RequestContext) -> str | None:
-        entry = self._catalog.providers.get(ctx.route.provider) if ctx.route is not None else None
-        return entry.type if entry is not None else None
+    def _genai_system(self, ctx: RequestContext) -> str | None:
+        return self._genai_systems.get(ctx.route.provider) if ctx.route is not None else None
 
     async def __call__(self, ctx: RequestContext) -> None:
         finished = ctx.finished_at or time.perf_counter()
@@ -51,7 +53,7 @@ class RecordTelemetry:
             metrics.TOKENS.labels(tenant, model, "prompt").inc(usage.prompt_tokens)
             metrics.TOKENS.labels(tenant, model, "completion").inc(usage.completion_tokens)
             metrics.COST.labels(tenant, model).inc(float(ctx.cost))
-        ids = tracing.end_request(ctx, model=model, provider_type=self._provider_type(ctx))
+        ids = tracing.end_request(ctx, model=model, genai_system=self._genai_system(ctx))
         # A failure of the gateway or its upstreams is a warning; a client's mistake is not.
         level = logging.WARNING if ctx.http_status >= 500 else logging.INFO
         request_log.log(level, "request", extra={

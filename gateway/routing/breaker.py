@@ -20,17 +20,16 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.routing.policy import BreakerPolicy
 from gateway.routing.window import RollingCount
 from gateway.telemetry import metrics
+from providers import provider_class
 from providers.base import ErrorKind
 
 if TYPE_CHECKING:
     from gateway.catalog import Catalog
-    from gateway.redis_client import Client
-    from gateway.routing.breaker_sync import SharedBreakers
 
 
 class State(enum.IntEnum):
@@ -45,16 +44,24 @@ class State(enum.IntEnum):
         return self.name.lower()
 
 
-class Outcome(enum.Enum):
+class CallOutcome(enum.Enum):
+    """What one call says about a deployment (not how the request ended: that is
+    gateway.request.Outcome)."""
+
     SUCCESS = "success"
     FAILURE = "failure"
     NEUTRAL = "neutral"    # the client went away: says nothing about the deployment
 
 
-def outcome_of(kind: ErrorKind) -> Outcome:
-    """A request the upstream rejected as invalid shows the deployment is up; anything else
-    (connect, timeout, 429, 5xx, bad answers, broken streams, refused credentials) counts."""
-    return Outcome.SUCCESS if kind is ErrorKind.BAD_REQUEST else Outcome.FAILURE
+# The one rule for every provider: connect errors, timeouts, 429 and 5xx (and what a broken
+# upstream sends in their place: malformed answers, cut streams) count against the
+# deployment's breaker; any other 4xx -- a request the upstream found invalid, a model it
+# does not know (404), credentials it refused -- shows the deployment is up, and does not.
+_NOT_COUNTED = frozenset({ErrorKind.BAD_REQUEST, ErrorKind.AUTH})
+
+
+def outcome_of(kind: ErrorKind) -> CallOutcome:
+    return CallOutcome.SUCCESS if kind in _NOT_COUNTED else CallOutcome.FAILURE
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,21 +122,21 @@ class Breaker:
         if gen == self.gen:
             self._probes_out = max(0, self._probes_out - 1)
 
-    def record(self, probe: bool, gen: int, outcome: Outcome, now: float) -> Transition | None:
+    def record(self, probe: bool, gen: int, outcome: CallOutcome, now: float) -> Transition | None:
         if gen != self.gen:
             return None     # admitted under a state that has since changed
         if probe:
             self._probes_out = max(0, self._probes_out - 1)
-            if outcome is Outcome.FAILURE:
+            if outcome is CallOutcome.FAILURE:
                 return self._move(State.OPEN, now)
-            if outcome is Outcome.SUCCESS and self.closes_locally:
+            if outcome is CallOutcome.SUCCESS and self.closes_locally:
                 self._probe_successes += 1
                 if self._probe_successes >= self.policy.half_open_probes:
                     return self._move(State.CLOSED, now)
             return None
-        if outcome is Outcome.SUCCESS:
+        if outcome is CallOutcome.SUCCESS:
             self._ok.add(now)
-        elif outcome is Outcome.FAILURE:
+        elif outcome is CallOutcome.FAILURE:
             self._failed.add(now)
             return self.evaluate(now)
         return None
@@ -179,7 +186,7 @@ class Permit:
     gen: int
     released: bool = False
 
-    def release(self, outcome: Outcome) -> None:
+    def release(self, outcome: CallOutcome) -> None:
         if not self.released:
             self.released = True
             self.board.settle(self, outcome)
@@ -199,40 +206,55 @@ class BreakerView:
         return self.failures / self.calls if self.calls else 0.0
 
 
-_IDENTITY_OPTIONS = ("base_url", "endpoints", "region", "endpoint_url")
-
-
 def provider_identities(catalog: Catalog) -> dict[str, str]:
-    """What makes a provider entry one upstream: its name, type and address (never its
-    credentials). Two gateways pointing at the same upstream share its breaker."""
+    """What makes a provider entry one upstream: its name, type and address -- the options
+    its class declares in `identity_options`, never its credentials. Two gateways pointing
+    at the same upstream share its breaker."""
     out = {}
     for name, entry in catalog.providers.items():
         options = entry.options
-        address = [f"{k}={options[k]}" for k in _IDENTITY_OPTIONS if k in options]
+        identity = provider_class(entry.type).identity_options
+        address = [f"{k}={options[k]}" for k in identity if k in options]
         out[name] = "|".join([name, entry.type, *address])
     return out
 
 
+class SharedState(Protocol):
+    """The breakers' state shared with other replicas (breaker_sync.SharedBreakers, built
+    and attached by runtime.py): what the board calls on the request path."""
+
+    @property
+    def healthy(self) -> bool: ...
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    def note(self, breaker: Breaker, gen: int, ok: bool, now: float) -> None: ...
+    def propose(self, breaker: Breaker, transition: Transition) -> None: ...
+    def probe_succeeded(self, breaker: Breaker, gen: int) -> None: ...
+    async def claim_probe(self, breaker: Breaker, gen: int, now: float) -> bool: ...
+
+
 class BreakerBoard:
-    """Every breaker of this process, the metrics that show them, and (with Redis) their
-    shared state."""
+    """Every breaker of this process, the metrics that show them, and (once `share` is
+    called) their state shared with other replicas."""
 
     def __init__(self, policy: BreakerPolicy, *, identities: Mapping[str, str] | None = None,
-                 redis: Client | None = None, redis_prefix: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.policy = policy
         self.clock = clock
         self._identities = dict(identities or {})
         self._breakers: dict[tuple[str, str], Breaker] = {}
         self.by_key: dict[str, Breaker] = {}
-        self.shared: SharedBreakers | None = None
-        if redis is not None:
-            from gateway.routing.breaker_sync import PREFIX, SharedBreakers
-            self.shared = SharedBreakers(redis, self, prefix=redis_prefix or PREFIX)
+        self.shared: SharedState | None = None
+
+    def share(self, shared: SharedState) -> None:
+        """From now on, decisions are shared through `shared` (before `start`)."""
+        self.shared = shared
+        for breaker in self._breakers.values():
+            breaker.closes_locally = not shared.healthy
 
     @classmethod
-    def for_catalog(cls, catalog: Catalog, redis: Client | None = None) -> BreakerBoard:
-        board = cls(catalog.routing.breaker, identities=provider_identities(catalog), redis=redis)
+    def for_catalog(cls, catalog: Catalog) -> BreakerBoard:
+        board = cls(catalog.routing.breaker, identities=provider_identities(catalog))
         for entry in catalog.models.values():
             for deployment in entry.deployments:
                 board.breaker(deployment.provider, deployment.upstream)
@@ -273,13 +295,13 @@ class BreakerBoard:
             return None
         return Permit(self, breaker, probe, gen)
 
-    def settle(self, permit: Permit, outcome: Outcome) -> None:
+    def settle(self, permit: Permit, outcome: CallOutcome) -> None:
         breaker, now = permit.breaker, self.clock()
         if self.shared is not None and permit.gen == breaker.gen:
-            if permit.probe and outcome is Outcome.SUCCESS:
+            if permit.probe and outcome is CallOutcome.SUCCESS:
                 self.shared.probe_succeeded(breaker, permit.gen)
-            elif not permit.probe and outcome is not Outcome.NEUTRAL:
-                self.shared.note(breaker, permit.gen, outcome is Outcome.SUCCESS, now)
+            elif not permit.probe and outcome is not CallOutcome.NEUTRAL:
+                self.shared.note(breaker, permit.gen, outcome is CallOutcome.SUCCESS, now)
         transition = breaker.record(permit.probe, permit.gen, outcome, now)
         if transition is not None:
             self._changed(breaker, transition)

@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from gateway.redis_client import one_node
-from gateway.routing.breaker import Breaker, State, Transition
+from gateway.routing.breaker import Breaker, BreakerBoard, State, Transition
 
 if TYPE_CHECKING:
     from gateway.redis_client import Client
-    from gateway.routing.breaker import BreakerBoard
 
 log = logging.getLogger("gateway.routing")
 
@@ -348,3 +347,9 @@ class SharedBreakers:
             for breaker in self.board.by_key.values():
                 breaker.closes_locally = False
             log.info("breaker state shared through Redis again")
+
+
+def share(board: BreakerBoard, redis: Client, *, prefix: str = PREFIX) -> BreakerBoard:
+    """`board`, its decisions shared with the other replicas through `redis`."""
+    board.share(SharedBreakers(redis, board, prefix=prefix))
+    return board

@@ -7,18 +7,10 @@ may use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from gateway.catalog import Catalog
+from gateway.request import Candidate
 from gateway.routing.latency import LatencyTracker
 from gateway.tenancy.models import Tenant
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    model: str
-    provider: str
-    upstream: str
 
 
 def chat_models_for(catalog: Catalog, tenant: Tenant) -> list[str]:

@@ -12,22 +12,50 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
-from gateway.errors import (
-    GatewayError,
-    NoProviderAvailable,
-    UpstreamError,
-    UpstreamStatusError,
-    UpstreamTimeout,
-)
-from gateway.pipeline.context import Attempt, Operation, RequestContext, Route
-from gateway.routing.breaker import BreakerBoard, Outcome, Permit, outcome_of
-from gateway.routing.candidates import Candidate
+from gateway.errors import GatewayError, NoProviderAvailable, UpstreamTimeout, client_error, retry_after_header
+from gateway.request import Attempt, Candidate, Operation, Route
+from gateway.routing.breaker import BreakerBoard, CallOutcome, Permit, outcome_of
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.policy import BreakerPolicy, RetryPolicy
 from gateway.routing.retry import RetryBudget, retry_delay
 from gateway.telemetry import metrics, tracing
-from providers.base import ChatChunk, ChatResult, ErrorKind, Provider, ProviderError, ResponsesUpstream
+from providers.base import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    EmbeddingsResult,
+    ErrorKind,
+    Provider,
+    ProviderError,
+    ResponsesUpstream,
+)
+
+
+@dataclass(slots=True)
+class Dispatched:
+    """What dispatching one request came to: the deployments tried and, when one answered,
+    where the answer came from and the answer itself (a result, embeddings, or a stream
+    whose first chunk has arrived); else the error the client gets."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    route: Route | None = None
+    result: ChatResult | None = None
+    embeddings: EmbeddingsResult | None = None
+    stream: AsyncIterator[ChatChunk] | None = None
+    error: GatewayError | None = None
+    upstream_seconds: float = 0.0       # time spent waiting on upstreams (and their Retry-After)
+    first_token_at: float | None = None
+
+    def note(self, candidate: Candidate, error_kind: str | None, retry: bool) -> None:
+        """One Attempt per deployment tried (a retry replaces its first try), so that the
+        usage record's fallback count counts deployments, not calls."""
+        attempt = Attempt(candidate.model, candidate.provider, candidate.upstream, error_kind)
+        if retry and self.attempts:
+            self.attempts[-1] = attempt
+        else:
+            self.attempts.append(attempt)
 
 
 class Router:
@@ -41,8 +69,18 @@ class Router:
         self.budget = RetryBudget(self.retry)
         self._sleep = sleep
 
-    async def dispatch(self, ctx: RequestContext, candidates: list[Candidate]) -> None:
-        """Sets ctx.result (or ctx.stream, its first chunk already received) and ctx.route."""
+    async def dispatch(self, request: ChatRequest, operation: Operation,
+                       candidates: list[Candidate]) -> Dispatched:
+        """Tries `candidates` in order; never raises a GatewayError (it is in the result)."""
+        out = Dispatched()
+        try:
+            await self._dispatch(out, request, operation, candidates)
+        except GatewayError as error:
+            out.error = error
+        return out
+
+    async def _dispatch(self, out: Dispatched, request: ChatRequest, operation: Operation,
+                        candidates: list[Candidate]) -> None:
         last_error: ProviderError | None = None
         tried: Candidate | None = None
         refused: list[Candidate] = []     # skipped: breaker open
@@ -56,7 +94,7 @@ class Router:
             tried = candidate
             self.budget.note_first_attempt()
             try:
-                await self._attempt(ctx, candidate, permit, retry=False)
+                await self._attempt(out, request, operation, candidate, permit, retry=False)
                 return
             except ProviderError as exc:
                 last_error = exc
@@ -64,69 +102,66 @@ class Router:
                 if delay is None or not self.budget.try_spend():
                     continue
             await self._sleep(delay)
-            ctx.upstream_seconds += delay   # waiting out the upstream's Retry-After is not gateway overhead
+            out.upstream_seconds += delay   # waiting out the upstream's Retry-After is not gateway overhead
             permit = await self.breakers.acquire(candidate.provider, candidate.upstream)
             if permit is None:
                 continue
             try:
-                await self._attempt(ctx, candidate, permit, retry=True)
+                await self._attempt(out, request, operation, candidate, permit, retry=True)
                 return
             except ProviderError as exc:
                 last_error = exc
         raise self._exhausted(last_error, refused)
 
-    async def _attempt(self, ctx: RequestContext, candidate: Candidate, permit: Permit, *, retry: bool) -> None:
+    async def _attempt(self, out: Dispatched, request: ChatRequest, operation: Operation, candidate: Candidate,
+                       permit: Permit, *, retry: bool) -> None:
         """One call. Raises the ProviderError of a retryable failure; a GatewayError for any other."""
         provider = self.providers[candidate.provider]
         started = time.perf_counter()
         try:
-            with tracing.upstream_attempt(ctx, provider, candidate.upstream):  # a client span per attempt
-                if ctx.operation is Operation.EMBEDDINGS:
-                    ctx.embeddings = await provider.embeddings(ctx.request.body, candidate.upstream)
-                    ctx.usage = ctx.embeddings.usage
-                    permit.release(Outcome.SUCCESS)
-                else:
-                    if ctx.operation is Operation.RESPONSES:
-                        assert isinstance(provider, ResponsesUpstream)
-                        response = await provider.responses(ctx.request, candidate.upstream)
-                    else:
-                        response = await provider.chat(ctx.request, candidate.upstream)
+            with tracing.upstream_attempt(operation.value, request, provider, candidate.upstream) as span:
+                if operation is Operation.EMBEDDINGS:
+                    out.embeddings = await provider.embeddings(request.body, candidate.upstream)
+                    permit.release(CallOutcome.SUCCESS)
+                elif operation is Operation.RESPONSES:    # passed through to a Responses API upstream
+                    assert isinstance(provider, ResponsesUpstream)
+                    response = await provider.responses(request, candidate.upstream)
                     if isinstance(response, ChatResult):
-                        permit.release(Outcome.SUCCESS)
-                        ctx.result = response
+                        permit.release(CallOutcome.SUCCESS)
+                        out.result = response
+                        span.answered(response)
                     else:
-                        ctx.stream = await self._with_first_chunk(response, candidate, permit)
+                        out.stream = span.streaming(await self._with_first_chunk(response, candidate, permit))
+                elif request.stream:
+                    stream = await self._with_first_chunk(provider.chat_stream(request, candidate.upstream),
+                                                          candidate, permit)
+                    out.stream = span.streaming(stream)
+                else:
+                    out.result = await provider.chat(request, candidate.upstream)
+                    permit.release(CallOutcome.SUCCESS)
+                    span.answered(out.result)
         except ProviderError as exc:
             elapsed = time.perf_counter() - started
-            ctx.upstream_seconds += elapsed
+            out.upstream_seconds += elapsed
             permit.release(outcome_of(exc.kind))
             if exc.kind is ErrorKind.TIMEOUT:   # a deployment that does not answer is not fast
                 self.latency.observe(candidate.model, candidate.provider, elapsed)
-            self._note_attempt(ctx, candidate, exc.kind.value, retry)
+            out.note(candidate, exc.kind.value, retry)
             metrics.UPSTREAM_ERRORS.labels(candidate.provider, exc.kind.value).inc()
             if not exc.retryable:
-                raise _client_error(exc) from None
+                raise client_error(exc) from None
             raise
         except BaseException:
-            permit.release(Outcome.NEUTRAL)    # cancelled: the client went away
+            permit.release(CallOutcome.NEUTRAL)    # cancelled: the client went away
             raise
-        elapsed = time.perf_counter() - started
-        ctx.upstream_seconds += elapsed
-        if ctx.stream is not None:
-            ctx.first_token_at = time.perf_counter()
+        now = time.perf_counter()
+        elapsed = now - started
+        out.upstream_seconds += elapsed
+        if out.stream is not None:
+            out.first_token_at = now
         self.latency.observe(candidate.model, candidate.provider, elapsed)
-        self._note_attempt(ctx, candidate, None, retry)
-        ctx.route = Route(candidate.model, candidate.provider, candidate.upstream)
-
-    @staticmethod
-    def _note_attempt(ctx: RequestContext, candidate: Candidate, error_kind: str | None, retry: bool) -> None:
-        """One Attempt per deployment tried (a retry replaces its first try), so that the
-        usage record's fallback count counts deployments, not calls."""
-        attempt = Attempt(candidate.model, candidate.provider, candidate.upstream, error_kind)
-        if retry and ctx.attempts:
-            ctx.attempts[-1] = attempt
-        else:
-            ctx.attempts.append(attempt)
+        out.note(candidate, None, retry)
+        out.route = Route(candidate.model, candidate.provider, candidate.upstream)
 
     async def _with_first_chunk(self, stream: AsyncIterator[ChatChunk], candidate: Candidate,
                                 permit: Permit) -> AsyncIterator[ChatChunk]:
@@ -144,12 +179,12 @@ class Router:
             raise
 
         async def chained() -> AsyncIterator[ChatChunk]:
-            outcome = Outcome.NEUTRAL     # abandoned by the client unless it ends otherwise
+            outcome = CallOutcome.NEUTRAL     # abandoned by the client unless it ends otherwise
             try:
                 yield first
                 async for chunk in stream:
                     yield chunk
-                outcome = Outcome.SUCCESS
+                outcome = CallOutcome.SUCCESS
             except ProviderError as exc:
                 outcome = outcome_of(exc.kind)
                 metrics.UPSTREAM_ERRORS.labels(candidate.provider, exc.kind.value).inc()
@@ -166,25 +201,17 @@ class Router:
             if refused:
                 return NoProviderAvailable(
                     "every deployment of this model is failing and paused (circuit open); retry later",
-                    headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+                    headers=retry_after_header(wait))
             return NoProviderAvailable("no deployment is available for this model")
         message = f"every deployment failed; last: {last.provider or 'upstream'}: {last.message}"
         if last.kind is ErrorKind.TIMEOUT:
             return UpstreamTimeout(message)
-        retry_after = last.retry_after or wait
-        headers = {"Retry-After": str(max(1, int(retry_after + 0.999)))} if retry_after else None
-        return NoProviderAvailable(message, headers=headers)
+        # Every 503 says when to come back (the README promises it): the upstream's own
+        # Retry-After, or a breaker's remaining pause, or else one second.
+        return NoProviderAvailable(message, headers=retry_after_header(last.retry_after or wait or 1.0))
 
 
 async def _close(stream: AsyncIterator[ChatChunk]) -> None:
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         await aclose()
-
-
-def _client_error(exc: ProviderError) -> GatewayError:
-    """A non-retryable upstream failure as the client sees it: the upstream's own 4xx body
-    when it sent one, else a 502 that names the provider and never a credential."""
-    if exc.kind is ErrorKind.BAD_REQUEST and 400 <= exc.status < 500:
-        return UpstreamStatusError(exc.message, status=exc.status, body=exc.body)
-    return UpstreamError(f"{exc.provider or 'upstream'}: {exc.message}")

@@ -13,14 +13,7 @@ from providers.base import JSON, ChatRequest, Usage
 
 OPERATION = "chat"
 
-# gen_ai.provider.name by provider type; a type missing here is named as itself (vllm, mock).
-_PROVIDER_NAMES = {"bedrock": "aws.bedrock", "openai": "openai"}
-
 AttributeValue = str | int | float | bool | list[str]
-
-
-def provider_name(provider_type: str) -> str:
-    return _PROVIDER_NAMES.get(provider_type, provider_type or "unknown")
 
 
 def request_attributes(request: ChatRequest) -> dict[str, AttributeValue]:

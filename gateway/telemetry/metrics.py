@@ -36,7 +36,12 @@ TTFT = Histogram("gateway_time_to_first_token_seconds", "Time to the first strea
                  ["provider", "model"], buckets=LATENCY_BUCKETS)
 TOKENS = Counter("gateway_tokens_total", "Tokens charged.", ["tenant", "model", "kind"])
 COST = Counter("gateway_cost_usd_total", "Cost in USD.", ["tenant", "model"])
-CACHE = Counter("gateway_cache_requests_total", "Cache lookups by result.", ["result"])
+CACHE = Counter("gateway_cache_requests_total", "Cache lookups by result and, for hits, the kind of match.",
+                ["result", "match"])
+CACHE_SIMILARITY = Histogram("gateway_cache_similarity", "Semantic lookups: the nearest stored prompt's cosine "
+                             "similarity.", buckets=(0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 1.0))
+CACHE_EMBEDDING = Histogram("gateway_cache_embedding_seconds", "Semantic cache: time to embed a prompt.",
+                            ["model", "outcome"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 GUARDRAIL_EVENTS = Counter("gateway_guardrail_events_total", "PII findings.", ["tenant", "type"])
 RATELIMIT_REJECTIONS = Counter("gateway_ratelimit_rejections_total", "429s by limit.", ["tenant", "limit"])
 RATELIMIT_DEGRADED = Gauge("gateway_ratelimit_degraded", "1 while Redis is unreachable for rate limits "
@@ -47,17 +52,26 @@ CIRCUIT_STATE = Gauge("gateway_circuit_state", "0 closed, 1 half-open, 2 open.",
                       multiprocess_mode="livemax")
 CIRCUIT_TRANSITIONS = Counter("gateway_circuit_transitions_total", "Circuit breaker state changes.",
                               ["provider", "to"])
+# vLLM pools: where the picker sent each request and why (reason: load, prefix, unknown,
+# round_robin, fallback, queued; replica "none" with rejected or no_replica). Replica is the
+# replica's host:port, bounded by the pool's size (and, with DNS discovery, its turnover).
+PICKER_DECISIONS = Counter("gateway_picker_decisions_total", "vLLM replica picks by replica and reason.",
+                           ["provider", "replica", "reason"])
 # Each process reports its own view of the backlog; with a shared (Redis) outbox every
 # worker sees the same number, so the largest live value is the backlog.
 OUTBOX_PENDING = Gauge("gateway_usage_outbox_pending", "Usage records not yet in the database.",
+                       multiprocess_mode="livemax")
+# With Redis: consumers of the usage stream's group that read it lately (the drain processes).
+# 0 while records wait means nobody drains them (`llm-gateway usage-drain`, or serve without --no-drain).
+USAGE_DRAINERS = Gauge("gateway_usage_stream_drainers", "Consumers that read the usage stream lately.",
                        multiprocess_mode="livemax")
 
 # Every metric defined above (a new one is listed without touching this line).
 ALL_METRICS: tuple[MetricWrapperBase, ...] = tuple(m for m in globals().values() if isinstance(m, MetricWrapperBase))
 
 # Series that exist from the start, so that rate() and dashboards see zeros, not gaps.
-for _result in ("hit", "miss", "bypass"):
-    CACHE.labels(_result)
+for _result, _match in (("hit", "exact"), ("hit", "semantic"), ("miss", "none"), ("bypass", "none")):
+    CACHE.labels(_result, _match)
 
 
 def exported_metrics() -> dict[str, str]:
@@ -69,6 +83,10 @@ def exported_metrics() -> dict[str, str]:
             name = family.name + "_total" if family.type == "counter" else family.name
             exported[name] = family.type
     return exported
+
+
+def count_pick(provider: str, replica: str, reason: str) -> None:
+    PICKER_DECISIONS.labels(provider, replica, reason).inc()
 
 
 def declare_providers(names: Iterable[str]) -> None:

@@ -54,7 +54,7 @@ class MetricsSupervisor(Multiprocess):
 
     def _forget_exited(self, before: set[int]) -> None:
         for pid in before - self._pids():
-            multiprocess.mark_process_dead(pid)
+            multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
     def keep_subprocess_alive(self) -> None:
         before = self._pids()
@@ -71,4 +71,4 @@ class MetricsSupervisor(Multiprocess):
             super().run()
         finally:
             for pid in self._pids():
-                multiprocess.mark_process_dead(pid)
+                multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

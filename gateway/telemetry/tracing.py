@@ -7,9 +7,11 @@ set -- spans go out over OTLP/HTTP in batches -- or when a test installs a provi
 `use_provider`. When it is off no span object is created: each hook is a check of a module
 global, and a client's W3C `traceparent` is still passed upstream unchanged.
 
-The request's trace state travels in a context variable set by the chat route: the router's
+The request's trace state travels in a context variable set by the route: the router's
 attempts (same task), the stream relay and the finishers (tasks that copy the context) all
-see it. Spans carry no prompt or completion text unless `settings.trace_content` is on.
+see it. The router reports an attempt's answer through `UpstreamAttempt`; the request's end
+is read from the finished RequestContext (gateway.request, a leaf). Spans carry no prompt
+or completion text unless `settings.trace_content` is on.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -30,12 +32,12 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.telemetry import genai
-from providers.base import ChatChunk, Provider, ProviderError
+from providers.base import ChatChunk, ChatRequest, ChatResult, Provider, ProviderError
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
-    from gateway.pipeline.context import RequestContext
+    from gateway.request import RequestContext
 
 CHAT_ROUTE = "/v1/chat/completions"
 
@@ -126,7 +128,7 @@ def begin_request(headers: Mapping[str, str], operation: str = genai.OPERATION, 
     _request.set(RequestTrace(span, trace.set_span_in_context(span)))
 
 
-def end_request(ctx: RequestContext, *, model: str, provider_type: str | None) -> TraceIds | None:
+def end_request(ctx: RequestContext, *, model: str, genai_system: str | None) -> TraceIds | None:
     """Ends the request's spans with what the request came to; returns the ids to log."""
     state = _request.get()
     if state is None:
@@ -139,7 +141,7 @@ def end_request(ctx: RequestContext, *, model: str, provider_type: str | None) -
     if not span.is_recording():
         return _ids(span)
     span.update_name(f"{ctx.operation.value} {model}")
-    span.set_attributes(_server_attributes(ctx, state, model, provider_type))
+    span.set_attributes(_server_attributes(ctx, state, model, genai_system))
     if ctx.http_status >= 500:
         span.set_status(Status(StatusCode.ERROR, _error_type(ctx)))
     span.end()
@@ -147,7 +149,7 @@ def end_request(ctx: RequestContext, *, model: str, provider_type: str | None) -
 
 
 def _server_attributes(ctx: RequestContext, state: RequestTrace, model: str,
-                       provider_type: str | None) -> dict[str, genai.AttributeValue]:
+                       genai_system: str | None) -> dict[str, genai.AttributeValue]:
     attributes: dict[str, genai.AttributeValue] = {
         "gen_ai.request.model": model,
         "http.response.status_code": ctx.http_status,
@@ -163,8 +165,8 @@ def _server_attributes(ctx: RequestContext, state: RequestTrace, model: str,
     }
     if ctx.redactions:
         attributes["gateway.redaction.types"] = sorted(ctx.redactions)
-    if provider_type is not None:
-        attributes["gen_ai.provider.name"] = genai.provider_name(provider_type)
+    if genai_system is not None:
+        attributes["gen_ai.provider.name"] = genai_system
     if ctx.error is not None:
         attributes["error.type"] = _error_type(ctx)
     body = ctx.result.body if ctx.result is not None else None
@@ -188,58 +190,108 @@ def _completion(ctx: RequestContext) -> Mapping[str, object] | None:
 
 # -- a client span per upstream attempt ------------------------------------------------
 
-def upstream_attempt(ctx: RequestContext, provider: Provider, upstream_model: str) -> AbstractContextManager[None]:
+class UpstreamAttempt(Protocol):
+    """What the router tells the tracing of one attempt, inside `with upstream_attempt(...)`."""
+
+    def __enter__(self) -> UpstreamAttempt: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+    def answered(self, result: ChatResult) -> None: ...
+    def streaming(self, stream: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]: ...
+
+
+def upstream_attempt(operation: str, request: ChatRequest, provider: Provider,
+                     upstream_model: str) -> UpstreamAttempt:
     """Wraps one call to a provider, up to its answer (or a stream's first chunk). Inside it
     the attempt's span is the current OpenTelemetry context, which providers inject into the
-    upstream request as `traceparent`."""
+    upstream request as `traceparent`. The router reports the answer with `answered`, or hands
+    a stream through `streaming` (its span then ends with the request)."""
     state = _request.get()
     if state is None:
-        return _noop
+        return _NO_ATTEMPT
     if state.span is None or _tracer is None:
         return _Attached(state.parent)   # tracing off: pass the client's traceparent on
-    return _AttemptSpan(_tracer, state, ctx, provider, upstream_model)
+    return _AttemptSpan(_tracer, state, operation, request, provider, upstream_model)
 
 
-class _Attached:
+class _Untraced:
+    """No span: the answer is not looked at."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> UpstreamAttempt:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+    def answered(self, result: ChatResult) -> None:
+        return None
+
+    def streaming(self, stream: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
+        return stream
+
+
+_NO_ATTEMPT = _Untraced()
+
+
+class _Attached(_Untraced):
     __slots__ = ("_context", "_token")
 
     def __init__(self, context: Context) -> None:
         self._context = context
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> UpstreamAttempt:
         self._token = otel_context.attach(self._context)
-
-    def __exit__(self, *exc: object) -> None:
-        otel_context.detach(self._token)
-
-
-class _AttemptSpan:
-    __slots__ = ("_ctx", "_model", "_provider", "_span", "_state", "_token", "_tracer")
-
-    def __init__(self, tracer: Tracer, state: RequestTrace, ctx: RequestContext, provider: Provider,
-                 upstream_model: str) -> None:
-        self._tracer, self._state, self._ctx = tracer, state, ctx
-        self._provider, self._model = provider, upstream_model
-
-    def __enter__(self) -> None:
-        attributes: dict[str, genai.AttributeValue] = {
-            "gen_ai.operation.name": self._ctx.operation.value,
-            "gen_ai.provider.name": genai.provider_name(self._provider.type),
-            "gen_ai.request.model": self._model,
-            "gateway.provider": self._provider.name,
-            "gateway.attempt": self._state.calls,
-            **genai.request_attributes(self._ctx.request),
-        }
-        self._state.calls += 1
-        self._span = self._tracer.start_span(f"{self._ctx.operation.value} {self._model}", context=self._state.parent,
-                                             kind=SpanKind.CLIENT, attributes=attributes)
-        self._token = otel_context.attach(trace.set_span_in_context(self._span, self._state.parent))
+        return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         otel_context.detach(self._token)
-        span, ctx = self._span, self._ctx
+
+
+class _AttemptSpan:
+    __slots__ = ("_model", "_operation", "_provider", "_request", "_span", "_state", "_streaming", "_token",
+                 "_tracer")
+
+    def __init__(self, tracer: Tracer, state: RequestTrace, operation: str, request: ChatRequest,
+                 provider: Provider, upstream_model: str) -> None:
+        self._tracer, self._state, self._operation, self._request = tracer, state, operation, request
+        self._provider, self._model = provider, upstream_model
+        self._streaming = False
+
+    def __enter__(self) -> UpstreamAttempt:
+        attributes: dict[str, genai.AttributeValue] = {
+            "gen_ai.operation.name": self._operation,
+            "gen_ai.provider.name": self._provider.genai_system,
+            "gen_ai.request.model": self._model,
+            "gateway.provider": self._provider.name,
+            "gateway.attempt": self._state.calls,
+            **genai.request_attributes(self._request),
+        }
+        self._state.calls += 1
+        self._span = self._tracer.start_span(f"{self._operation} {self._model}", context=self._state.parent,
+                                             kind=SpanKind.CLIENT, attributes=attributes)
+        self._token = otel_context.attach(trace.set_span_in_context(self._span, self._state.parent))
+        return self
+
+    def answered(self, result: ChatResult) -> None:
+        self._span.set_attributes({**genai.ResponseFacts.of(result.body).attributes(),
+                                   **genai.usage_attributes(result.usage)})
+
+    def streaming(self, stream: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
+        self._streaming = True
+        self._state.upstream = self._span      # ended by end_request, when the stream is over
+        return _observed(stream, self._state.facts)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        otel_context.detach(self._token)
+        span = self._span
         if exc is not None:
+            if self._streaming:
+                self._state.upstream = None
             # The kind, never the message: an upstream's error text may quote the prompt.
             error_type = exc.kind.value if isinstance(exc, ProviderError) else type(exc).__name__
             span.set_attribute("error.type", error_type)
@@ -248,14 +300,8 @@ class _AttemptSpan:
             span.set_status(Status(StatusCode.ERROR, error_type))
             span.end()
             return
-        if ctx.stream is not None:
-            self._state.upstream = span      # ended by end_request, when the stream is over
-            ctx.stream = _observed(ctx.stream, self._state.facts)
-            return
-        if ctx.result is not None:
-            span.set_attributes({**genai.ResponseFacts.of(ctx.result.body).attributes(),
-                                 **genai.usage_attributes(ctx.result.usage)})
-        span.end()
+        if not self._streaming:
+            span.end()
 
 
 def _end_streamed_attempt(state: RequestTrace, ctx: RequestContext) -> None:

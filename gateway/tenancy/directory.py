@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,7 +44,7 @@ class _Entry:
     fetched_at: float
 
 
-def key_from_row(row: sa.Row) -> ApiKey:
+def key_from_row(row: sa.Row[Any]) -> ApiKey:
     return ApiKey(id=row.id, tenant_id=row.tenant_id, prefix=row.prefix, label=row.label,
                   expires_at=as_utc(row.expires_at), revoked_at=as_utc(row.revoked_at), limits=row.limits)
 

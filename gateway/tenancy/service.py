@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.tenancy import audit
+from gateway.tenancy.audit import Actor
 from gateway.tenancy.changes import Change, ChangeKind
 from gateway.tenancy.keys import display_prefix, generate_key, hash_key, new_id
 from gateway.tenancy.models import as_utc
@@ -34,7 +35,7 @@ from gateway.tenancy.validation import (
     check_tier,
 )
 
-__all__ = ["IssuedKey", "NotFoundError", "TenancyError", "TenancyService"]
+__all__ = ["Actor", "IssuedKey", "NotFoundError", "TenancyError", "TenancyService"]
 
 Publish = Callable[[Change], Awaitable[None]]
 
@@ -53,7 +54,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def tenant_dict(row: sa.Row) -> dict[str, Any]:
+def tenant_dict(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "tier": row.tier, "models": list(row.models or []),
             "limits": dict(row.limits or {}), "pii_mode": row.pii_mode, "cache_mode": row.cache_mode,
             "disabled": bool(row.disabled), "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at)}
@@ -68,7 +69,7 @@ def key_state(revoked_at: datetime | None, expires_at: datetime | None, now: dat
     return "active" if revoked_at is None else "rotating"   # revoked later: a rotation's grace
 
 
-def key_dict(row: sa.Row, now: datetime | None = None) -> dict[str, Any]:
+def key_dict(row: sa.Row[Any], now: datetime | None = None) -> dict[str, Any]:
     """A key as listings and the audit log show it: never its hash, never the key."""
     return {"id": row.id, "tenant_id": row.tenant_id, "prefix": row.prefix, "label": row.label,
             "state": key_state(row.revoked_at, row.expires_at, now or datetime.now(UTC)),
@@ -89,7 +90,7 @@ class TenancyService:
 
     async def create_tenant(self, name: str, *, tier: str, models: Sequence[str],
                             limits: dict[str, Any] | None = None, pii_mode: str | None = None,
-                            cache_mode: str | None = None, actor: str = "cli",
+                            cache_mode: str | None = None, actor: str | Actor = "cli",
                             request_id: str | None = None) -> dict[str, Any]:
         now = datetime.now(UTC)
         values = {"id": new_id("ten"), "name": check_tenant_name(name), "tier": check_tier(tier, self._tiers),
@@ -121,7 +122,7 @@ class TenancyService:
     async def update_tenant(self, name: str, *, tier: str | None = None, models: Sequence[str] | None = None,
                             limits: dict[str, Any] | None = None, clear_limits: Sequence[str] = (),
                             pii_mode: str | None = None, cache_mode: str | None = None,
-                            disabled: bool | None = None, actor: str = "cli", request_id: str | None = None,
+                            disabled: bool | None = None, actor: str | Actor = "cli", request_id: str | None = None,
                             action: str = "tenant.update") -> dict[str, Any]:
         """Changes what is given and nothing else. `limits` sets overrides (null: unlimited),
         `clear_limits` removes overrides (back to the tier); a mode of "default" clears it."""
@@ -154,7 +155,8 @@ class TenancyService:
         await self._changed(Change(ChangeKind.TENANT, row.id))
         return after
 
-    async def disable_tenant(self, name: str, *, actor: str = "cli", request_id: str | None = None) -> dict[str, Any]:
+    async def disable_tenant(self, name: str, *, actor: str | Actor = "cli",
+                             request_id: str | None = None) -> dict[str, Any]:
         """Every key of the tenant stops working (401) on every replica; `update --enable` undoes it."""
         return await self.update_tenant(name, disabled=True, actor=actor, request_id=request_id,
                                         action="tenant.disable")
@@ -162,7 +164,7 @@ class TenancyService:
     # -- keys ----------------------------------------------------------------------------------
 
     async def create_key(self, tenant: str, *, label: str | None = None, expires_in: timedelta | None = None,
-                         limits: dict[str, Any] | None = None, actor: str = "cli",
+                         limits: dict[str, Any] | None = None, actor: str | Actor = "cli",
                          request_id: str | None = None) -> IssuedKey:
         """`limits` are the key's own (rpm, tpm, ...), counted for it alone on top of its tenant's."""
         async with self._engine.begin() as conn:
@@ -185,7 +187,8 @@ class TenancyService:
         async with self._engine.connect() as conn:
             return key_dict(await self._key_row(conn, key_id))
 
-    async def revoke_key(self, key_id: str, *, actor: str = "cli", request_id: str | None = None) -> dict[str, Any]:
+    async def revoke_key(self, key_id: str, *, actor: str | Actor = "cli",
+                         request_id: str | None = None) -> dict[str, Any]:
         """Revokes now (also ends a rotation's grace period early). Idempotent."""
         now = datetime.now(UTC)
         async with self._engine.begin() as conn:
@@ -201,7 +204,7 @@ class TenancyService:
         return after
 
     async def rotate_key(self, key_id: str, *, grace: timedelta, expires_in: timedelta | None = None,
-                         actor: str = "cli", request_id: str | None = None) -> tuple[IssuedKey, dict[str, Any]]:
+                         actor: str | Actor = "cli", request_id: str | None = None) -> tuple[IssuedKey, dict[str, Any]]:
         """Issues a new key for the same tenant (same label) and revokes the old one at now + grace,
         so that clients can switch over. Returns the new key and the old key's row."""
         now = datetime.now(UTC)
@@ -233,7 +236,7 @@ class TenancyService:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    async def _insert_key(self, conn: AsyncConnection, tenant: sa.Row, *, label: str | None,
+    async def _insert_key(self, conn: AsyncConnection, tenant: sa.Row[Any], *, label: str | None,
                           expires_in: timedelta | None,
                           limits: dict[str, Any] | None = None) -> tuple[IssuedKey, dict[str, Any]]:
         now = datetime.now(UTC)
@@ -250,7 +253,7 @@ class TenancyService:
                 key_dict(row, now))
 
     @staticmethod
-    async def _tenant_row(conn: AsyncConnection, name: str, *, for_update: bool = False) -> sa.Row:
+    async def _tenant_row(conn: AsyncConnection, name: str, *, for_update: bool = False) -> sa.Row[Any]:
         query = sa.select(tenants).where(tenants.c.name == name)
         row = (await conn.execute(query.with_for_update() if for_update else query)).first()
         if row is None:
@@ -258,7 +261,7 @@ class TenancyService:
         return row
 
     @staticmethod
-    async def _key_row(conn: AsyncConnection, key_id: str, *, for_update: bool = False) -> sa.Row:
+    async def _key_row(conn: AsyncConnection, key_id: str, *, for_update: bool = False) -> sa.Row[Any]:
         query = sa.select(api_keys).where(api_keys.c.id == key_id)
         row = (await conn.execute(query.with_for_update() if for_update else query)).first()
         if row is None:

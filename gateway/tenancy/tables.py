@@ -44,6 +44,9 @@ audit_log = sa.Table(
     sa.Column("before", JSONType),
     sa.Column("after", JSONType),
     sa.Column("request_id", sa.String(64)),
+    # The person behind a console change (from the ID token; the admin key has neither).
+    sa.Column("actor_subject", sa.String(255)),
+    sa.Column("actor_email", sa.String(320)),
 )
 
 # The admin key when GATEWAY_ADMIN_KEY is not set: generated at first start, printed once,

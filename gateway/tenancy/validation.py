@@ -9,7 +9,7 @@ from gateway.tenancy.keys import ADMIN_KEY_TENANT, valid_tenant_name
 from gateway.tenancy.models import LIMIT_NAMES, is_glob
 
 PII_MODES = ("redact", "block", "monitor", "off")
-CACHE_MODES = ("exact", "off")
+CACHE_MODES = ("exact", "semantic", "off")
 DEFAULT_MODE = "default"          # a mode value that means "what the catalog says"
 _MAX_ENTRY = 128
 _MAX_LABEL = 128

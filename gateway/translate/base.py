@@ -1,5 +1,6 @@
-"""What every client-API translation shares: the stream renderer protocol and small readers
-of the chat shape."""
+"""What every client-API translation shares: the stream renderer protocol (the one the
+request path relays through, re-exported by gateway/api/shape.py) and small readers of the
+chat shape."""
 
 from __future__ import annotations
 
@@ -10,21 +11,25 @@ from typing import Any, Protocol
 import orjson
 
 from gateway.errors import GatewayError, InvalidRequest
+from providers.base import ChatChunk
 
 JSON = dict[str, Any]
 
 
 class StreamRenderer(Protocol):
-    """Turns a chat-completion chunk stream into a client API's server-sent events.
+    """One streamed answer in a client API's server-sent events (may keep state: sequence
+    numbers, open blocks). `chunk` gets every (already redacted) chunk, the usage-only
+    trailer too; `end` is called once after the last one, `error` instead of `end` when the
+    upstream failed after the first byte."""
 
-    `chunk` gets every chunk's data (the usage-only trailer too), `end` is called once after
-    the last one, `error` instead of `end` when the upstream failed after the first byte."""
+    def chunk(self, chunk: ChatChunk) -> bytes | None:
+        """The bytes to send for one chunk; None to send nothing."""
 
-    def chunk(self, data: JSON) -> list[bytes]: ...
+    def end(self) -> bytes:
+        """The events that close a completed stream."""
 
-    def end(self) -> list[bytes]: ...
-
-    def error(self, error: GatewayError) -> list[bytes]: ...
+    def error(self, error: GatewayError) -> bytes:
+        """The event that ends a stream which failed after its first byte."""
 
 
 def new_id(prefix: str) -> str:

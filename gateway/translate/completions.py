@@ -15,6 +15,7 @@ import orjson
 
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.translate.base import JSON, copy_sampling, message_text, new_id, optional, require
+from providers.base import ChatChunk
 from providers.sse import DONE_EVENT, encode_event
 
 DEFAULT_MAX_TOKENS = 16     # the legacy API's own default
@@ -74,7 +75,8 @@ class CompletionsStream:
         self.id = "cmpl-" + new_id("")
         self.created = int(time.time())
 
-    def chunk(self, data: JSON) -> list[bytes]:
+    def chunk(self, chunk: ChatChunk) -> bytes | None:
+        data = chunk.data
         choices = []
         for i, choice in enumerate(data.get("choices") or ()):
             delta = choice.get("delta") or {}
@@ -87,14 +89,14 @@ class CompletionsStream:
                      "choices": choices}
         if data.get("usage") is not None:
             if not self.include_usage:
-                return []
+                return None
             out["usage"] = data["usage"]
         elif not choices:
-            return []
-        return [encode_event(orjson.dumps(out))]
+            return None
+        return encode_event(orjson.dumps(out))
 
-    def end(self) -> list[bytes]:
-        return [DONE_EVENT]
+    def end(self) -> bytes:
+        return DONE_EVENT
 
-    def error(self, error: GatewayError) -> list[bytes]:
-        return [encode_event(error.to_bytes())]
+    def error(self, error: GatewayError) -> bytes:
+        return encode_event(error.to_bytes())

@@ -29,7 +29,7 @@ from gateway.translate.base import (
     require,
     tool_calls,
 )
-from providers.base import Usage
+from providers.base import ChatChunk, Usage
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use",
                 "content_filter": "refusal"}
@@ -271,7 +271,8 @@ class MessagesStream:
         self._open: str | None = None  # "text" or the tool call's chat index as str
         self._started = False
 
-    def chunk(self, data: JSON) -> list[bytes]:
+    def chunk(self, chunk: ChatChunk) -> bytes | None:
+        data = chunk.data
         out = self._start()
         usage = Usage.from_openai(data.get("usage"))
         if usage is not None:
@@ -298,9 +299,9 @@ class MessagesStream:
                 out.append(self._delta({"type": "input_json_delta", "partial_json": arguments}))
         if choice.get("finish_reason"):
             self.finish_reason = str(choice["finish_reason"])
-        return out
+        return b"".join(out) or None
 
-    def end(self) -> list[bytes]:
+    def end(self) -> bytes:
         out = self._start() + self._stop_block()
         usage = self.usage or Usage(prompt_tokens=self.estimated_input_tokens)
         out.append(named_event("message_delta", {
@@ -308,10 +309,10 @@ class MessagesStream:
             "delta": {"stop_reason": STOP_REASONS.get(str(self.finish_reason), "end_turn"), "stop_sequence": None},
             "usage": usage_object(usage)}))
         out.append(named_event("message_stop", {"type": "message_stop"}))
-        return out
+        return b"".join(out)
 
-    def error(self, error: GatewayError) -> list[bytes]:
-        return [*self._start(), named_event("error", error_body(error))]
+    def error(self, error: GatewayError) -> bytes:
+        return b"".join([*self._start(), named_event("error", error_body(error))])
 
     def _start(self) -> list[bytes]:
         if self._started:

@@ -1,6 +1,6 @@
 """Chat chunks -> the typed events of a Responses stream (`ResponsesStream`), and the relay
 of a Responses stream that came from an upstream with the API (`PassThroughEvents`). Both
-are StreamRenderers (gateway/translate/base.py) for the stream relay."""
+are StreamRenderers (gateway/translate/base.py) for the stream relay (gateway/api/streaming.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from gateway.translate.responses import (
     output_text_part,
     response_object,
 )
-from providers.base import Usage
+from providers.base import ChatChunk, Usage
 
 
 @dataclass(slots=True)
@@ -51,7 +51,8 @@ class ResponsesStream:
 
     # the StreamRenderer protocol
 
-    def chunk(self, data: JSON) -> list[bytes]:
+    def chunk(self, chunk: ChatChunk) -> bytes | None:
+        data = chunk.data
         out = self._start()
         usage = Usage.from_openai(data.get("usage"))
         if usage is not None:
@@ -66,22 +67,22 @@ class ResponsesStream:
                 out += self._call_delta(call)
         if choice.get("finish_reason"):
             self.finish_reason = str(choice["finish_reason"])
-        return out
+        return b"".join(out) or None
 
-    def end(self) -> list[bytes]:
+    def end(self) -> bytes:
         out = self._start() + self._close_text() + self._close_calls()
         self.response = self._snapshot("completed")
         name = "response.incomplete" if self.response["status"] == "incomplete" else "response.completed"
         out.append(self._event(name, {"response": self.response}))
-        return out
+        return b"".join(out)
 
-    def error(self, error: GatewayError) -> list[bytes]:
+    def error(self, error: GatewayError) -> bytes:
         out = self._start()
         out.append(self._event("error", {"code": error.code or error.type, "message": error.message,
                                          "param": None}))
         self.response = self._snapshot("failed", {"code": "server_error", "message": error.message})
         out.append(self._event("response.failed", {"response": self.response}))
-        return out
+        return b"".join(out)
 
     # events
 
@@ -179,9 +180,10 @@ class PassThroughEvents:
         self._sequence = 0
         self._ended = False
 
-    def chunk(self, data: JSON) -> list[bytes]:
+    def chunk(self, chunk: ChatChunk) -> bytes | None:
+        data = chunk.data
         if "choices" in data:
-            return []
+            return None
         kind = str(data.get("type"))
         if isinstance(data.get("sequence_number"), int):
             self._sequence = data["sequence_number"] + 1
@@ -190,18 +192,18 @@ class PassThroughEvents:
             if kind in ("response.completed", "response.incomplete"):
                 self.response = data["response"]
         self._ended = self._ended or kind in ("response.completed", "response.incomplete", "response.failed")
-        return [named_event(kind, data)]
+        return named_event(kind, data)
 
-    def end(self) -> list[bytes]:
-        return []
+    def end(self) -> bytes:
+        return b""
 
-    def error(self, error: GatewayError) -> list[bytes]:
+    def error(self, error: GatewayError) -> bytes:
         if self._ended:
-            return []
+            return b""
         out = [named_event("error", {"type": "error", "sequence_number": self._sequence,
                                      "code": error.code or error.type, "message": error.message, "param": None})]
         if self._last is not None:
             failed = {**self._last, "status": "failed", "error": {"code": "server_error", "message": error.message}}
             out.append(named_event("response.failed", {"type": "response.failed",
                                                        "sequence_number": self._sequence + 1, "response": failed}))
-        return out
+        return b"".join(out)

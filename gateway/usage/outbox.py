@@ -13,6 +13,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections import deque
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +29,18 @@ TRANSIENT_DB_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 MAX_BACKOFF_SECONDS = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class DrainState:
+    """What the last look at a shared outbox (the Redis Stream) saw."""
+    drainers: int      # consumers that read it lately
+    backlog: int       # records waiting in it
+    seen_at: float     # time.monotonic() of the look
+
+
 class UsageOutbox(ABC):
+    # None: this outbox drains itself in process (nothing to watch), or has not looked yet.
+    drain_state: DrainState | None = None
+
     @abstractmethod
     async def append(self, record: UsageRecord) -> None:
         """Queues a record; returns once it is as durable as this outbox makes it."""

@@ -1,7 +1,7 @@
 """PostgreSQL's batch write: the records and their daily rollup in one statement.
 
-The batch goes in as one array per column, unnested into rows, so the statement has 24
-parameters whatever the batch size; SQLAlchemy's multi-row insert had processed every value
+The batch goes in as one array per column, unnested into rows, so the statement has one
+parameter per column whatever the batch size; SQLAlchemy's multi-row insert had processed every value
 of every row in Python (~75 us a record). A data-modifying CTE inserts the records that are
 new (ON CONFLICT (request_id) DO NOTHING) and hands exactly those to the rollup upsert, so a
 batch written twice is counted once. Built per batch, the rollup upsert alone had cost ~2 ms
@@ -26,6 +26,7 @@ from gateway.usage.record import FIELD_ORDER, UsageRecord
 from gateway.usage.tables import to_money
 
 _ARRAY_TYPES = {"ts": "timestamptz[]", "cost_usd": "numeric[]", "stream": "boolean[]", "cache_hit": "boolean[]",
+                "cache_similarity": "double precision[]",
                 **{name: "integer[]" for name in ("http_status", "prompt_tokens", "completion_tokens", "cached_tokens",
                                                  "latency_ms", "ttft_ms", "fallback_count", "redactions")}}
 _ARRAYS = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES.get(name, 'text[]')})" for name in FIELD_ORDER)

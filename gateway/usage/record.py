@@ -34,6 +34,8 @@ class UsageRecord:
     redactions: int = 0
     client_request_id: str | None = None
     api: str = "chat"                # chat | responses | messages | completions | embeddings
+    cache_match: str | None = None           # a hit's kind: exact | semantic
+    cache_similarity: float | None = None    # a semantic hit's cosine similarity (exact: 1.0)
 
     def __post_init__(self) -> None:
         # A request that was answered is billed: text a client sent (user, feature, a model

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from gateway.db import Timestamp, metadata
 
 MONEY_SCALE = 10
-_UNITS_PER_USD = 10**MONEY_SCALE
+_UNITS_PER_USD: int = 10**MONEY_SCALE
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 
 
@@ -76,6 +76,8 @@ usage_records = sa.Table(
     sa.Column("redactions", sa.Integer, nullable=False, server_default="0"),
     sa.Column("client_request_id", sa.String(128)),                          # the client's x-request-id
     sa.Column("api", sa.String(16), nullable=False, server_default="chat"),   # the client API's shape
+    sa.Column("cache_match", sa.String(16)),                                 # exact | semantic (hits only)
+    sa.Column("cache_similarity", sa.Float),                                 # a hit's similarity
     sa.Index("ix_usage_records_tenant_ts", "tenant", "ts"),
     sa.Index("ix_usage_records_ts", "ts"),
 )

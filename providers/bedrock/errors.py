@@ -118,10 +118,10 @@ def classify(error_type: str, message: str, *, status: int, provider: str, model
             f"Check the IAM policy allows bedrock:InvokeModel / InvokeModelWithResponseStream on {model}.",
             status=502, provider=provider)
     if error_type == "ResourceNotFoundException" or (not error_type and status == 404):
-        return ProviderError(
-            ErrorKind.BAD_RESPONSE,
-            f"Bedrock does not know model {model} ({name}); check the catalog's upstream id and region",
-            status=502, provider=provider)
+        # A 4xx: says nothing against the deployment's health (one breaker rule for all).
+        text = f"Bedrock does not know model {model} ({name}); check the catalog's upstream id and region"
+        return ProviderError(ErrorKind.BAD_REQUEST, text, status=404,
+                             body=openai_error_body(text, code="model_not_found"), provider=provider)
     if error_type in BAD_REQUEST_TYPES or 400 <= status < 500:
         return ProviderError(ErrorKind.BAD_REQUEST, f"Bedrock rejected the request ({name})", status=400,
                              body=openai_error_body(text), provider=provider)

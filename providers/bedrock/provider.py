@@ -21,12 +21,9 @@ from providers.base import (
     JSON,
     ChatChunk,
     ChatRequest,
-    ChatResponse,
     ChatResult,
     EmbeddingsResult,
     ErrorKind,
-    Health,
-    ModelInfo,
     Provider,
     ProviderConfig,
     ProviderError,
@@ -39,29 +36,33 @@ from providers.bedrock.eventstream import EventMessage, EventStreamDecoder, Even
 from providers.bedrock.responses import StreamTranslator, chat_completion
 from providers.bedrock.signing import EVENT_STREAM, default_endpoint, model_path, sign
 from providers.bedrock.translate import to_converse
-from providers.http import new_session, request_timeout
+from providers.http import Transport, TransportFactory, UpstreamResponse, new_session, request_timeout
 
-OPTIONS = {"region", "endpoint_url", "profile", "timeouts"}
 # Titan embeds one text per call; this bounds the calls one embeddings request runs at once.
 EMBEDDING_CONCURRENCY = 8
 
 
 class BedrockProvider(Provider):
     type = "bedrock"
+    genai_system = "aws.bedrock"
+    options = frozenset({"region", "endpoint_url", "profile", "timeouts"})
+    identity_options = ("region", "endpoint_url")
 
     def __init__(self, name: str, *, region: str, endpoint_url: str | None = None,
-                 profile: str | None = None, timeouts: Timeouts | None = None) -> None:
+                 profile: str | None = None, timeouts: Timeouts | None = None,
+                 transport: TransportFactory = new_session) -> None:
         self.name = name
         self.region = region
         self.endpoint = (endpoint_url or default_endpoint(region)).rstrip("/")
         self.timeouts = timeouts or Timeouts()
         self.credentials = CredentialSource(provider=name, profile=profile, region=region)
-        self._session: aiohttp.ClientSession | None = None
+        self._transport = transport
+        self._session: Transport | None = None
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> BedrockProvider:
         options = {k: v for k, v in config.options.items() if k != "type"}
-        unknown = sorted(set(options) - OPTIONS)
+        unknown = sorted(set(options) - cls.options)
         if unknown:
             raise ValueError(f"provider {config.name!r}: unknown bedrock options: {', '.join(unknown)}")
         region = options.get("region")
@@ -72,7 +73,7 @@ class BedrockProvider(Provider):
                    timeouts=Timeouts.from_options(options.get("timeouts")))
 
     async def start(self) -> None:
-        self._session = new_session(self.timeouts)
+        self._session = self._transport(self.timeouts)
         await self.credentials.start()
 
     async def close(self) -> None:
@@ -81,21 +82,8 @@ class BedrockProvider(Provider):
             await self._session.close()
             self._session = None
 
-    def supports_model(self, upstream_model: str) -> bool:
-        # Model ids, cross-region inference profile ids and ARNs all go in the same URL slot.
-        return bool(upstream_model)
-
-    async def list_models(self) -> list[ModelInfo]:
-        return []  # the catalog names the models; ListFoundationModels is a control-plane call
-
-    async def health(self) -> Health:
-        problem = self.credentials.problem
-        return Health(ok=not problem, detail=problem or f"region {self.region}")
-
-    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
+    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResult:
         payload = orjson.dumps(to_converse(request.body))
-        if request.stream:
-            return self._stream(payload, upstream_model)
         answer = await self._call_json(upstream_model, "converse", payload)
         body, usage = chat_completion(answer, upstream_model)
         return ChatResult(body=body, usage=usage)
@@ -123,7 +111,7 @@ class BedrockProvider(Provider):
 
     # --- transport ----------------------------------------------------------------------------
 
-    async def _send(self, model: str, action: str, payload: bytes, accept: str) -> aiohttp.ClientResponse:
+    async def _send(self, model: str, action: str, payload: bytes, accept: str) -> UpstreamResponse:
         """POSTs a signed request; returns the response once its 200 headers are in."""
         if self._session is None:
             raise self._error(ErrorKind.CONNECT, "provider not started")
@@ -171,7 +159,10 @@ class BedrockProvider(Provider):
             raise self._error(ErrorKind.BAD_RESPONSE, "Bedrock's answer is not a JSON object")
         return answer
 
-    async def _stream(self, payload: bytes, model: str) -> AsyncIterator[ChatChunk]:
+    async def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
+        """Model ids, cross-region inference profile ids and ARNs all go in the same URL slot."""
+        model = upstream_model
+        payload = orjson.dumps(to_converse(request.body))
         response = await self._send(model, "converse-stream", payload, EVENT_STREAM)
         translator = StreamTranslator(model)
         decoder = EventStreamDecoder()
@@ -200,7 +191,7 @@ class BedrockProvider(Provider):
             raise self._broken(started, "Bedrock's stream ended before messageStop")
         yield ChatChunk(translator.finish())
 
-    async def _read(self, response: aiohttp.ClientResponse, started: bool) -> bytes:
+    async def _read(self, response: UpstreamResponse, started: bool) -> bytes:
         wait = self.timeouts.idle if started else self.timeouts.first_byte
         try:
             async with asyncio.timeout(wait):

@@ -22,7 +22,8 @@ def wired_values() -> dict[str, Any]:
     from runme.wiring import PlatformOutputs, gateway_values  # deploy_helpers put deploy/ on sys.path
 
     outputs = PlatformOutputs.from_terraform_json(json.dumps(fake_terraform_outputs()))
-    return gateway_values(outputs, WIRED_TAG)
+    values: dict[str, Any] = gateway_values(outputs, WIRED_TAG)
+    return values
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,9 @@ REPO_URL = "https://git.acme.dev/platform/llm-gateway.git"
 def root_app() -> dict[str, Any]:
     outputs = PlatformOutputs.placeholders()
     layout = Layout(root=REPO_ROOT, env="prod")
-    return root_application(layout, outputs, revision="main", repo_url=REPO_URL, tag="0.1.0-1a2b3c4d5e6f")
+    app: dict[str, Any] = root_application(layout, outputs, revision="main", repo_url=REPO_URL,
+                                           tag="0.1.0-1a2b3c4d5e6f")
+    return app
 
 
 def render_platform(values: dict[str, Any]) -> list[dict[str, Any]]:

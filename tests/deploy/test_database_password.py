@@ -62,7 +62,8 @@ def test_composed_url_parses_back_to_the_parts(password: str) -> None:
 def test_composed_redis_url_keeps_the_password(password: str) -> None:
     from redis.connection import parse_url
 
-    parsed = parse_url(compose_redis_url("cache.internal", 6379, password=password, tls=True))
+    url = compose_redis_url("cache.internal", 6379, password=password, tls=True)
+    parsed = parse_url(url)  # type: ignore[no-untyped-call]
     assert parsed["password"] == password and parsed["host"] == "cache.internal"
 
 

@@ -56,7 +56,7 @@ def test_module_outputs_we_read_exist() -> None:
 def test_every_variable_and_local_referenced_is_declared(directory: str) -> None:
     """What `terraform validate` would say first, without providers: no undeclared var.X
     or local.X (a rename in one file but not another)."""
-    from tests.deploy.terraform_modules import REPO_ROOT
+    from tests.deploy.deploy_helpers import REPO_ROOT
 
     folder = REPO_ROOT / "deploy" / "terraform" / directory
     text = "\n".join(path.read_text() for path in sorted(folder.glob("*.tf")))

@@ -228,7 +228,7 @@ def _containers(docs: Docs, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield doc["metadata"]["name"], container
 
 
-def _claim_classes(docs: Docs) -> list[str | None]:
+def _claim_classes(docs: Docs) -> list[str]:
     return sorted(
         str(claim["spec"].get("storageClassName"))
         for doc in docs

@@ -63,6 +63,7 @@ def test_every_deployment_down_is_503_never_another_model(
     response = post(gateway, gateway.create_key())
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "no_provider_available"
+    assert int(response.headers["retry-after"]) >= 1      # every 503 says when to come back (issue 23)
     # `other-model` lives on `secondary` too, and must not have been asked
     assert [r.body["model"] for r in secondary.requests] == ["gpt-4o-mini"]
     assert "sk-upstream-secret" not in response.text

@@ -65,7 +65,8 @@ def client(gw: RunningGateway, key: str) -> OpenAI:
 
 
 def tenant_and_key(gw: RunningGateway, pii_mode: str | None = None) -> tuple[str, OpenAI]:
-    tenant = gw.create_tenant(**({"pii_mode": pii_mode} if pii_mode else {}))
+    extra: dict[str, Any] = {"pii_mode": pii_mode} if pii_mode else {}
+    tenant = gw.create_tenant(**extra)
     return tenant, client(gw, gw.create_key(tenant))
 
 
@@ -96,7 +97,7 @@ def test_text_parts_of_array_contents_reach_the_provider_redacted(gateway: Runni
     assert completion.choices[0].message.content == "Charge [REDACTED-CREDIT_CARD] now and mail [REDACTED-EMAIL]"
     streamed = sdk.chat.completions.create(model="mock-echo", messages=[ARRAY_MESSAGE],  # type: ignore[list-item]
                                            stream=True, extra_headers={"Cache-Control": "no-cache"})
-    text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+    text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)  # type: ignore[union-attr]
     assert text == "Charge [REDACTED-CREDIT_CARD] now and mail [REDACTED-EMAIL]"
     records = gateway_records(gateway, tenant, at_least=2)
     assert [r.redactions for r in records] == [2, 2]
@@ -182,6 +183,29 @@ def test_a_card_streamed_over_three_chunks_is_redacted_and_the_stream_stays_a_st
                                                          messages=[{"role": "user", "content": "my card?"}])
     assert again.headers["x-gateway-cache"] == "hit"
     assert again.parse().choices[0].message.content == "Your card [REDACTED-CREDIT_CARD] is on file."
+
+
+def test_a_streamed_csv_with_ssns_is_redacted_chunk_by_chunk_as_the_plain_answer(
+        gateway: RunningGateway, upstream: FakeOpenAI) -> None:
+    _, sdk = tenant_and_key(gateway)
+    rows = [f"{i},Ann Lee,{ssn},{emp},98101" for i, (ssn, emp) in enumerate(
+        [("123456789", "234567890"), ("345678901", "456789012"), ("078051120", "567890123"),
+         ("219099999", "678901234"), ("457555462", "789012345")] * 4)]
+    text = "Here is the export:\nid,name,ssn,employee_id,zip\n" + "\n".join(rows) + "\n"
+    pieces = [text[i : i + 4] for i in range(0, len(text), 4)]  # token-sized deltas
+    messages: Any = [{"role": "user", "content": "export?"}]
+    upstream.then(Behavior(pieces=pieces))
+    plain = sdk.chat.completions.create(model="gpt-4o-mini", messages=messages,
+                                        extra_headers={"Cache-Control": "no-cache"})
+    upstream.then(Behavior(pieces=pieces))
+    deltas = [c.choices[0].delta.content or "" for c in sdk.chat.completions.create(
+        model="gpt-4o-mini", messages=messages, stream=True, extra_headers={"Cache-Control": "no-cache"})
+        if c.choices]
+    streamed = "".join(deltas)
+    assert streamed == plain.choices[0].message.content
+    assert streamed.count("[REDACTED-SSN]") == 20 and "234567890" in streamed  # employee ids stay
+    assert not any(ssn in streamed for ssn in ("123456789", "345678901", "078051120", "457555462"))
+    assert len([d for d in deltas if d]) > 40  # rows went out as they came, not as one block at the end
 
 
 def test_the_cache_key_is_taken_after_redaction(gateway: RunningGateway, upstream: FakeOpenAI) -> None:

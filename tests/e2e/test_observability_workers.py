@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.openai_upstream import FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.integration.telemetry.scrape import Samples, scrape
 from tests.integration.telemetry.traffic import MODEL, PROMPTS, chat, scripted_traffic
 from tests.support.catalogs import two_upstreams
@@ -72,12 +72,6 @@ def _ready(url: str, path: str = "/readyz") -> bool:
         return httpx.get(url + path, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-@pytest.fixture
-def upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
-    with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
-        yield primary, secondary
 
 
 @pytest.fixture

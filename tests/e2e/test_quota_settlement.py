@@ -22,7 +22,7 @@ from gateway.limits.plan import day_period, micro_usd, month_period, scope_prefi
 from gateway.telemetry import metrics
 from providers.tokens import estimate_prompt_tokens
 from tests.conftest import make_settings, unique
-from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import Behavior, FakeOpenAI
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
 
 pytestmark = pytest.mark.timeout(180)
@@ -47,12 +47,6 @@ tiers:
   pro: {{}}
 cache: {{mode: "off"}}
 """
-
-
-@pytest.fixture
-def upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
-    with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
-        yield primary, secondary
 
 
 @pytest.fixture

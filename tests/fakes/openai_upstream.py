@@ -206,7 +206,7 @@ def _tool_turn(body: dict[str, Any], behavior: Behavior) -> bool:
 
 
 def _echo(body: dict[str, Any]) -> str:
-    results = []
+    results: list[str] = []
     for message in reversed(body.get("messages", [])):
         if message.get("role") != "tool":
             break

@@ -136,7 +136,7 @@ def figures(scenario: str, answers: list[Answer], database_url: str, *, wait: fl
 
 def limits_exact(urls: list[str], key: str, rpm: int) -> bool:
     """`rpm` + 2 requests over both replicas: exactly `rpm` admitted, the rest 429."""
-    statuses = Counter()
+    statuses: Counter[int] = Counter()
     with httpx.Client(timeout=10) as client:
         for n, url in zip(range(rpm + 2), itertools.cycle(urls), strict=False):
             response = client.post(url + "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},

@@ -29,8 +29,13 @@ SCENARIOS: dict[str, tuple[Callable[[Cluster], None], Callable[[Cluster], None]]
     "postgres-partitioned": (lambda c: c.database.partition(), lambda c: c.database.restore()),
     "redis-refused": (lambda c: c.redis.cut(), lambda c: c.redis.restore()),
     "redis-partitioned": (lambda c: c.redis.partition(), lambda c: c.redis.restore()),
-    "redis-restarted-empty": (lambda c: c.redis.cut(), lambda c: (_restart_redis_empty(c), c.redis.restore())),
+    "redis-restarted-empty": (lambda c: c.redis.cut(), lambda c: _restart_redis_empty_and_restore(c)),
 }
+
+
+def _restart_redis_empty_and_restore(cluster: Cluster) -> None:
+    _restart_redis_empty(cluster)
+    cluster.redis.restore()
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))

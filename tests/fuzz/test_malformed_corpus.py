@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import orjson
@@ -26,7 +27,7 @@ HUGE = [b"9007199254740992", b"18446744073709551616", b"1" * 400, b"1e999", b"-9
 POISON_STRINGS = [b'"a\\u0000b"', b'"\\ud800"', b'"\\udfff x"', b'"\\ud800\\u0000"']
 
 CHAT = {"model": "mock-echo", "messages": [{"role": "user", "content": "hi"}]}
-ROUTES: dict[str, dict[str, object]] = {
+ROUTES: dict[str, dict[str, Any]] = {
     "/v1/chat/completions": CHAT,
     "/v1/completions": {"model": "mock-echo", "prompt": "hi"},
     "/v1/responses": {"model": "mock-echo", "input": "hi"},
@@ -99,11 +100,13 @@ def corpus() -> Iterator[Sent]:
                 message = with_field({"role": "user", "content": "hi"}, name, raw)
                 yield Sent(path, with_field(message_base, "messages", b"[" + message + b"]"),
                            what=f"messages[0].{name}={raw!r}")
-    for path, body in (("/admin/tenants", {"name": "t"}), ("/admin/tenants/x/keys", {"label": "l"})):
+    admin_bodies: tuple[tuple[str, dict[str, Any]], ...] = (("/admin/tenants", {"name": "t"}),
+                                                            ("/admin/tenants/x/keys", {"label": "l"}))
+    for path, admin_body in admin_bodies:
         for name in ("name", "tier", "models", "limits", "label", "expires_in", "pii_mode"):
             for raw in WRONG_VALUES:
-                yield Sent(path, with_field(body, name, raw), what=f"{name}={raw!r}")
-        yield Sent(path, with_field(body, "limits", b"[" * 5000 + b"]" * 5000), what="admin depth 5000")
+                yield Sent(path, with_field(admin_body, name, raw), what=f"{name}={raw!r}")
+        yield Sent(path, with_field(admin_body, "limits", b"[" * 5000 + b"]" * 5000), what="admin depth 5000")
         yield Sent(path, b"{" * 100_000, what="admin unclosed depth")
 
 

@@ -50,6 +50,7 @@ async def answering(client: MultiplexedRedis, within: float = 5.0) -> float:
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow   # 4,000 commands
 async def test_concurrent_callers_each_get_their_own_reply(client: MultiplexedRedis) -> None:
     prefix = unique()
     values = {f"{prefix}:{i}": os.urandom(i % 300 + 1) for i in range(2000)}
@@ -79,7 +80,7 @@ async def test_xadd_trims_with_maxlen(client: MultiplexedRedis, server: RedisSer
     admin = Redis.from_url(server.url)
     try:
         entries = await admin.xrange(key)
-        assert [fields[b"n"] for _, fields in entries] == [b"3", b"4"]
+        assert [fields[b"n"] for _, fields in entries] == [b"3", b"4"]  # type: ignore[union-attr, index]
     finally:
         await admin.aclose()
 

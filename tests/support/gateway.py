@@ -21,7 +21,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.runtime import Runtime, open_runtime
-from gateway.settings import Settings
+from gateway.settings import Settings, UsageDrain
 from tests.support.threads import LoopThread, free_port
 
 ADMIN_KEY = "sk-admin-test-0123456789abcdef0123456789abcdef"
@@ -76,6 +76,9 @@ def write_catalog(directory: Path, text: str) -> Path:
 def running_gateway(settings: Settings, *, separate_admin: bool = False) -> Iterator[RunningGateway]:
     if settings.admin_key is None:
         settings = settings.model_copy(update={"admin_key": _secret(ADMIN_KEY)})
+    if settings.usage_drain is UsageDrain.PROCESS:
+        # No `serve` here to start the drain process beside the server: it drains in process.
+        settings = settings.model_copy(update={"usage_drain": UsageDrain.INLINE})
     thread = LoopThread("gateway")
     runtime: Runtime = thread.call(lambda: open_runtime(settings), timeout=60)
     port = free_port()

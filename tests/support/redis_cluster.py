@@ -137,7 +137,7 @@ class RedisClusterNodes:
 
 def _cluster_info(client: redis.Redis) -> str:
     """CLUSTER INFO as text (redis-py may parse it into a dict)."""
-    info = client.execute_command("CLUSTER", "INFO")
+    info = client.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
     if isinstance(info, dict):
         return "\n".join(f"{k}:{v}" for k, v in info.items())
     return info.decode() if isinstance(info, bytes) else str(info)

@@ -53,7 +53,7 @@ def sse_events(response: httpx.Response) -> list[tuple[str | None, dict[str, Any
 
 
 def strict_response_events(response: httpx.Response) -> list[Any]:
-    events = []
+    events: list[Any] = []
     for name, data in sse_events(response):
         assert name == data["type"], (name, data)
         events.append(_RESPONSE_EVENT.validate_python(data, strict=True))
@@ -65,7 +65,7 @@ class _Ping:
 
 
 def strict_message_events(response: httpx.Response) -> list[Any]:
-    events = []
+    events: list[Any] = []
     for name, data in sse_events(response):
         assert name == data["type"], (name, data)
         if name == "ping":   # a keep-alive the SDK skips; not in the event union

@@ -77,10 +77,10 @@ def test_tool_use_round_trip(gateway: RunningGateway, key: str, upstream: Upstre
     assert first.stop_reason == "tool_use"
     uses = [block for block in first.content if block.type == "tool_use"]
     assert [(u.name, u.input) for u in uses] == [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Oslo"})]
-    second = sdk.messages.create(model=MODEL, max_tokens=200, tools=[WEATHER], messages=[
-        ask, {"role": "assistant", "content": [u.model_dump() for u in uses]},  # type: ignore[misc]
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": u.id, "content": f"sunny {i}"}
-                                     for i, u in enumerate(uses)]}])
+    turns: list[Any] = [{"role": "assistant", "content": [u.model_dump() for u in uses]},
+                        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": u.id,
+                                                      "content": f"sunny {i}"} for i, u in enumerate(uses)]}]
+    second = sdk.messages.create(model=MODEL, max_tokens=200, tools=[WEATHER], messages=[ask, *turns])
     assert second.content[0].type == "text"
     assert second.content[0].text == f"tool results: {uses[0].id}=sunny 0; {uses[1].id}=sunny 1"
 

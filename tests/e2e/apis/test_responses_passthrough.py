@@ -107,10 +107,11 @@ def test_stream_and_tool_round_trip(gateway: RunningGateway, fake: FakeOpenAI) -
     events = strict_response_events(raw)
     calls = [item for item in events[-1].response.output if item.type == "function_call"]
     assert [c.arguments for c in calls] == ['{"city": "Paris"}', '{"city": "Oslo"}']
-    answer = client.responses.create(model="pt-model", tools=[WEATHER], input=[
-        {"role": "user", "content": "weather?"},
+    turns: list[Any] = [
         *[{"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": c.arguments} for c in calls],
-        *[{"type": "function_call_output", "call_id": c.call_id, "output": "sunny"} for c in calls]])
+        *[{"type": "function_call_output", "call_id": c.call_id, "output": "sunny"} for c in calls]]
+    answer = client.responses.create(model="pt-model", tools=[WEATHER], input=[
+        {"role": "user", "content": "weather?"}, *turns])
     assert answer.output_text == "tool results: call_1=sunny; call_2=sunny"
 
 

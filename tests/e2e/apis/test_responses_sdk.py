@@ -74,10 +74,10 @@ def test_function_tool_round_trip(gateway: RunningGateway, key: str, upstream: U
                                                                   ("get_weather", {"city": "Oslo"})]
     outputs: list[Any] = [{"type": "function_call_output", "call_id": c.call_id, "output": f"sunny in {i}"}
                           for i, c in enumerate(calls)]
+    turns: list[Any] = [{"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": c.arguments}
+                        for c in calls]
     second = sdk.responses.create(model=MODEL, tools=[WEATHER], input=[
-        {"role": "user", "content": "weather in Paris and Oslo?"},
-        *[{"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": c.arguments} for c in calls],
-        *outputs])
+        {"role": "user", "content": "weather in Paris and Oslo?"}, *turns, *outputs])
     assert second.output_text == f"tool results: {calls[0].call_id}=sunny in 0; {calls[1].call_id}=sunny in 1"
 
 

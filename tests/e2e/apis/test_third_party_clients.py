@@ -53,6 +53,7 @@ def test_langchain_with_the_responses_api(gateway: RunningGateway, key: str, ups
 
 def test_litellm_responses(gateway: RunningGateway, key: str, upstream: Upstream) -> None:
     import litellm
+    from litellm.types.llms.openai import ResponsesAPIResponse
 
     tools: Any = [{"type": "function", "name": "get_weather", "description": "The weather in a city now.",
                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
@@ -60,7 +61,8 @@ def test_litellm_responses(gateway: RunningGateway, key: str, upstream: Upstream
                    "num_retries": 0, "timeout": 30}
     question: Any = {"role": "user", "content": "weather in Paris and Oslo?"}
     first = litellm.responses(input=[question], **common)
-    calls = [item for item in first.output if getattr(item, "type", None) == "function_call"]
+    assert isinstance(first, ResponsesAPIResponse)
+    calls: list[Any] = [item for item in first.output if getattr(item, "type", None) == "function_call"]
     assert [c.arguments for c in calls] == ['{"city": "Paris"}', '{"city": "Oslo"}']
     items: Any = [question,
                   *[{"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": c.arguments}
@@ -68,8 +70,9 @@ def test_litellm_responses(gateway: RunningGateway, key: str, upstream: Upstream
                   *[{"type": "function_call_output", "call_id": c.call_id, "output": f"sunny #{i}"}
                     for i, c in enumerate(calls)]]
     second = litellm.responses(input=items, **common)
-    text = "".join(part.text for item in second.output if getattr(item, "type", None) == "message"
-                   for part in item.content)
+    assert isinstance(second, ResponsesAPIResponse)
+    messages: list[Any] = [item for item in second.output if getattr(item, "type", None) == "message"]
+    text = "".join(part.text for item in messages for part in item.content)
     assert text == f"tool results: {calls[0].call_id}=sunny #0; {calls[1].call_id}=sunny #1"
 
 

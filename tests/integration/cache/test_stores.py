@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
 from gateway.catalog import CachePolicy
 from gateway.pipeline.cache import LookupCache
-from gateway.pipeline.context import CacheStatus
+from gateway.request import CacheStatus
 from tests.conftest import unique
 from tests.integration.limits.redis_servers import RedisServer, require_redis_server
 from tests.support.threads import free_port
@@ -38,9 +38,28 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[CacheStore]:
     if request.param == "memory":
         yield MemoryCacheStore(max_entry_bytes=MAX_ENTRY)
         return
-    redis_store = RedisCacheStore.from_url(request.getfixturevalue("redis_url"), max_entry_bytes=MAX_ENTRY)
+    url = request.getfixturevalue("redis_url")
+    admin = Redis.from_url(url)
+    redis_store = RedisCacheStore.from_url(url, max_entry_bytes=MAX_ENTRY, admin=admin)
     yield redis_store
     await redis_store.close()
+    await admin.aclose()
+
+
+async def test_clear_drops_one_scope_or_one_model_of_it_and_nothing_else(store: CacheStore) -> None:
+    from gateway.cache.keys import cache_key
+
+    mine, theirs = unique("scope"), unique("scope")
+    keys = {(scope, model): cache_key(scope, model, {"messages": [{"role": "user", "content": "hi"}]})
+            for scope in (mine, theirs) for model in ("gpt-4o-mini", "gpt-4o")}
+    for key in keys.values():
+        await store.set(key, b"answer", 60)
+    assert await store.clear(mine, "gpt-4o") == 1
+    assert await store.get(keys[(mine, "gpt-4o")]) is None and await store.get(keys[(mine, "gpt-4o-mini")]) == b"answer"
+    assert await store.clear(mine) == 1
+    assert await store.get(keys[(mine, "gpt-4o-mini")]) is None
+    assert all([await store.get(keys[(theirs, m)]) == b"answer" for m in ("gpt-4o-mini", "gpt-4o")])
+    assert await store.clear(theirs) == 2
 
 
 async def test_a_value_set_is_read_back(store: CacheStore) -> None:

@@ -230,7 +230,7 @@ async def test_usage_below_the_reservation_returns_the_difference(make_limiter: 
 async def test_a_failed_call_releases_everything_it_reserved(make_limiter: MakeLimiter) -> None:
     limiter = make_limiter()
     tenant = unique()
-    limits = {"tpm": 1000, "daily_tokens": 1000, "monthly_usd": 1}
+    limits: dict[str, Any] = {"tpm": 1000, "daily_tokens": 1000, "monthly_usd": 1}
     reservation = await limiter.reserve(ask(tenant, tokens=1000, usd="1", **limits))
     await limiter.settle(reservation, 0, Decimal(0))
     assert await admits(limiter, ask(tenant, tokens=1000, usd="1", **limits))
@@ -260,7 +260,7 @@ async def test_a_late_settlement_leaves_the_window_alone_and_still_counts_for_th
         make_limiter: MakeLimiter, clock: FakeClock) -> None:
     limiter = make_limiter(clock=clock)
     tenant = unique()
-    limits = {"tpm": 1000, "daily_tokens": 2000}
+    limits: dict[str, Any] = {"tpm": 1000, "daily_tokens": 2000}
     reservation = await limiter.reserve(ask(tenant, tokens=800, **limits))
     clock.advance(61)                                 # a long stream: its entry left the window
     await limiter.settle(reservation, 100, Decimal(0))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import BlockingConnectionPool, Connection, Redis
-from redis.cluster import key_slot
+from redis.crc import key_slot
 
 from gateway.errors import RateLimited
 from gateway.limits.base import QuotaRequest
@@ -136,6 +136,7 @@ async def test_tenants_on_every_node_of_a_real_cluster(redis_cluster: RedisClust
         for _ in range(200):                            # find a tenant for each of the three nodes
             tenant = unique()
             node = client.get_node_from_key(f"{KEY_PREFIX}{{{tenant}}}:rpm")
+            assert node is not None
             by_node.setdefault(node.name, tenant)
             if len(by_node) == 3:
                 break

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,10 +47,10 @@ def chat(gw: RunningGateway, key: str, content: str, **extra: object) -> httpx.R
                       timeout=30)
 
 
-def records(gw: RunningGateway, tenant: str) -> list[sa.Row]:
+def records(gw: RunningGateway, tenant: str) -> list[sa.Row[Any]]:
     gw.flush_usage()
 
-    async def query() -> list[sa.Row]:
+    async def query() -> list[sa.Row[Any]]:
         engine = create_async_engine(gw.runtime.settings.database_url)
         try:
             async with engine.connect() as conn:
@@ -60,7 +61,7 @@ def records(gw: RunningGateway, tenant: str) -> list[sa.Row]:
 
     deadline = time.monotonic() + 10
     while True:
-        rows: list[sa.Row] = gw.run(query)
+        rows: list[sa.Row[Any]] = gw.run(query)
         if rows or time.monotonic() > deadline:
             return rows
         time.sleep(0.05)

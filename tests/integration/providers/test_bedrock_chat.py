@@ -6,14 +6,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from providers.base import ChatChunk, ChatRequest, ChatResult, ErrorKind, ProviderConfig, ProviderError
 from providers.bedrock import BedrockProvider
-from tests.fakes.bedrock_server import ACCESS_KEY, SECRET_KEY, FakeBedrock, Reply, use_fake_credentials
+from tests.fakes.bedrock_server import ACCESS_KEY, SECRET_KEY, FakeBedrock, Reply
 
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -22,9 +21,7 @@ WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_fake_credentials(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env")   # fake credentials (tests/integration/providers/conftest.py)
 
 
 @pytest.fixture
@@ -54,9 +51,7 @@ async def complete(provider: BedrockProvider, body: dict[str, Any], model: str =
 
 
 async def stream(provider: BedrockProvider, body: dict[str, Any], model: str = MODEL) -> list[ChatChunk]:
-    chunks = await provider.chat(ChatRequest({**body, "stream": True}), model)
-    assert not isinstance(chunks, ChatResult)
-    return [chunk async for chunk in chunks]
+    return [chunk async for chunk in provider.chat_stream(ChatRequest({**body, "stream": True}), model)]
 
 
 def user(text: str) -> dict[str, Any]:
@@ -204,5 +199,3 @@ async def test_config_validation() -> None:
         "region": "eu-west-1", "timeouts": {"first_byte": 5}}))
     assert provider.endpoint == "https://bedrock-runtime.eu-west-1.amazonaws.com"
     assert provider.timeouts.first_byte == 5
-    assert provider.supports_model(ARN) and provider.supports_model("amazon.nova-lite-v1:0")
-    assert await provider.list_models() == []

@@ -94,7 +94,7 @@ async def test_no_credentials_anywhere(fake: FakeBedrock) -> None:
         "region": "us-east-1", "endpoint_url": fake.url}))
     await provider.start()
     try:
-        assert not (await provider.health()).ok
+        assert provider.credentials.problem
         with pytest.raises(ProviderError) as caught:
             await provider.chat(ChatRequest(BODY), MODEL)
         assert caught.value.kind is ErrorKind.AUTH and fake.received == []

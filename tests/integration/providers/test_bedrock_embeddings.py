@@ -6,20 +6,17 @@ import base64
 import math
 import struct
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from providers.base import ErrorKind, ProviderConfig, ProviderError
 from providers.bedrock import BedrockProvider
-from tests.fakes.bedrock_server import FakeBedrock, use_fake_credentials
+from tests.fakes.bedrock_server import FakeBedrock
 
 TITAN = "amazon.titan-embed-text-v2:0"
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_fake_credentials(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env")   # fake credentials (tests/integration/providers/conftest.py)
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from providers.base import ChatChunk, ChatRequest, ChatResult, ErrorKind, ProviderConfig, ProviderError
 from providers.bedrock import BedrockProvider
-from tests.fakes.bedrock_server import FakeBedrock, StreamFault, use_fake_credentials
+from tests.fakes.bedrock_server import FakeBedrock, StreamFault
 
 MODEL = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 QUICK = {"connect": 1, "first_byte": 0.5, "idle": 0.5, "total": 10}
@@ -27,13 +26,11 @@ ERRORS = [  # (Bedrock error, ProviderError kind, status the client would see, r
     ("ModelTimeoutException", ErrorKind.TIMEOUT, 504, True),
     ("ValidationException", ErrorKind.BAD_REQUEST, 400, False),
     ("AccessDeniedException", ErrorKind.AUTH, 502, False),
-    ("ResourceNotFoundException", ErrorKind.BAD_RESPONSE, 502, False),
+    ("ResourceNotFoundException", ErrorKind.BAD_REQUEST, 404, False),
 ]
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    use_fake_credentials(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("aws_env")   # fake credentials (tests/integration/providers/conftest.py)
 
 
 @pytest.fixture
@@ -57,9 +54,7 @@ async def provider(fake: FakeBedrock) -> AsyncIterator[BedrockProvider]:
 
 
 async def stream_of(provider: BedrockProvider, body: dict[str, Any] = BODY) -> AsyncIterator[ChatChunk]:
-    chunks = await provider.chat(ChatRequest({**body, "stream": True}), MODEL)
-    assert not isinstance(chunks, ChatResult)
-    return chunks
+    return provider.chat_stream(ChatRequest({**body, "stream": True}), MODEL)
 
 
 async def drain(chunks: AsyncIterator[ChatChunk]) -> tuple[list[ChatChunk], ProviderError]:
@@ -161,7 +156,7 @@ async def test_connection_refused_is_a_connect_error() -> None:
 async def test_unsupported_parameter_fails_before_any_request(provider: BedrockProvider,
                                                               fake: FakeBedrock) -> None:
     with pytest.raises(ProviderError) as caught:
-        await provider.chat(ChatRequest({**BODY, "n": 3, "stream": True}), MODEL)
+        await anext(provider.chat_stream(ChatRequest({**BODY, "n": 3, "stream": True}), MODEL))
     assert caught.value.kind is ErrorKind.BAD_REQUEST and caught.value.status == 400
     assert fake.received == []
 

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from redis.asyncio import RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.db import create_engine
 from gateway.redis_client import SHARED, Client, command_client
-from gateway.routing.breaker import BreakerBoard, Outcome, State
+from gateway.routing.breaker import BreakerBoard, CallOutcome, State
+from gateway.routing.breaker_sync import SharedBreakers, share
 from gateway.routing.policy import BreakerPolicy
 from gateway.usage.record import UsageRecord
 from gateway.usage.redis_outbox import RedisStreamOutbox, StreamConfig
@@ -37,10 +37,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0)
 # -- the usage stream -----------------------------------------------------------------
 
 @pytest.fixture
-async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(postgres_url)
-    yield engine
-    await engine.dispose()
+def database_url(postgres_url: str) -> str:
+    """PostgreSQL only (the root conftest's `engine` opens it)."""
+    return postgres_url
 
 
 def records(tenant: str, n: int) -> list[UsageRecord]:
@@ -111,7 +110,7 @@ async def replicas(redis_cluster: RedisClusterNodes) -> AsyncIterator[tuple[Brea
     provider = unique("prov")
     prefix = f"gw:breaker:test:{unique()}"
     clients = [command_client(redis_cluster.url, cluster=True, options=SHARED) for _ in range(2)]
-    boards = [BreakerBoard(POLICY, identities={provider: provider}, redis=c, redis_prefix=prefix)
+    boards = [share(BreakerBoard(POLICY, identities={provider: provider}), c, prefix=prefix)
               for c in clients]
     for board in boards:
         board.breaker(provider, "m")
@@ -131,7 +130,7 @@ def state_of(board: BreakerBoard, provider: str) -> State:
 
 async def test_breakers_are_shared_through_the_cluster(replicas: tuple[BreakerBoard, BreakerBoard, str]) -> None:
     a, b, provider = replicas
-    assert a.shared is not None and isinstance(a.shared.redis, RedisCluster)
+    assert isinstance(a.shared, SharedBreakers) and isinstance(a.shared.redis, RedisCluster)
     await fail(a, provider, 2)
     await fail(b, provider, 2)                        # neither alone reaches min_requests: counts add up
 
@@ -144,6 +143,6 @@ async def test_breakers_are_shared_through_the_cluster(replicas: tuple[BreakerBo
     probe = await a.acquire(provider, "m")            # the claim script moves it to half-open
     assert probe is not None and probe.probe
     assert await b.acquire(provider, "m") is None     # the one probe slot is a's
-    probe.release(Outcome.SUCCESS)                    # the probe-ok script closes it for both
+    probe.release(CallOutcome.SUCCESS)                    # the probe-ok script closes it for both
     await eventually(lambda: both(State.CLOSED), 5)
     assert a.shared.healthy and b.shared is not None and b.shared.healthy

@@ -60,16 +60,17 @@ routing:
 
 
 @pytest.fixture(scope="module")
-def upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
+def cluster_upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
+    """Two fake upstreams for the module's long-lived replicas."""
     with FakeOpenAIServer() as primary, FakeOpenAIServer() as flaky:
         yield primary, flaky
 
 
 @pytest.fixture(scope="module")
-def replicas(upstreams: tuple[FakeOpenAI, FakeOpenAI], redis_cluster: RedisClusterNodes, postgres_url: str,
+def replicas(cluster_upstreams: tuple[FakeOpenAI, FakeOpenAI], redis_cluster: RedisClusterNodes, postgres_url: str,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
     directory = tmp_path_factory.mktemp("gateway-on-cluster")
-    (directory / "gateway.yaml").write_text(catalog(upstreams[0].url, upstreams[1].url))
+    (directory / "gateway.yaml").write_text(catalog(cluster_upstreams[0].url, cluster_upstreams[1].url))
     # A 30 s key cache: only the published change can explain a revoke seen at once.
     env = gateway_env(postgres_url, directory, redis_url=redis_cluster.url, redis_cluster="true",
                       usage_stream_key=STREAM, key_cache_ttl_seconds="30", log_level="info")
@@ -138,9 +139,9 @@ def test_a_rate_limit_holds_across_both_replicas(replicas: tuple[GatewayProcess,
 
 
 def test_an_answer_one_replica_got_is_a_cache_hit_on_the_other(
-        replicas: tuple[GatewayProcess, GatewayProcess], upstreams: tuple[FakeOpenAI, FakeOpenAI]) -> None:
+        replicas: tuple[GatewayProcess, GatewayProcess], cluster_upstreams: tuple[FakeOpenAI, FakeOpenAI]) -> None:
     first, second = replicas
-    primary, _ = upstreams
+    primary, _ = cluster_upstreams
     _, _, key = new_key(first)
     question = f"cached across replicas {unique()}"
     miss = chat(first, key, question)
@@ -197,9 +198,9 @@ def test_a_key_revoked_through_one_replica_is_refused_by_the_other_at_once(
 
 
 def test_a_breaker_one_replica_opens_is_open_on_the_other(
-        replicas: tuple[GatewayProcess, GatewayProcess], upstreams: tuple[FakeOpenAI, FakeOpenAI]) -> None:
+        replicas: tuple[GatewayProcess, GatewayProcess], cluster_upstreams: tuple[FakeOpenAI, FakeOpenAI]) -> None:
     first, second = replicas
-    _, flaky = upstreams
+    _, flaky = cluster_upstreams
     _, _, key = new_key(first)
     flaky.default = Behavior("status", 500)
     try:

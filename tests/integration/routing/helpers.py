@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from gateway.routing.breaker import BreakerBoard, Outcome
+from gateway.routing.breaker import BreakerBoard, CallOutcome
 from gateway.usage.tables import usage_records
 from tests.support.gateway import RunningGateway
 
@@ -79,4 +79,4 @@ async def fail(board: BreakerBoard, provider: str, times: int) -> None:
     for _ in range(times):
         permit = await board.acquire(provider, "m")
         assert permit is not None
-        permit.release(Outcome.FAILURE)
+        permit.release(CallOutcome.FAILURE)

@@ -18,7 +18,12 @@ def test_ready_with_the_database_and_redis_up(postgres_url: str, redis_url: str)
     with running_gateway(make_settings(postgres_url, redis_url=redis_url)) as gw:
         response = readyz(gw.url)
         assert response.status_code == 200
-        assert response.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok"}}
+        body = response.json()
+        assert {k: body[k] for k in ("status", "checks")} == {"status": "ready",
+                                                              "checks": {"database": "ok", "redis": "ok"}}
+        # With Redis, who drains the usage stream is shown (issue 21), not a readiness condition.
+        assert body["usage_drain"]["status"] == "ok"
+        assert set(body["usage_drain"]) == {"drainers", "backlog", "status"}
 
 
 def test_embedded_without_redis_is_ready_on_its_database(sqlite_url: str) -> None:

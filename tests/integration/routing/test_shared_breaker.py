@@ -12,7 +12,8 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from gateway.routing.breaker import BreakerBoard, Outcome, State
+from gateway.routing.breaker import BreakerBoard, CallOutcome, State
+from gateway.routing.breaker_sync import share
 from gateway.routing.policy import BreakerPolicy
 from tests.conftest import unique
 from tests.integration.routing.helpers import fail
@@ -37,7 +38,7 @@ async def replicas(redis_url: str) -> AsyncIterator[tuple[BreakerBoard, BreakerB
     provider = unique("prov")
     prefix = f"gw:breaker:test:{unique()}"
     clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]
-    boards = [BreakerBoard(POLICY, identities={provider: provider}, redis=c, redis_prefix=prefix) for c in clients]
+    boards = [share(BreakerBoard(POLICY, identities={provider: provider}), c, prefix=prefix) for c in clients]
     for board in boards:
         board.breaker(provider, "m")
         await board.start()
@@ -83,7 +84,7 @@ async def test_half_open_probes_are_shared_and_a_success_closes_both(
     probe = await a.acquire(provider, "m")
     assert probe is not None and probe.probe
     assert await b.acquire(provider, "m") is None          # the one probe slot is taken, by a
-    probe.release(Outcome.SUCCESS)
+    probe.release(CallOutcome.SUCCESS)
     await wait_until(lambda: a.breaker(provider, "m").state is State.CLOSED
                      and b.breaker(provider, "m").state is State.CLOSED)
     assert transitions(provider, "half_open") == 1 and transitions(provider, "closed") == 1
@@ -97,7 +98,7 @@ async def test_a_failed_probe_reopens_for_both(replicas: tuple[BreakerBoard, Bre
     await asyncio.sleep(POLICY.cooldown_seconds + 0.05)
     probe = await b.acquire(provider, "m")
     assert probe is not None and probe.probe
-    probe.release(Outcome.FAILURE)
+    probe.release(CallOutcome.FAILURE)
     await wait_until(lambda: transitions(provider, "open") == 2)
     await wait_until(lambda: a.breaker(provider, "m").state is State.OPEN
                      and a.breaker(provider, "m").gen == b.breaker(provider, "m").gen)
@@ -107,7 +108,7 @@ async def test_a_failed_probe_reopens_for_both(replicas: tuple[BreakerBoard, Bre
 async def test_without_reachable_redis_a_board_goes_on_alone() -> None:
     provider = unique("prov")
     client = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
-    board = BreakerBoard(POLICY, identities={provider: provider}, redis=client)
+    board = share(BreakerBoard(POLICY, identities={provider: provider}), client)
     await board.start()
     try:
         await fail(board, provider, 4)
@@ -116,7 +117,7 @@ async def test_without_reachable_redis_a_board_goes_on_alone() -> None:
         await asyncio.sleep(POLICY.cooldown_seconds + 0.05)
         probe = await board.acquire(provider, "m")       # the claim cannot reach Redis: probe anyway
         assert probe is not None and probe.probe
-        probe.release(Outcome.SUCCESS)                   # and it closes on this replica's say-so
+        probe.release(CallOutcome.SUCCESS)                   # and it closes on this replica's say-so
         assert board.breaker(provider, "m").state is State.CLOSED
     finally:
         await board.close()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from providers.base import ChatRequest, ChatResult, ErrorKind, ProviderError, Timeouts
+from providers.openai import OpenAIProvider
 from providers.openai_compat import OpenAICompatibleProvider
 from tests.fakes.openai_upstream import Behavior, FakeOpenAI
 from tests.support.threads import free_port
@@ -19,7 +20,7 @@ from tests.support.threads import free_port
 @pytest.fixture
 async def provider(upstream: FakeOpenAI) -> AsyncIterator[OpenAICompatibleProvider]:
     timeouts = Timeouts(connect=1, first_byte=0.5, idle=0.3, total=1.2)
-    p = OpenAICompatibleProvider("fake", [upstream.url], api_key="sk-upstream-secret", timeouts=timeouts)
+    p = OpenAIProvider("fake", [upstream.url], api_key="sk-upstream-secret", timeouts=timeouts)
     await p.start()
     yield p
     await p.close()
@@ -30,10 +31,9 @@ def request(stream: bool, text: str = "a b c") -> ChatRequest:
 
 
 async def call(provider: OpenAICompatibleProvider, stream: bool, text: str = "a b c") -> list[object]:
-    response = await provider.chat(request(stream, text), "m")
-    if isinstance(response, ChatResult):
-        return [response]
-    return [chunk async for chunk in response]
+    if not stream:
+        return [await provider.chat(request(stream, text), "m")]
+    return [chunk async for chunk in provider.chat_stream(request(stream, text), "m")]
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -59,8 +59,7 @@ async def test_a_stream_without_a_first_chunk_within_first_byte_is_a_retryable_t
 
 async def test_a_gap_longer_than_idle_ends_the_stream(provider: OpenAICompatibleProvider, upstream: FakeOpenAI) -> None:
     upstream.then(Behavior("slow_stream", chunk_delay=0.6))
-    response = await provider.chat(request(True), "m")
-    assert not isinstance(response, ChatResult)
+    response = provider.chat_stream(request(True), "m")
     chunks = []
     with pytest.raises(ProviderError) as raised:
         async for chunk in response:
@@ -72,8 +71,7 @@ async def test_a_gap_longer_than_idle_ends_the_stream(provider: OpenAICompatible
 
 async def test_a_client_slow_to_take_the_stream_does_not_make_the_upstream_idle(
         provider: OpenAICompatibleProvider, upstream: FakeOpenAI) -> None:
-    response = await provider.chat(request(True, "a b c d"), "m")   # the upstream sends it all at once
-    assert not isinstance(response, ChatResult)
+    response = provider.chat_stream(request(True, "a b c d"), "m")   # the upstream sends it all at once
     chunks = []
     async for chunk in response:
         chunks.append(chunk)
@@ -91,7 +89,7 @@ async def test_a_stream_longer_than_total_is_ended(provider: OpenAICompatiblePro
 
 
 async def test_a_refused_connection_is_a_retryable_connect_error() -> None:
-    p = OpenAICompatibleProvider("dead", [f"http://127.0.0.1:{free_port()}/v1"], timeouts=Timeouts(connect=1))
+    p = OpenAIProvider("dead", [f"http://127.0.0.1:{free_port()}/v1"], timeouts=Timeouts(connect=1))
     try:
         with pytest.raises(ProviderError) as raised:
             await call(p, False)
@@ -101,7 +99,7 @@ async def test_a_refused_connection_is_a_retryable_connect_error() -> None:
 
 
 async def test_a_pool_moves_past_an_endpoint_it_cannot_reach(upstream: FakeOpenAI) -> None:
-    p = OpenAICompatibleProvider("pool", [f"http://127.0.0.1:{free_port()}/v1", upstream.url],
+    p = OpenAIProvider("pool", [f"http://127.0.0.1:{free_port()}/v1", upstream.url],
                                  timeouts=Timeouts(connect=1))
     try:
         for _ in range(2):                   # whichever endpoint the round robin starts with

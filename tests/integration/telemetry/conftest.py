@@ -10,15 +10,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.telemetry import tracing
 from tests.conftest import make_settings
-from tests.fakes.openai_upstream import FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import FakeOpenAI
 from tests.support.catalogs import two_upstreams
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
-
-
-@pytest.fixture
-def upstreams() -> Iterator[tuple[FakeOpenAI, FakeOpenAI]]:
-    with FakeOpenAIServer() as primary, FakeOpenAIServer() as secondary:
-        yield primary, secondary
 
 
 @pytest.fixture

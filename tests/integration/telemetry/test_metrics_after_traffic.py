@@ -27,7 +27,7 @@ DESIGN_LABELS = {
     "gateway_time_to_first_token_seconds_count": {"provider", "model"},
     "gateway_tokens_total": {"tenant", "model", "kind"},
     "gateway_cost_usd_total": {"tenant", "model"},
-    "gateway_cache_requests_total": {"result"},
+    "gateway_cache_requests_total": {"result", "match"},
     "gateway_guardrail_events_total": {"tenant", "type"},
     "gateway_ratelimit_rejections_total": {"tenant", "limit"},
     "gateway_upstream_errors_total": {"provider", "kind"},
@@ -78,9 +78,9 @@ def test_every_counter_and_histogram_counts_the_scripted_traffic(
     expected_cost = (pro_prompt * PRICE_INPUT + pro_completion * PRICE_OUTPUT) / 1e6
     assert after.value("gateway_cost_usd_total", tenant=pro, model=MODEL) == pytest.approx(expected_cost, rel=1e-9)
 
-    assert after.delta(before, "gateway_cache_requests_total", result="miss") == 5
-    assert after.delta(before, "gateway_cache_requests_total", result="hit") == 2
-    assert after.delta(before, "gateway_cache_requests_total", result="bypass") == 0
+    assert after.total_delta(before, "gateway_cache_requests_total", result="miss") == 5
+    assert after.total_delta(before, "gateway_cache_requests_total", result="hit") == 2
+    assert after.total_delta(before, "gateway_cache_requests_total", result="bypass") == 0
     assert after.value("gateway_guardrail_events_total", tenant=pro, type="email") == 1
     assert after.total("gateway_guardrail_events_total", tenant=free) == 0
     assert after.value("gateway_ratelimit_rejections_total", tenant=free, limit=traffic.limit) == 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,13 +23,6 @@ from gateway.tenancy.tables import api_keys
 from tests.conftest import unique
 
 CATALOG = load_catalog(None)   # the built-in one: mock-echo, mock-echo-large, mock-embed, auto, cheapest, fastest
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -56,7 +48,7 @@ async def test_a_tenant_is_loaded_with_its_resolved_allowlist_and_limits(engine:
     principal = await KeyDirectory(engine, catalog=CATALOG).authenticate(issued.key)
     assert principal.tenant.name == name and principal.key.id == issued.id
     assert principal.tenant.limit_overrides == {"rpm": 3} and principal.tenant.pii_mode == "block"
-    assert principal.tenant.allowed_names == {"mock-echo", "auto", "cheapest", "fastest"}   # aliases need no entry
+    assert principal.tenant.allowed_names == frozenset({"mock-echo", "auto", "cheapest", "fastest"})  # aliases need no entry
 
 
 async def test_a_change_made_elsewhere_applies_within_the_ttl(engine: AsyncEngine, service: TenancyService) -> None:

@@ -4,26 +4,17 @@ state before and after, published as a change, and never stores or records key m
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.db import create_engine
 from gateway.tenancy.changes import Change, ChangeKind
 from gateway.tenancy.service import NotFoundError, TenancyError, TenancyService
 from tests.conftest import unique
 from tests.integration.tenancy.support import assert_no_key_material, database_text_async
 
 MODELS = ["gpt-4o", "gpt-4o-mini", "claude", "auto", "cheapest"]
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -101,16 +102,16 @@ def poll(check: Callable[[], bool], timeout: float, interval: float = 0.25) -> b
         time.sleep(interval)
 
 
-def gateway_records(gw: RunningGateway, tenant: str, *, at_least: int = 1, timeout: float = 15) -> list[sa.Row]:
+def gateway_records(gw: RunningGateway, tenant: str, *, at_least: int = 1, timeout: float = 15) -> list[sa.Row[Any]]:
     """The tenant's records as the gateway's own engine sees them, once `at_least` are there
     (flushing the embedded outbox first)."""
 
-    async def query() -> list[sa.Row]:
+    async def query() -> list[sa.Row[Any]]:
         async with gw.runtime.engine.connect() as conn:
             return list((await conn.execute(sa.select(usage_records).where(usage_records.c.tenant == tenant)
                                             .order_by(usage_records.c.id))).all())
 
-    rows: list[sa.Row] = []
+    rows: list[sa.Row[Any]] = []
 
     def enough() -> bool:
         nonlocal rows

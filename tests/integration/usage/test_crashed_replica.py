@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from redis import Redis
 
 from gateway.usage.tables import usage_records
@@ -43,6 +44,8 @@ guardrails:
   pii: {mode: redact}
 cache: {mode: "off"}
 """
+pytestmark = pytest.mark.slow   # thousands of requests
+
 REQUESTS = 1200
 
 

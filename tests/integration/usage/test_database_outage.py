@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 from redis import Redis
 
 from gateway.usage.tables import usage_records
@@ -29,6 +30,8 @@ guardrails:
   pii: {mode: redact}
 cache: {mode: "off"}
 """
+pytestmark = pytest.mark.slow   # thousands of requests
+
 REQUESTS = 2000
 
 

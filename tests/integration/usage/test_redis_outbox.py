@@ -26,10 +26,9 @@ from tests.support.tcp_proxy import TcpProxy
 
 
 @pytest.fixture
-async def engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(postgres_url)
-    yield engine
-    await engine.dispose()
+def database_url(postgres_url: str) -> str:
+    """PostgreSQL only (the root conftest's `engine` opens it)."""
+    return postgres_url
 
 
 @pytest.fixture
@@ -51,7 +50,7 @@ def records(tenant: str, n: int, cost: str = "0.0000123") -> list[UsageRecord]:
             for i in range(n)]
 
 
-async def tenant_rows(engine: AsyncEngine, tenant: str) -> list[sa.Row]:
+async def tenant_rows(engine: AsyncEngine, tenant: str) -> list[sa.Row[Any]]:
     async with engine.connect() as conn:
         return list((await conn.execute(sa.select(usage_records).where(usage_records.c.tenant == tenant))).all())
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.db import create_engine
+from gateway.tenancy.service import TenancyService
 from gateway.usage.record import UsageRecord
 from gateway.usage.reports import ReportError, UsageQuery, run_report
 from gateway.usage.writer import insert_records
@@ -27,6 +28,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 async def test_grouped_by_api_across_days(engine: AsyncEngine) -> None:
     tenant, now = unique("tenant"), datetime.now(UTC)
+    await TenancyService(engine, ["pro"]).create_tenant(tenant, tier="pro", models=["*"])  # a report names a known one
     apis = ["chat", "responses", "responses", "messages", "completions", "embeddings", "chat"]
     records = [UsageRecord(request_id=f"{tenant}-{i}", tenant=tenant, status="ok", http_status=200, model="m",
                            provider="p", prompt_tokens=10, completion_tokens=i, cost_usd=Decimal("0.001"), api=api,

@@ -13,7 +13,7 @@ import pytest
 
 from providers.tokens import estimate_prompt_tokens, tokens_for_chars
 from tests.conftest import make_settings, unique
-from tests.fakes.openai_upstream import Behavior, FakeOpenAI, FakeOpenAIServer
+from tests.fakes.openai_upstream import Behavior, FakeOpenAI
 from tests.integration.usage.conftest import gateway_records
 from tests.support.catalogs import two_upstreams
 from tests.support.gateway import RunningGateway, running_gateway, write_catalog
@@ -24,12 +24,6 @@ FAKE_PROMPT_TOKENS = 11                            # what the fake upstream repo
 
 def cost(prompt: int, completion: int) -> Decimal:
     return (prompt * INPUT + completion * OUTPUT) / 1_000_000
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeOpenAI]:
-    with FakeOpenAIServer() as primary, FakeOpenAIServer():
-        yield primary
 
 
 @pytest.fixture

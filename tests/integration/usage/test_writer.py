@@ -23,13 +23,6 @@ from gateway.usage.writer import insert_records, rollup_rows
 from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, require_postgres, unique
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
 def record(tenant: str, n: int, cost: str = "0.0000123", **overrides: object) -> UsageRecord:
     values: dict[str, object] = {"request_id": f"{tenant}-{n}", "tenant": tenant, "status": "ok", "http_status": 200,
                                  "model": "m", "provider": "p", "prompt_tokens": 10, "completion_tokens": n,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.cache.keys import cache_key
+from gateway.cache.keys import cache_key, glob_escape, key_prefix, model_tag
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a colour."}]
 TOOL: dict[str, Any] = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {
@@ -92,4 +92,15 @@ def test_the_key_is_a_digest_that_holds_no_request_text() -> None:
     secret = body()
     secret["messages"][1]["content"] = "my email is alice@example.com"
     value = cache_key("tenant-1", "gpt-4o-mini", secret)
-    assert len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    scope, tag, digest = value.split(":")
+    assert scope == "tenant-1" and tag == model_tag("gpt-4o-mini")
+    assert len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+    assert "alice" not in value
+
+
+def test_keys_lead_with_the_scope_and_the_model_so_a_tenant_can_be_cleared_by_prefix() -> None:
+    key = cache_key("tenant-1", "gpt-4o-mini", body())
+    assert key.startswith(key_prefix("tenant-1")) and key.startswith(key_prefix("tenant-1", "gpt-4o-mini"))
+    assert not key.startswith(key_prefix("tenant-1", "other-model"))
+    assert not cache_key("tenant-10", "gpt-4o-mini", body()).startswith(key_prefix("tenant-1"))
+    assert glob_escape("a*b?[c]") == "a\\*b\\?\\[c\\]"

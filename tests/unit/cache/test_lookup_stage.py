@@ -13,7 +13,7 @@ from gateway.cache.store import MemoryCacheStore
 from gateway.catalog import CachePolicy
 from gateway.errors import UpstreamError
 from gateway.pipeline.cache import LookupCache
-from gateway.pipeline.context import CacheStatus, Outcome, RequestContext
+from gateway.request import CacheStatus, Outcome, RequestContext
 from gateway.tenancy.models import ApiKey, Principal, Tenant
 from providers.base import ChatRequest
 
@@ -46,7 +46,8 @@ async def miss_then_store(stage: LookupCache, ctx: RequestContext, completion: b
 
 
 def metric(result: str) -> float:
-    return REGISTRY.get_sample_value("gateway_cache_requests_total", {"result": result}) or 0.0
+    match = "exact" if result == "hit" else "none"
+    return REGISTRY.get_sample_value("gateway_cache_requests_total", {"result": result, "match": match}) or 0.0
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ async def test_a_miss_is_stored_and_the_repeat_is_a_marked_hit(stage: LookupCach
     assert second.cache_status is CacheStatus.HIT and second.result is not None
     assert second.result.body["cache"] == "hit"
     assert second.result.body["choices"][0]["message"]["content"] == "hello"
-    assert second.usage is not None and second.usage.total_tokens == 15   # the tokens the hit saved
+    assert second.result.usage.total_tokens == 15   # the tokens the hit saved (the response owner charges them)
     assert (metric("miss") - misses, metric("hit") - hits) == (1, 1)
 
 

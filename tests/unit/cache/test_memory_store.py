@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cache import store as store_module
 from gateway.cache.store import MemoryCacheStore
 
 
@@ -17,10 +16,8 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(store_module.time, "monotonic", fake)
-    return fake
+def clock() -> Clock:
+    return Clock()
 
 
 async def test_get_returns_what_was_set() -> None:
@@ -31,7 +28,7 @@ async def test_get_returns_what_was_set() -> None:
 
 
 async def test_entries_expire_after_their_ttl(clock: Clock) -> None:
-    store = MemoryCacheStore()
+    store = MemoryCacheStore(clock=clock)
     await store.set("short", b"1", 5)
     await store.set("long", b"2", 50)
     clock.now += 4.9
@@ -68,7 +65,7 @@ async def test_an_entry_over_the_size_limit_is_not_stored() -> None:
 
 
 async def test_setting_again_replaces_the_value_and_its_ttl(clock: Clock) -> None:
-    store = MemoryCacheStore()
+    store = MemoryCacheStore(clock=clock)
     await store.set("k", b"old", 5)
     clock.now += 4
     await store.set("k", b"new", 5)

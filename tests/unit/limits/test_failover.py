@@ -55,7 +55,8 @@ def request(rpm: int = 2) -> QuotaRequest:
 
 
 def degraded_gauge() -> float:
-    return metrics.RATELIMIT_DEGRADED._value.get()  # type: ignore[attr-defined]
+    value: float = metrics.RATELIMIT_DEGRADED._value.get()  # type: ignore[attr-defined]
+    return value
 
 
 def limiter(mode: RedisFailureMode) -> tuple[FailoverLimiter, SwitchableShared, Clock]:

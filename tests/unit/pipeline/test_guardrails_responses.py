@@ -13,8 +13,8 @@ from openai.types.chat import ChatCompletionChunk
 from prometheus_client import REGISTRY
 
 from gateway.catalog import PiiPolicy
-from gateway.pipeline.context import CacheStatus, RequestContext
 from gateway.pipeline.guardrails import ResponseRedactor, ScanForPii
+from gateway.request import CacheStatus, RequestContext
 from gateway.tenancy.models import ApiKey, Principal, Tenant
 from providers.base import ChatRequest, ChatResult, Usage
 from tests.conftest import unique

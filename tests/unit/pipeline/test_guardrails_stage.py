@@ -14,8 +14,8 @@ from gateway.cache.store import MemoryCacheStore
 from gateway.catalog import CachePolicy, PiiPolicy
 from gateway.errors import ContentBlocked
 from gateway.pipeline.cache import LookupCache
-from gateway.pipeline.context import RequestContext
 from gateway.pipeline.guardrails import ScanForPii
+from gateway.request import RequestContext
 from gateway.tenancy.models import ApiKey, Principal, Tenant
 from providers.base import ChatRequest
 from tests.conftest import unique

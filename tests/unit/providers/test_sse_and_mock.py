@@ -61,10 +61,60 @@ async def test_mock_echoes_the_last_user_message_with_usage() -> None:
 
 async def test_mock_streams_word_by_word_and_ends_with_usage() -> None:
     provider = MockProvider("mock")
-    stream = await provider.chat(ChatRequest({"model": "m", "stream": True,
-                                              "messages": [{"role": "user", "content": "a b c"}]}), "echo")
-    assert not isinstance(stream, ChatResult)
+    stream = provider.chat_stream(ChatRequest({"model": "m", "stream": True,
+                                               "messages": [{"role": "user", "content": "a b c"}]}), "echo")
     chunks: list[ChatChunk] = [c async for c in stream]
     text = "".join(c.data["choices"][0]["delta"].get("content", "") for c in chunks if c.data["choices"])
     assert text == "a b c"
     assert chunks[-1].is_usage_only and chunks[-1].usage is not None
+
+
+# -- the mock honours what shapes an answer (issue 23: it ignored max_tokens, n, logprobs,
+#    encoding_format and dimensions, and streamed a long echo one word a chunk) ----------
+
+async def test_the_mock_cuts_at_max_tokens_with_finish_reason_length() -> None:
+    from providers.mock import MockProvider
+    mock = MockProvider("mock")
+    text = "one two three four five six seven eight nine ten"
+    body = {"model": "m", "max_tokens": 2, "messages": [{"role": "user", "content": text}]}
+    result = await mock.chat(ChatRequest(body), "echo")
+    choice = result.body["choices"][0]
+    assert choice["finish_reason"] == "length" and choice["message"]["content"] == text[:8]
+    assert result.usage.completion_tokens == 2
+    chunks = [c.data async for c in mock.chat_stream(ChatRequest({**body, "stream": True}), "echo")]
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert streamed == text[:8] and chunks[-2]["choices"][0]["finish_reason"] == "length"
+
+
+async def test_the_mock_answers_n_choices_with_logprobs() -> None:
+    from providers.mock import MockProvider
+    body = {"model": "m", "n": 3, "logprobs": True, "top_logprobs": 2,
+            "messages": [{"role": "user", "content": "hello there"}]}
+    result = await MockProvider("mock").chat(ChatRequest(body), "echo")
+    assert [c["index"] for c in result.body["choices"]] == [0, 1, 2]
+    content = result.body["choices"][2]["logprobs"]["content"]
+    assert [t["token"] for t in content] == ["hello", " there"] and content[0]["logprob"] == 0.0
+    assert result.usage.completion_tokens == 3 * 3
+
+
+async def test_a_long_echo_streams_in_few_chunks() -> None:
+    from providers.mock import MockProvider
+    text = " ".join(["word"] * 100_000)
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": text}]}
+    chunks = [c.data async for c in MockProvider("mock").chat_stream(ChatRequest(body), "echo")]
+    assert len(chunks) <= 70
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == text
+
+
+async def test_mock_embeddings_honour_dimensions_and_base64() -> None:
+    import base64
+    import struct
+
+    from providers.mock import MockProvider
+    mock = MockProvider("mock")
+    floats = await mock.embeddings({"input": ["a", "b"], "dimensions": 256}, "embed")
+    vectors = [d["embedding"] for d in floats.body["data"]]
+    assert [len(v) for v in vectors] == [256, 256] and vectors[0] != vectors[1]
+    packed = await mock.embeddings({"input": "a", "dimensions": 256, "encoding_format": "base64"}, "embed")
+    decoded = struct.unpack("<256f", base64.b64decode(packed.body["data"][0]["embedding"]))
+    assert list(decoded) == pytest.approx(vectors[0], abs=1e-6)    # float32 precision

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from gateway.routing.breaker import Breaker, BreakerBoard, Outcome, State, outcome_of
+from gateway.routing.breaker import Breaker, BreakerBoard, CallOutcome, State, outcome_of
 from gateway.routing.policy import BreakerPolicy
 from gateway.routing.window import RollingCount
 from providers.base import ErrorKind
@@ -23,7 +23,7 @@ class Clock:
         return self.now
 
 
-def record(breaker: Breaker, outcome: Outcome, now: float) -> None:
+def record(breaker: Breaker, outcome: CallOutcome, now: float) -> None:
     probe, _ = breaker.admit(now)
     assert probe is False
     breaker.record(False, breaker.gen, outcome, now)
@@ -31,29 +31,29 @@ def record(breaker: Breaker, outcome: Outcome, now: float) -> None:
 
 def test_opens_at_the_failure_rate_once_min_requests_were_seen() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
-    for outcome in (Outcome.FAILURE, Outcome.FAILURE, Outcome.FAILURE):
+    for outcome in (CallOutcome.FAILURE, CallOutcome.FAILURE, CallOutcome.FAILURE):
         record(breaker, outcome, 0)
     assert breaker.state is State.CLOSED            # 3 < min_requests, though all failed
-    record(breaker, Outcome.SUCCESS, 0)
+    record(breaker, CallOutcome.SUCCESS, 0)
     assert breaker.state is State.CLOSED            # 3 of 4 failed: the 4th was a success; evaluated on failure
-    record(breaker, Outcome.FAILURE, 0)
-    assert breaker.state is State.OPEN
+    record(breaker, CallOutcome.FAILURE, 0)
+    assert breaker.state is State.OPEN  # type: ignore[comparison-overlap]   # (mypy narrowed it above)
 
 
 def test_stays_closed_under_the_failure_rate() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
     for _ in range(20):
-        record(breaker, Outcome.SUCCESS, 0)
-        record(breaker, Outcome.SUCCESS, 0)
-        record(breaker, Outcome.FAILURE, 0)
+        record(breaker, CallOutcome.SUCCESS, 0)
+        record(breaker, CallOutcome.SUCCESS, 0)
+        record(breaker, CallOutcome.FAILURE, 0)
     assert breaker.state is State.CLOSED
 
 
 def test_old_failures_leave_the_window() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
     for _ in range(3):
-        record(breaker, Outcome.FAILURE, 0)
-    record(breaker, Outcome.FAILURE, POLICY.window_seconds + 1)
+        record(breaker, CallOutcome.FAILURE, 0)
+    record(breaker, CallOutcome.FAILURE, POLICY.window_seconds + 1)
     assert breaker.state is State.CLOSED
     assert breaker.counts(POLICY.window_seconds + 1) == (1, 1)
 
@@ -61,7 +61,7 @@ def test_old_failures_leave_the_window() -> None:
 def test_open_refuses_until_the_cooldown_then_admits_the_probes_only() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
     for _ in range(4):
-        record(breaker, Outcome.FAILURE, 0)
+        record(breaker, CallOutcome.FAILURE, 0)
     assert breaker.admit(POLICY.cooldown_seconds - 0.01) == (None, None)
     probe, transition = breaker.admit(POLICY.cooldown_seconds)
     assert probe is True
@@ -73,13 +73,13 @@ def test_open_refuses_until_the_cooldown_then_admits_the_probes_only() -> None:
 def test_probes_succeeding_close_it_with_a_fresh_window() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
     for _ in range(4):
-        record(breaker, Outcome.FAILURE, 0)
+        record(breaker, CallOutcome.FAILURE, 0)
     now = POLICY.cooldown_seconds
     breaker.admit(now)
     breaker.admit(now)
     gen = breaker.gen
-    assert breaker.record(True, gen, Outcome.SUCCESS, now) is None
-    transition = breaker.record(True, gen, Outcome.SUCCESS, now)
+    assert breaker.record(True, gen, CallOutcome.SUCCESS, now) is None
+    transition = breaker.record(True, gen, CallOutcome.SUCCESS, now)
     assert transition is not None and transition.target is State.CLOSED
     assert breaker.counts(now) == (0, 0)
 
@@ -87,10 +87,10 @@ def test_probes_succeeding_close_it_with_a_fresh_window() -> None:
 def test_a_failed_probe_opens_it_for_another_cooldown() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
     for _ in range(4):
-        record(breaker, Outcome.FAILURE, 0)
+        record(breaker, CallOutcome.FAILURE, 0)
     now = POLICY.cooldown_seconds
     breaker.admit(now)
-    transition = breaker.record(True, breaker.gen, Outcome.FAILURE, now)
+    transition = breaker.record(True, breaker.gen, CallOutcome.FAILURE, now)
     assert transition is not None and transition.target is State.OPEN
     assert transition.until == now + POLICY.cooldown_seconds
     assert breaker.admit(now + 1)[0] is None
@@ -99,7 +99,7 @@ def test_a_failed_probe_opens_it_for_another_cooldown() -> None:
 def test_a_probe_that_never_reports_frees_its_slot_after_a_cooldown() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
     for _ in range(4):
-        record(breaker, Outcome.FAILURE, 0)
+        record(breaker, CallOutcome.FAILURE, 0)
     now = POLICY.cooldown_seconds
     assert breaker.admit(now)[0] is True and breaker.admit(now)[0] is True
     assert breaker.admit(now + 1)[0] is None
@@ -110,25 +110,25 @@ def test_results_from_before_a_transition_are_ignored() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
     admitted_gen = breaker.gen
     for _ in range(4):
-        record(breaker, Outcome.FAILURE, 0)
-    assert breaker.record(False, admitted_gen, Outcome.FAILURE, 0) is None
-    assert breaker.record(True, admitted_gen, Outcome.SUCCESS, 0) is None
+        record(breaker, CallOutcome.FAILURE, 0)
+    assert breaker.record(False, admitted_gen, CallOutcome.FAILURE, 0) is None
+    assert breaker.record(True, admitted_gen, CallOutcome.SUCCESS, 0) is None
     assert breaker.state is State.OPEN
 
 
 def test_neutral_outcomes_do_not_count() -> None:
     breaker = Breaker("k", "p", "m", POLICY)
     for _ in range(10):
-        record(breaker, Outcome.NEUTRAL, 0)
+        record(breaker, CallOutcome.NEUTRAL, 0)
     assert breaker.counts(0) == (0, 0)
 
 
 @pytest.mark.parametrize(("kind", "outcome"), [
-    (ErrorKind.SERVER, Outcome.FAILURE), (ErrorKind.TIMEOUT, Outcome.FAILURE), (ErrorKind.CONNECT, Outcome.FAILURE),
-    (ErrorKind.RATE_LIMITED, Outcome.FAILURE), (ErrorKind.BAD_RESPONSE, Outcome.FAILURE),
-    (ErrorKind.STREAM, Outcome.FAILURE), (ErrorKind.AUTH, Outcome.FAILURE), (ErrorKind.BAD_REQUEST, Outcome.SUCCESS),
+    (ErrorKind.SERVER, CallOutcome.FAILURE), (ErrorKind.TIMEOUT, CallOutcome.FAILURE), (ErrorKind.CONNECT, CallOutcome.FAILURE),
+    (ErrorKind.RATE_LIMITED, CallOutcome.FAILURE), (ErrorKind.BAD_RESPONSE, CallOutcome.FAILURE),
+    (ErrorKind.STREAM, CallOutcome.FAILURE), (ErrorKind.AUTH, CallOutcome.SUCCESS), (ErrorKind.BAD_REQUEST, CallOutcome.SUCCESS),
 ])
-def test_which_upstream_errors_count_against_a_deployment(kind: ErrorKind, outcome: Outcome) -> None:
+def test_which_upstream_errors_count_against_a_deployment(kind: ErrorKind, outcome: CallOutcome) -> None:
     assert outcome_of(kind) is outcome
 
 
@@ -146,8 +146,8 @@ async def test_the_board_refuses_at_once_shows_the_state_and_counts_transitions(
     for _ in range(4):
         permit = await board.acquire(provider, "m")
         assert permit is not None
-        permit.release(Outcome.FAILURE)
-        permit.release(Outcome.SUCCESS)                # a second release is ignored
+        permit.release(CallOutcome.FAILURE)
+        permit.release(CallOutcome.SUCCESS)                # a second release is ignored
     assert await board.acquire(provider, "m") is None
     assert gauge() == 2 and moved("open") == 1
     assert board.retry_after(provider, "m") == POLICY.cooldown_seconds
@@ -160,7 +160,7 @@ async def test_the_board_refuses_at_once_shows_the_state_and_counts_transitions(
     assert gauge() == 1 and moved("half_open") == 1
     for probe in probes:
         assert probe is not None and probe.probe
-        probe.release(Outcome.SUCCESS)
+        probe.release(CallOutcome.SUCCESS)
     assert gauge() == 0 and moved("closed") == 1
 
 
@@ -171,7 +171,7 @@ async def test_the_gauge_shows_a_providers_worst_deployment() -> None:
     for _ in range(4):
         permit = await board.acquire(provider, "sick")
         assert permit is not None
-        permit.release(Outcome.FAILURE)
+        permit.release(CallOutcome.FAILURE)
     assert REGISTRY.get_sample_value("gateway_circuit_state", {"provider": provider}) == 2
     assert await board.acquire(provider, "healthy") is not None
 

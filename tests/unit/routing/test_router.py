@@ -10,9 +10,10 @@ import pytest
 
 from gateway.catalog import parse_catalog
 from gateway.errors import GatewayError, NoProviderAvailable, UpstreamStatusError, UpstreamTimeout
-from gateway.pipeline.context import RequestContext
+from gateway.pipeline.router import RouteRequest
+from gateway.request import Candidate, RequestContext
 from gateway.routing.breaker import BreakerBoard, State
-from gateway.routing.candidates import Candidate, resolve
+from gateway.routing.candidates import resolve
 from gateway.routing.latency import LatencyTracker
 from gateway.routing.policy import BreakerPolicy, RetryPolicy
 from gateway.routing.router import Router
@@ -20,12 +21,10 @@ from gateway.tenancy.models import Tenant
 from providers.base import (
     ChatChunk,
     ChatRequest,
-    ChatResponse,
     ChatResult,
     ErrorKind,
-    Health,
-    ModelInfo,
     Provider,
+    ProviderConfig,
     ProviderError,
     Usage,
 )
@@ -38,36 +37,42 @@ class Scripted(Provider):
     "broken" a stream that fails after its first chunk."""
 
     type = "scripted"
+    genai_system = "scripted"
+    options = frozenset()
 
     def __init__(self, name: str, *answers: Answer) -> None:
         self.name = name
         self.answers: deque[Answer] = deque(answers)
         self.calls = 0
 
-    def supports_model(self, upstream_model: str) -> bool:
-        return True
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> Scripted:
+        return cls(config.name)
 
-    async def list_models(self) -> list[ModelInfo]:
-        return []
-
-    async def health(self) -> Health:
-        return Health(ok=True)
-
-    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
+    def _next(self) -> Answer:
         self.calls += 1
         answer = self.answers.popleft() if self.answers else "ok"
         if isinstance(answer, ProviderError):
             answer.provider = self.name
             raise answer
-        if answer in ("stream", "broken"):
-            return self._stream(broken=answer == "broken")
+        return answer
+
+    async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResult:
+        self._next()
         return ChatResult(body={"model": upstream_model}, usage=Usage(1, 1))
 
-    async def _stream(self, broken: bool) -> AsyncIterator[ChatChunk]:
+    async def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
+        broken = self._next() == "broken"
         yield ChatChunk({"choices": [{"delta": {"content": "a"}}]})
         if broken:
             raise ProviderError(ErrorKind.STREAM, "cut", provider=self.name)
         yield ChatChunk({"choices": [{"delta": {"content": "b"}}]})
+
+
+async def dispatch(router: Router, context: RequestContext, candidates: list[Candidate]) -> None:
+    """Stage 6 over `router`: the context gets the route, attempts and answer (or the error)."""
+    context.candidates = candidates
+    await RouteRequest(router)(context)
 
 
 def server_error() -> ProviderError:
@@ -100,7 +105,7 @@ async def test_a_retryable_failure_is_retried_once_in_place() -> None:
     a, b = Scripted("a", server_error()), Scripted("b")
     router, slept = make_router(a, b)
     context = ctx()
-    await router.dispatch(context, CHAIN)
+    await dispatch(router, context, CHAIN)
     assert context.route is not None and context.route.provider == "a"
     assert (a.calls, b.calls) == (2, 0)
     assert len(slept) == 1 and 0.05 <= slept[0] <= 0.15
@@ -111,7 +116,7 @@ async def test_a_second_failure_falls_back() -> None:
     a, b = Scripted("a", server_error(), server_error()), Scripted("b")
     router, _ = make_router(a, b)
     context = ctx()
-    await router.dispatch(context, CHAIN)
+    await dispatch(router, context, CHAIN)
     assert context.route is not None and context.route.provider == "b"
     assert (a.calls, b.calls) == (2, 1)
     assert context.fallback_count == 1
@@ -121,14 +126,14 @@ async def test_with_the_budget_spent_it_falls_back_without_waiting() -> None:
     a, b = Scripted("a", server_error()), Scripted("b")
     router, slept = make_router(a, b, retry=RetryPolicy(budget_ratio=0.2))
     context = ctx()
-    await router.dispatch(context, CHAIN)
+    await dispatch(router, context, CHAIN)
     assert (a.calls, b.calls) == (1, 1) and slept == []
 
 
 async def test_a_timeout_goes_to_the_next_deployment_at_once() -> None:
     a, b = Scripted("a", ProviderError(ErrorKind.TIMEOUT, "slow", status=504)), Scripted("b")
     router, slept = make_router(a, b)
-    await router.dispatch(ctx(), CHAIN)
+    await dispatch(router, ctx(), CHAIN)
     assert (a.calls, b.calls) == (1, 1) and slept == []
 
 
@@ -138,7 +143,7 @@ async def test_a_client_error_ends_the_request() -> None:
     b = Scripted("b")
     router, _ = make_router(a, b)
     with pytest.raises(UpstreamStatusError) as raised:
-        await router.dispatch(ctx(), CHAIN)
+        await dispatch(router, ctx(), CHAIN)
     assert raised.value.status == 400 and b.calls == 0
 
 
@@ -146,12 +151,12 @@ async def test_every_deployment_failing_is_a_503_or_a_504() -> None:
     router, _ = make_router(Scripted("a", server_error(), server_error()),
                             Scripted("b", ProviderError(ErrorKind.RATE_LIMITED, "busy", status=429, retry_after=7)))
     with pytest.raises(NoProviderAvailable) as raised:
-        await router.dispatch(ctx(), CHAIN)
+        await dispatch(router, ctx(), CHAIN)
     assert raised.value.headers == {"Retry-After": "7"}
     router, _ = make_router(Scripted("a", ProviderError(ErrorKind.TIMEOUT, "slow", status=504)),
                             Scripted("b", ProviderError(ErrorKind.TIMEOUT, "slow", status=504)))
     with pytest.raises(UpstreamTimeout):
-        await router.dispatch(ctx(), CHAIN)
+        await dispatch(router, ctx(), CHAIN)
 
 
 async def test_an_open_breaker_is_skipped_without_a_call() -> None:
@@ -159,11 +164,11 @@ async def test_an_open_breaker_is_skipped_without_a_call() -> None:
     a, b = Scripted("a", *[server_error()] * 4), Scripted("b")
     router, _ = make_router(a, b, retry=RetryPolicy(budget_ratio=0), breaker=policy)
     for _ in range(2):
-        await router.dispatch(ctx(), CHAIN)
+        await dispatch(router, ctx(), CHAIN)
     assert router.breakers.view("a", "up-a").state is State.OPEN
     calls = a.calls
     context = ctx()
-    await router.dispatch(context, CHAIN)
+    await dispatch(router, context, CHAIN)
     assert a.calls == calls
     assert context.fallback_count == 0          # a skipped deployment is not a fallback
 
@@ -173,9 +178,9 @@ async def test_every_breaker_open_is_a_503_with_retry_after() -> None:
     router, _ = make_router(Scripted("a", server_error()), Scripted("b", server_error()),
                             retry=RetryPolicy(budget_ratio=0), breaker=policy)
     with pytest.raises(NoProviderAvailable):
-        await router.dispatch(ctx(), CHAIN)
+        await dispatch(router, ctx(), CHAIN)
     with pytest.raises(NoProviderAvailable) as raised:
-        await router.dispatch(ctx(), CHAIN)
+        await dispatch(router, ctx(), CHAIN)
     assert "circuit open" in raised.value.message
     assert 29 <= int(raised.value.headers["Retry-After"]) <= 30
 
@@ -190,12 +195,12 @@ async def test_a_stream_settles_its_permit_when_it_ends() -> None:
     a = Scripted("a", "stream", "broken")
     router, _ = make_router(a, Scripted("b"))
     first = ctx(stream=True)
-    await router.dispatch(first, CHAIN)
+    await dispatch(router, first, CHAIN)
     assert router.breakers.view("a", "up-a").calls == 0     # still streaming: not judged yet
     await drain(first)
     assert (router.breakers.view("a", "up-a").calls, router.breakers.view("a", "up-a").failures) == (1, 0)
     second = ctx(stream=True)
-    await router.dispatch(second, CHAIN)
+    await dispatch(router, second, CHAIN)
     with pytest.raises(ProviderError):
         await drain(second)
     assert (router.breakers.view("a", "up-a").calls, router.breakers.view("a", "up-a").failures) == (2, 1)
@@ -203,19 +208,15 @@ async def test_a_stream_settles_its_permit_when_it_ends() -> None:
 
 async def test_an_empty_stream_falls_back() -> None:
     class Empty(Scripted):
-        async def chat(self, request: ChatRequest, upstream_model: str) -> ChatResponse:
+        async def chat_stream(self, request: ChatRequest, upstream_model: str) -> AsyncIterator[ChatChunk]:
             self.calls += 1
-
-            async def nothing() -> AsyncIterator[ChatChunk]:
-                return
-                yield
-
-            return nothing()
+            return
+            yield
 
     router, _ = make_router(Empty("a"), Scripted("b", "stream"))
     context = ctx(stream=True)
     with pytest.raises(GatewayError):
-        await router.dispatch(context, CHAIN)      # BAD_RESPONSE is not retryable: a clear 502
+        await dispatch(router, context, CHAIN)      # BAD_RESPONSE is not retryable: a clear 502
 
 
 def tenant() -> Tenant:
@@ -252,8 +253,8 @@ async def test_ranked_aliases_skip_an_open_breaker(alias: str) -> None:
     a, b = Scripted("a", server_error()), Scripted("b")
     router = Router({"a": a, "b": b}, latency, breakers=BreakerBoard(BreakerPolicy(min_requests=1)),
                     retry=RetryPolicy(budget_ratio=0))
-    await router.dispatch(ctx(), candidates)               # a fails: its breaker opens
+    await dispatch(router, ctx(), candidates)               # a fails: its breaker opens
     context = ctx()
-    await router.dispatch(context, resolve(CATALOG, alias, tenant(), latency))
+    await dispatch(router, context, resolve(CATALOG, alias, tenant(), latency))
     assert context.route is not None and context.route.model == "pricey"
     assert a.calls == 1

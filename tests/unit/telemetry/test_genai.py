@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 
 from gateway.telemetry import genai
+from providers import provider_class
 from providers.base import ChatRequest, Usage
 
 
 def test_provider_names_follow_the_conventions() -> None:
-    assert genai.provider_name("bedrock") == "aws.bedrock"
-    assert genai.provider_name("openai") == "openai"
-    assert genai.provider_name("vllm") == "vllm"
-    assert genai.provider_name("mock") == "mock"
+    assert provider_class("bedrock").genai_system == "aws.bedrock"
+    assert provider_class("openai").genai_system == "openai"
+    assert provider_class("vllm").genai_system == "vllm"
+    assert provider_class("mock").genai_system == "mock"
 
 
 def test_request_attributes_are_the_sampling_numbers() -> None:

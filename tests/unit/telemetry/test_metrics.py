@@ -7,7 +7,8 @@ from prometheus_client import Gauge, Histogram
 
 from gateway.telemetry import metrics
 
-# DESIGN.md, Metrics, plus breaker transitions (issue 8) and rate-limit degradation (issue 4).
+# DESIGN.md, Metrics, plus breaker transitions (issue 8), rate-limit degradation (issue 4) and
+# vLLM picker decisions (issue 17) and the usage stream's drainers (issue 21).
 CONTRACT = {
     "gateway_requests_total": ("counter", ("tenant", "model", "provider", "status")),
     "gateway_request_duration_seconds": ("histogram", ("provider", "model")),
@@ -15,7 +16,9 @@ CONTRACT = {
     "gateway_time_to_first_token_seconds": ("histogram", ("provider", "model")),
     "gateway_tokens_total": ("counter", ("tenant", "model", "kind")),
     "gateway_cost_usd_total": ("counter", ("tenant", "model")),
-    "gateway_cache_requests_total": ("counter", ("result",)),
+    "gateway_cache_requests_total": ("counter", ("result", "match")),   # match: issue 16
+    "gateway_cache_similarity": ("histogram", ()),
+    "gateway_cache_embedding_seconds": ("histogram", ("model", "outcome")),
     "gateway_guardrail_events_total": ("counter", ("tenant", "type")),
     "gateway_ratelimit_rejections_total": ("counter", ("tenant", "limit")),
     "gateway_ratelimit_degraded": ("gauge", ()),
@@ -24,6 +27,8 @@ CONTRACT = {
     "gateway_circuit_state": ("gauge", ("provider",)),
     "gateway_circuit_transitions_total": ("counter", ("provider", "to")),
     "gateway_usage_outbox_pending": ("gauge", ()),
+    "gateway_picker_decisions_total": ("counter", ("provider", "replica", "reason")),   # issue 17
+    "gateway_usage_stream_drainers": ("gauge", ()),   # issue 21: a usage stream nobody drains shows as 0
 }
 
 

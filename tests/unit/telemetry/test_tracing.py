@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from gateway.pipeline.context import RequestContext
+from gateway.request import RequestContext
 from gateway.telemetry import tracing
 from providers.base import ChatChunk, ChatRequest, ErrorKind, ProviderError, Usage
 
@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 class StubProvider:
-    name, type = "bedrock-use1", "bedrock"
+    name, type, genai_system = "bedrock-use1", "bedrock", "aws.bedrock"
 
 
 def isolated(fn: Callable[[], T]) -> T:
@@ -35,6 +35,11 @@ def isolated(fn: Callable[[], T]) -> T:
 def new_ctx(**body: Any) -> RequestContext:
     return RequestContext(request_id="req-1", request=ChatRequest({"model": "m", "messages": [], **body}),
                           api_key=None)
+
+
+async def empty() -> AsyncIterator[ChatChunk]:
+    return
+    yield
 
 
 def injected() -> dict[str, str]:
@@ -59,9 +64,10 @@ def test_off_without_a_traceparent_does_nothing() -> None:
     def request() -> None:
         tracing.begin_request({})
         ctx = new_ctx()
-        with tracing.upstream_attempt(ctx, StubProvider(), "up") as entered:  # type: ignore[arg-type]
-            assert entered is None and injected() == {}
-        assert tracing.end_request(ctx, model="m", provider_type=None) is None
+        with tracing.upstream_attempt("chat", ctx.request, StubProvider(), "up") as entered:  # type: ignore[arg-type]
+            assert injected() == {}
+            assert entered.streaming(stream := empty()) is stream     # untraced: the stream as it was
+        assert tracing.end_request(ctx, model="m", genai_system=None) is None
 
     isolated(request)
 
@@ -70,10 +76,10 @@ def test_off_the_clients_traceparent_is_passed_on_unchanged() -> None:
     def request() -> None:
         tracing.begin_request({"traceparent": TRACEPARENT})
         ctx = new_ctx()
-        with tracing.upstream_attempt(ctx, StubProvider(), "up"):  # type: ignore[arg-type]
+        with tracing.upstream_attempt("chat", ctx.request, StubProvider(), "up"):  # type: ignore[arg-type]
             assert injected()["traceparent"] == TRACEPARENT
         assert injected() == {}                     # only inside the attempt
-        ids = tracing.end_request(ctx, model="m", provider_type=None)
+        ids = tracing.end_request(ctx, model="m", genai_system=None)
         assert ids is not None and ids.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
 
     isolated(request)
@@ -83,9 +89,9 @@ def test_a_malformed_traceparent_is_ignored() -> None:
     def request() -> None:
         tracing.begin_request({"traceparent": "00-not-a-trace-01"})
         ctx = new_ctx()
-        with tracing.upstream_attempt(ctx, StubProvider(), "up"):  # type: ignore[arg-type]
+        with tracing.upstream_attempt("chat", ctx.request, StubProvider(), "up"):  # type: ignore[arg-type]
             assert injected() == {}
-        assert tracing.end_request(ctx, model="m", provider_type=None) is None
+        assert tracing.end_request(ctx, model="m", genai_system=None) is None
 
     isolated(request)
 
@@ -110,13 +116,13 @@ def test_a_failed_attempt_records_its_kind_not_its_message(spans: InMemorySpanEx
         tracing.begin_request({})
         ctx = new_ctx(max_tokens=9)
         with pytest.raises(ProviderError):
-            with tracing.upstream_attempt(ctx, StubProvider(), "anthropic.claude"):  # type: ignore[arg-type]
+            with tracing.upstream_attempt("chat", ctx.request, StubProvider(), "anthropic.claude"):  # type: ignore[arg-type]
                 raise ProviderError(ErrorKind.RATE_LIMITED, "upstream said: <the user's prompt>", status=429)
         with pytest.raises(asyncio.CancelledError):
-            with tracing.upstream_attempt(ctx, StubProvider(), "anthropic.claude"):  # type: ignore[arg-type]
+            with tracing.upstream_attempt("chat", ctx.request, StubProvider(), "anthropic.claude"):  # type: ignore[arg-type]
                 raise asyncio.CancelledError
         ctx.http_status = 503
-        tracing.end_request(ctx, model="m", provider_type=None)
+        tracing.end_request(ctx, model="m", genai_system=None)
 
     isolated(request)
     first, second, server = spans.get_finished_spans()
@@ -139,14 +145,14 @@ def test_a_streamed_attempt_ends_with_the_stream(spans: InMemorySpanExporter) ->
     async def request() -> None:
         tracing.begin_request({})
         ctx = new_ctx(stream=True)
-        with tracing.upstream_attempt(ctx, StubProvider(), "up"):  # type: ignore[arg-type]
-            ctx.stream = chunks()
+        with tracing.upstream_attempt("chat", ctx.request, StubProvider(), "up") as attempt:  # type: ignore[arg-type]
+            ctx.stream = attempt.streaming(chunks())
         assert spans.get_finished_spans() == ()     # still streaming
         assert ctx.stream is not None
         received = [chunk async for chunk in ctx.stream]
         assert len(received) == 2
         ctx.usage = Usage(prompt_tokens=4, completion_tokens=1)
-        tracing.end_request(ctx, model="m", provider_type="bedrock")
+        tracing.end_request(ctx, model="m", genai_system="aws.bedrock")
 
     asyncio.run(request())
     client, server = spans.get_finished_spans()

@@ -10,6 +10,7 @@ from openai.types import Completion
 
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.translate import completions as tr
+from providers.base import ChatChunk
 
 
 def test_request() -> None:
@@ -41,11 +42,13 @@ def test_render() -> None:
 
 def test_stream() -> None:
     machine = tr.CompletionsStream("m", include_usage=False)
-    raw = [*machine.chunk({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}),
-           *machine.chunk({"choices": [{"index": 0, "delta": {"content": "hi"}}]}),
-           *machine.chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
-           *machine.chunk({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}),
-           *machine.end()]
+    sent = [machine.chunk(ChatChunk(data=data)) for data in (
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
+        {"choices": [{"index": 0, "delta": {"content": "hi"}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})]
+    assert sent[0] is None and sent[3] is None    # no text yet; usage the client did not ask for
+    raw = [event for event in sent if event is not None] + [machine.end()]
     payloads = [r.decode().removeprefix("data: ").strip() for r in raw]
     assert payloads[-1] == "[DONE]" and len(payloads) == 3
     # Mid-stream chunks carry finish_reason null (as OpenAI's do), which the SDK's model, shared
@@ -57,4 +60,4 @@ def test_stream() -> None:
     chunks = [Completion.model_construct(**d) for d in datas]
     assert [d["choices"][0]["text"] for d in datas] == ["hi", ""] and datas[0]["choices"][0]["finish_reason"] is None
     assert len(chunks) == 2 and datas[1]["choices"][0]["finish_reason"] == "stop"
-    assert orjson.loads(machine.error(UpstreamError("x"))[0].decode().removeprefix("data: "))["error"]["message"] == "x"
+    assert orjson.loads(machine.error(UpstreamError("x")).decode().removeprefix("data: "))["error"]["message"] == "x"

@@ -23,7 +23,7 @@ from gateway.errors import (
     UpstreamTimeout,
 )
 from gateway.translate import messages as tr
-from providers.base import Usage
+from providers.base import ChatChunk, Usage
 
 EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
 
@@ -93,10 +93,11 @@ def test_render() -> None:
         "stop_reason"] == "max_tokens"
 
 
-def parse(raw: list[bytes]) -> list[dict[str, Any]]:
+def parse(raw: bytes) -> list[dict[str, Any]]:
+    """The events in what a StreamRenderer sent (one or more events per call, concatenated)."""
     out = []
-    for event in raw:
-        name_line, data_line = event.decode().strip().split("\n")
+    for event in raw.split(b"\n\n")[:-1]:
+        name_line, data_line = event.decode().split("\n")
         data = orjson.loads(data_line.removeprefix("data: "))
         assert name_line == f"event: {data['type']}"
         if data["type"] not in ("ping", "error"):
@@ -105,19 +106,20 @@ def parse(raw: list[bytes]) -> list[dict[str, Any]]:
     return out
 
 
-def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+def chunk(delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
+    return ChatChunk(data={"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
 
 def test_stream_events() -> None:
     machine = tr.MessagesStream("m", 12)
-    raw: list[bytes] = []
+    raw = b""
     for data in (chunk({"role": "assistant", "content": ""}), chunk({"content": "Hi"}),
                  chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{\"a\""}}]}),
                  chunk({"tool_calls": [{"index": 0, "function": {"arguments": ": 2}"}}]}),
                  chunk({"tool_calls": [{"index": 1, "id": "c2", "function": {"name": "g", "arguments": "{}"}}]}),
-                 chunk({}, "tool_calls"), {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 7}}):
-        raw += machine.chunk(data)
+                 chunk({}, "tool_calls"),
+                 ChatChunk(data={"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 7}})):
+        raw += machine.chunk(data) or b""
     out = parse(raw + machine.end())
     assert [e["type"] for e in out] == [
         "message_start", "ping", "content_block_start", "content_block_delta", "content_block_stop",
@@ -131,7 +133,7 @@ def test_stream_events() -> None:
 
 def test_stream_error_event() -> None:
     machine = tr.MessagesStream("m", 1)
-    out = parse(machine.chunk(chunk({"content": "x"})) + machine.error(UpstreamError("gone")))
+    out = parse((machine.chunk(chunk({"content": "x"})) or b"") + machine.error(UpstreamError("gone")))
     assert out[-1] == {"type": "error", "error": {"type": "api_error", "message": "gone"}}
 
 

@@ -8,22 +8,28 @@ from typing import Any
 
 import orjson
 import pytest
-from openai.types.responses import Response, ResponseStreamEvent
+from openai.types.responses import (
+    Response,
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseStreamEvent,
+)
 from pydantic import TypeAdapter
 
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.translate import responses as tr
 from gateway.translate.responses_stream import PassThroughEvents, ResponsesStream
-from providers.base import Usage
+from providers.base import ChatChunk, Usage
 
 EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 TOOL = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
 
 
-def events(raw: list[bytes]) -> list[dict[str, Any]]:
+def events(raw: bytes) -> list[dict[str, Any]]:
+    """The events in what a StreamRenderer sent (one or more events per call, concatenated)."""
     out = []
-    for event in raw:
-        name_line, data_line = event.decode().strip().split("\n")
+    for event in raw.split(b"\n\n")[:-1]:
+        name_line, data_line = event.decode().split("\n")
         data = orjson.loads(data_line.removeprefix("data: "))
         assert name_line == f"event: {data['type']}"
         EVENT.validate_python(data, strict=True)
@@ -118,7 +124,8 @@ def test_render_length_stop_is_incomplete_and_refusal_is_kept() -> None:
     assert Response.model_validate(body, strict=True).status == "incomplete"
     assert body["incomplete_details"] == {"reason": "max_output_tokens"}
     refused = tr.render(completion({"content": None, "refusal": "no"}), Usage(1, 1), spec, "resp_3")
-    assert Response.model_validate(refused, strict=True).output[0].content[0].type == "refusal"  # type: ignore[union-attr]
+    item = Response.model_validate(refused, strict=True).output[0]
+    assert isinstance(item, ResponseOutputMessage) and item.content[0].type == "refusal"
 
 
 def test_conversation_keeps_the_turns_without_the_instructions() -> None:
@@ -130,20 +137,21 @@ def test_conversation_keeps_the_turns_without_the_instructions() -> None:
         {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]
 
 
-def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+def chunk(delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
+    return ChatChunk(data={"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
 
 def test_stream_text_then_tool_calls() -> None:
     spec = tr.ResponsesRequest.parse({"model": "m", "input": "x", "stream": True})
     machine = ResponsesStream(spec, "resp_s")
-    raw: list[bytes] = []
+    raw = b""
     for data in (chunk({"role": "assistant", "content": ""}), chunk({"content": "Hel"}), chunk({"content": "lo"}),
                  chunk({"tool_calls": [{"index": 0, "id": "call_a", "function": {"name": "f", "arguments": ""}}]}),
                  chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{\"x\""}}]}),
                  chunk({"tool_calls": [{"index": 0, "function": {"arguments": ":1}"}}]}),
-                 chunk({}, "tool_calls"), {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}):
-        raw += machine.chunk(data)
+                 chunk({}, "tool_calls"),
+                 ChatChunk(data={"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}})):
+        raw += machine.chunk(data) or b""
     raw += machine.end()
     out = events(raw)
     assert [e["type"] for e in out] == [
@@ -154,14 +162,16 @@ def test_stream_text_then_tool_calls() -> None:
         "response.function_call_arguments.done", "response.output_item.done", "response.completed"]
     assert [e["sequence_number"] for e in out] == list(range(len(out)))
     final = Response.model_validate(out[-1]["response"], strict=True)
-    assert final.output_text == "Hello" and json.loads(final.output[1].arguments) == {"x": 1}  # type: ignore[union-attr]
+    call = final.output[1]
+    assert isinstance(call, ResponseFunctionToolCall)
+    assert final.output_text == "Hello" and json.loads(call.arguments) == {"x": 1}
     assert final.usage is not None and final.usage.total_tokens == 7
     assert machine.response == out[-1]["response"]
 
 
 def test_stream_failure_sends_error_and_response_failed() -> None:
     machine = ResponsesStream(tr.ResponsesRequest.parse({"model": "m", "input": "x"}), "resp_f")
-    out = events(machine.chunk(chunk({"content": "par"})) + machine.error(UpstreamError("upstream went away")))
+    out = events((machine.chunk(chunk({"content": "par"})) or b"") + machine.error(UpstreamError("upstream went away")))
     assert [e["type"] for e in out][-2:] == ["error", "response.failed"]
     assert out[-1]["response"]["status"] == "failed" and out[-1]["response"]["error"]["message"] == "upstream went away"
 
@@ -175,15 +185,20 @@ def test_empty_stream_still_completes() -> None:
 def test_pass_through_events_relay_as_they_came_and_drop_the_usage_chunk() -> None:
     machine = PassThroughEvents()
     snapshot = {"id": "resp_u", "status": "in_progress", "output": []}
-    raw = machine.chunk({"type": "response.created", "sequence_number": 0, "response": snapshot})
-    raw += machine.chunk({"type": "response.output_text.delta", "sequence_number": 1, "item_id": "m", "delta": "x"})
-    assert machine.chunk({"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}) == []
-    assert [r.split(b"\n")[0] for r in raw] == [b"event: response.created", b"event: response.output_text.delta"]
+    created = machine.chunk(ChatChunk(data={"type": "response.created", "sequence_number": 0, "response": snapshot}))
+    delta = machine.chunk(ChatChunk(data={"type": "response.output_text.delta", "sequence_number": 1,
+                                          "item_id": "m", "delta": "x"}))
+    usage = {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+    assert machine.chunk(ChatChunk(data=usage)) is None
+    assert created is not None and delta is not None
+    assert [r.split(b"\n")[0] for r in (created, delta)] == [b"event: response.created",
+                                                             b"event: response.output_text.delta"]
     failed = machine.error(UpstreamError("cut"))
-    names = [orjson.loads(r.split(b"\n")[1][6:]) for r in failed]
+    names = [orjson.loads(r.split(b"\n")[1][6:]) for r in failed.split(b"\n\n")[:-1]]
     assert [(n["type"], n["sequence_number"]) for n in names] == [("error", 2), ("response.failed", 3)]
     assert names[1]["response"]["status"] == "failed" and names[1]["response"]["id"] == "resp_u"
 
     done = PassThroughEvents()
-    done.chunk({"type": "response.completed", "sequence_number": 5, "response": {**snapshot, "status": "completed"}})
-    assert done.response is not None and done.end() == [] and done.error(UpstreamError("late")) == []
+    done.chunk(ChatChunk(data={"type": "response.completed", "sequence_number": 5,
+                               "response": {**snapshot, "status": "completed"}}))
+    assert done.response is not None and done.end() == b"" and done.error(UpstreamError("late")) == b""

@@ -10,7 +10,7 @@ from decimal import Decimal
 from gateway.catalog import parse_catalog
 from gateway.limits.memory import MemoryLimiter
 from gateway.pipeline.charge import Charge
-from gateway.pipeline.context import CacheStatus, Outcome, RequestContext, Route
+from gateway.request import CacheStatus, Outcome, RequestContext, Route
 from gateway.tenancy.models import ApiKey, Principal, Tenant
 from gateway.usage.outbox import UsageOutbox
 from gateway.usage.record import UsageRecord
@@ -91,7 +91,7 @@ async def test_a_rejected_request_is_recorded_without_cost() -> None:
     ctx = context("x" * 500)
     ctx.outcome, ctx.http_status = Outcome.REJECTED, 404
     record = await charge(ctx)
-    assert (record.status, record.http_status, record.cost_usd) == ("rejected", 404, 0)
+    assert (record.status, record.http_status, record.cost_usd) == ("rejected", 404, Decimal(0))
     assert record.requested_model == "x" * 128 and record.model is None
 
 

@@ -29,7 +29,7 @@ print(json.dumps({"Version": 1, "AccessKeyId": f"ASIAPROC{count:04d}", "SecretAc
 
 
 @pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def bare_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """An AWS environment with nothing in it: no keys, no files, no instance metadata."""
     isolate_aws(monkeypatch, tmp_path)
     return tmp_path
@@ -43,7 +43,7 @@ def process_profile(tmp_path: Path, *, lifetime: float, delay: float = 0.0) -> N
         f"[profile gateway]\ncredential_process = {sys.executable} {tmp_path / 'proc.py'} {tmp_path}\n")
 
 
-async def test_environment_credentials(aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_environment_credentials(bare_aws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
     source = CredentialSource(provider="b", region="us-east-1")
@@ -53,7 +53,7 @@ async def test_environment_credentials(aws_env: Path, monkeypatch: pytest.Monkey
     assert source.problem == ""
 
 
-async def test_no_credentials_is_an_auth_error_not_a_crash(aws_env: Path) -> None:
+async def test_no_credentials_is_an_auth_error_not_a_crash(bare_aws: Path) -> None:
     source = CredentialSource(provider="bedrock-use1", region="us-east-1")
     await source.start()
     assert source.problem
@@ -63,16 +63,16 @@ async def test_no_credentials_is_an_auth_error_not_a_crash(aws_env: Path) -> Non
     assert "bedrock-use1" in caught.value.message
 
 
-async def test_unknown_profile_is_named(aws_env: Path) -> None:
+async def test_unknown_profile_is_named(bare_aws: Path) -> None:
     source = CredentialSource(provider="b", profile="nope", region="us-east-1")
     await source.start()
     with pytest.raises(ProviderError, match="nope"):
         await source.get()
 
 
-async def test_profile_credentials_refresh_in_the_background_before_expiry(aws_env: Path) -> None:
+async def test_profile_credentials_refresh_in_the_background_before_expiry(bare_aws: Path) -> None:
     # 14 minutes left: inside botocore's 15-minute advisory window, far from expiry.
-    process_profile(aws_env, lifetime=14 * 60, delay=0.5)
+    process_profile(bare_aws, lifetime=14 * 60, delay=0.5)
     source = CredentialSource(provider="b", profile="gateway", region="us-east-1")
     await source.start()
     assert source.frozen is not None
@@ -89,8 +89,8 @@ async def test_profile_credentials_refresh_in_the_background_before_expiry(aws_e
     await source.close()
 
 
-async def test_nearly_expired_credentials_make_the_request_wait_for_fresh_ones(aws_env: Path) -> None:
-    process_profile(aws_env, lifetime=30)  # under MUST_REFRESH_SECONDS
+async def test_nearly_expired_credentials_make_the_request_wait_for_fresh_ones(bare_aws: Path) -> None:
+    process_profile(bare_aws, lifetime=30)  # under MUST_REFRESH_SECONDS
     source = CredentialSource(provider="b", profile="gateway", region="us-east-1")
     await source.start()
     assert source.frozen is not None

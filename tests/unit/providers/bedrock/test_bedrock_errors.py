@@ -28,7 +28,7 @@ def answer(error_type: str, status: int, message: str = "m", **headers: str) -> 
     ("AccessDeniedException", 403, ErrorKind.AUTH, 502, False),
     ("UnrecognizedClientException", 403, ErrorKind.AUTH, 502, False),
     ("ExpiredTokenException", 403, ErrorKind.AUTH, 502, False),
-    ("ResourceNotFoundException", 404, ErrorKind.BAD_RESPONSE, 502, False),
+    ("ResourceNotFoundException", 404, ErrorKind.BAD_REQUEST, 404, False),
 ])
 def test_http_errors(error_type: str, status: int, kind: ErrorKind, client_status: int, retryable: bool) -> None:
     error = from_response(*answer(error_type, status), provider="bedrock-use1", model=MODEL)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 from urllib.parse import quote, urlsplit
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
-from providers.bedrock.signing import default_endpoint, model_path, sign
+from providers.bedrock.signing import _signing_key, default_endpoint, model_path, sign
 
 CREDENTIALS = ReadOnlyCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None)
 
@@ -71,3 +74,44 @@ def test_signature_matches_the_specification(credentials: ReadOnlyCredentials) -
                                    signed.split(";"), body, headers["X-Amz-Date"])
     assert signature == expected
     assert credentials.secret_key not in str(headers)
+
+
+def botocore_headers(credentials: ReadOnlyCredentials, region: str, url: str, body: bytes,
+                     headers: dict[str, str], now: float) -> dict[str, str]:
+    """What botocore's SigV4Auth sends for the same request at the same instant."""
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    auth = SigV4Auth(credentials, "bedrock", region)
+    request.context["timestamp"] = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    auth._modify_request_before_signing(request)
+    del request.headers["X-Amz-Date"]                               # set from botocore's own clock
+    request.headers["X-Amz-Date"] = request.context["timestamp"]
+    signature = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+    auth._inject_signature_to_request(request, signature)
+    return dict(request.headers.items())
+
+
+@pytest.mark.parametrize("url", [
+    "https://bedrock-runtime.us-east-1.amazonaws.com" + model_path("anthropic.claude-3-haiku-20240307-v1:0", "converse"),
+    "https://vpce-1.bedrock-runtime.eu-west-1.vpce.amazonaws.com:8443"
+    + model_path("arn:aws:bedrock:eu-west-1:1:inference-profile/eu.x-v1:0", "converse-stream"),
+    "http://[::1]:9000/model/m/invoke?b=2&a=1",
+])
+@pytest.mark.parametrize("credentials", [CREDENTIALS, ReadOnlyCredentials("ASIATEMP", "s3cr3t", "session-token")])
+def test_the_same_headers_as_botocores_signer(url: str, credentials: ReadOnlyCredentials) -> None:
+    body = b'{"messages":[{"role":"user","content":[{"text":"hi   there"}]}]}'
+    headers = {"Content-Type": "application/json", "Accept": "  application/vnd.amazon.eventstream  ",
+               "X-Custom": "a   b", "User-Agent": "not signed", "traceparent": "00-1-2-01"}
+    for now in (1_795_000_000.0, 1_795_000_000.0 + 86_400 * 3 + 17):   # two days: two signing keys
+        assert sign(credentials, "eu-west-1", url, body, headers, now=now) == \
+            botocore_headers(credentials, "eu-west-1", url, body, headers, now)
+
+
+def test_the_signing_key_is_derived_once_per_day_and_region() -> None:
+    _signing_key.cache_clear()
+    url = default_endpoint("us-east-1") + model_path("m", "converse")
+    for i in range(50):
+        sign(CREDENTIALS, "us-east-1", url, b"{}", {}, now=1_795_000_000.0 + i)
+    sign(CREDENTIALS, "us-west-2", url, b"{}", {}, now=1_795_000_000.0)
+    sign(CREDENTIALS, "us-east-1", url, b"{}", {}, now=1_795_000_000.0 + 86_400)
+    info = _signing_key.cache_info()
+    assert (info.misses, info.hits) == (3, 49)

@@ -1,4 +1,10 @@
-"""The per-request object every stage reads and writes."""
+"""The per-request value types: what a request asks for (Operation), where its answer came
+from (Candidate, Attempt, Route), how it ended (Outcome, CacheStatus), and the context every
+stage of the pipeline reads and writes.
+
+A leaf of the gateway: it imports only other leaves (providers.base, gateway.errors,
+gateway.limits.base, gateway.tenancy.models), so that every layer may use these types.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ from enum import StrEnum
 
 from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
-from gateway.routing.candidates import Candidate
 from gateway.tenancy.models import Principal
 from providers.base import ChatChunk, ChatRequest, ChatResult, EmbeddingsResult, Usage
 
@@ -46,6 +51,15 @@ class Outcome(StrEnum):
     ERROR = "error"                  # the gateway or the upstream failed the request
     REJECTED = "rejected"            # auth, quota, allowlist, guardrails said no
     CLIENT_CLOSED = "client_closed"  # the client went away before the answer was complete
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One deployment a request may be sent to: a catalog model on a provider entry."""
+
+    model: str
+    provider: str
+    upstream: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +100,12 @@ class RequestContext:
     redactions: Counter[str] = field(default_factory=Counter)
     cache_status: CacheStatus = CacheStatus.BYPASS
     cache_key: str | None = None
+    cache_match: str | None = None          # a hit's kind: "exact" | "semantic"
+    cache_similarity: float | None = None   # a hit's similarity (1.0 for an exact one)
+    # A miss the semantic index files once answered (gateway.cache.semantic.matcher.Pending:
+    # typed loosely here, as this leaf module must not import the cache).
+    semantic_pending: object | None = None
+    embedding_calls: list[RequestContext] = field(default_factory=list)   # the cache's, charged in `remember`
 
     candidates: list[Candidate] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
