@@ -138,6 +138,8 @@ def _admin_paths() -> JSON:
                                                **{str(c): _json(ref("OpenAIError"), "error") for c in _ADMIN_ERRORS}}}},
         "/admin/providers": {"get": admin("Every deployment's breaker state, error rate and latency",
                                           ref("ProviderList"))},
+        "/admin/cache/clear": {"post": admin("Drop a tenant's cached answers, exact and semantic",
+                                             {"type": "object"}, body="CacheClear")},
         "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "OK", "content": {
             "text/plain": {"schema": STRING}}}}, security=None, tag="admin")},
     }
@@ -165,15 +167,21 @@ def document(served: set[str] | None = None) -> JSON:
     }
 
 
+CONSOLE_PREFIX = "/admin/ui"
+
+
 def served_routes(routes: list[Any]) -> dict[str, set[str]]:
     """The app's routes, path -> methods, with paths as the document writes them
-    (`{model_id:path}` -> `{model_id}`); routers included into the app are walked too."""
+    (`{model_id:path}` -> `{model_id}`); routers included into the app are walked too. The
+    admin console's browser pages (/admin/ui/...) are no API and are left out."""
     served: dict[str, set[str]] = {}
     for route in routes:
         contexts = getattr(route, "effective_route_contexts", None)
         pairs = ([(c.path, c.methods or set()) for c in contexts()] if callable(contexts)
                  else [(route.path, route.methods or set())] if isinstance(route, Route) else [])
         for path, methods in pairs:
+            if path.startswith(CONSOLE_PREFIX):
+                continue
             served.setdefault(path.replace(":path}", "}"), set()).update(m.lower() for m in methods)
     return served
 

@@ -171,4 +171,6 @@ SCHEMAS: JSON = {
     "KeyRotate": KEY_ROTATE, "Tenant": TENANT, "TenantList": listing(ref("Tenant")), "Key": KEY,
     "KeyList": listing(ref("Key")), "IssuedKey": ISSUED_KEY, "AuditList": listing(ANY_OBJECT),
     "ProviderList": listing(DEPLOYMENT),
+    "CacheClear": {"type": "object", "additionalProperties": False, "required": ["tenant"],
+                   "properties": {"tenant": STRING, "model": {"type": "string", "nullable": True}}},
 }
