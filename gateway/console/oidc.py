@@ -11,18 +11,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
+import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749 import OAuth2Error
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from gateway.identity.roles import Role, parse_role_map, role_from_claims
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 from gateway.settings import Settings
 
 PENDING_COOKIE = "gw_console_login"
@@ -82,6 +85,12 @@ class OidcClient:
         self._lock = asyncio.Lock()
 
     def _client(self, redirect_uri: str) -> AsyncOAuth2Client:
+        with warnings.catch_warnings():
+            # Imported on use (only with OIDC configured), quietly: Authlib 1.9 warns at import
+            # that its httpx integration will move to `httpx2`; it works as it is, and the
+            # warning otherwise greets every start of every gateway.
+            warnings.simplefilter("ignore")
+            from authlib.integrations.httpx_client import AsyncOAuth2Client
         return AsyncOAuth2Client(
             client_id=self.client_id, client_secret=self._secret, scope=self._scopes, redirect_uri=redirect_uri,
             code_challenge_method="S256", timeout=_TIMEOUT_SECONDS,

@@ -37,6 +37,7 @@ def test_serve_prints_a_demo_key_that_works(tmp_path: Path) -> None:
                 break
         assert key, output
         assert "setup plugin" not in output        # alembic's plugin chatter is not what a newcomer should read
+        assert "Warning" not in output             # nor a library's deprecation warning
         response = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
                               headers={"Authorization": f"Bearer {key}"},
                               json={"model": "mock-echo", "messages": [{"role": "user", "content": "hello gateway"}]},
