@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench.run import psql, start_servers
+from bench.targets import Bench
 
 BODIES: dict[str, tuple[str, Callable[[int, bool], dict[str, Any]]]] = {
     "chat": ("/v1/chat/completions", lambda i, s: {"model": "bench-model", "max_tokens": 64, "stream": s,
@@ -72,13 +72,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--max-seconds", type=float, default=300)
     args = parser.parse_args()
-    database = f"gw_bench_apis_{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + args.max_seconds
     with ExitStack() as stack, tempfile.TemporaryDirectory() as logs:
-        stack.callback(psql, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        servers = start_servers(stack, database, Path(logs))
-        base = servers.urls["gateway"].removesuffix("/v1/chat/completions")
-        headers = {"Authorization": f"Bearer {servers.key}", "x-api-key": servers.key}
+        bench = Bench(stack, Path(logs), database=f"gw_bench_apis_{uuid.uuid4().hex[:8]}")
+        bench.start_upstream()
+        bench.prepare_gateway()
+        gateway = bench.start_gateway("gateway")
+        base = gateway.url.removesuffix("/v1/chat/completions")
+        headers = {"Authorization": f"Bearer {bench.key}", "x-api-key": bench.key}
         with httpx.Client(headers=headers, timeout=30) as client:
             measure(client, base, 20, deadline)   # warm-up
             samples = measure(client, base, args.requests, deadline)

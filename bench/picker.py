@@ -34,7 +34,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench.run import RESULTS, ROOT, cli, free_port, start, wait_http
+from bench.run import RESULTS
+from bench.targets import ROOT, cli, free_port, start, wait_url
 
 # Replica model: 4 running at most; prefill 0.2 ms per uncached prompt token (a 3,000-token
 # prefix: 0.6 s), decode 10 ms per token (10% slower per other running request); a KV cache of
@@ -252,8 +253,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         start(stack, [str(Path(sys.executable).parent / "llm-gateway"), "serve", "--port", str(gw_port)],
               env=env, log=logs / "gateway.log")
         for url in urls:
-            wait_http(url + "/health")
-        wait_http(f"http://127.0.0.1:{gw_port}/healthz")
+            wait_url(url + "/health")
+        wait_url(f"http://127.0.0.1:{gw_port}/healthz")
         time.sleep(1.0)                       # the load-aware pool's first scrapes
         url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
         for model in ("sim-rr", "sim-la"):

@@ -40,7 +40,8 @@ import aiohttp
 import numpy as np
 
 from bench.loadgen import percentiles
-from bench.run import REDIS, cli, free_port, loadgen, ms, psql, start, wait_http
+from bench.run import loadgen, ms
+from bench.targets import REDIS, cli, free_port, psql, start, wait_url
 from gateway.cache.semantic.guards import GUARDS, disagreements
 from gateway.cache.semantic.index import MemorySemanticIndex, SemanticIndex
 from gateway.cache.semantic.redis_index import RedisSemanticIndex
@@ -106,7 +107,7 @@ def new_key(env: dict[str, str], tier: str) -> str:
 def serve(stack: ExitStack, env: dict[str, str], logs: Path, name: str) -> str:
     port = free_port()
     start(stack, [LLM_GATEWAY, "serve", "--port", str(port)], env=env, log=logs / f"{name}.log")
-    wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
+    wait_url(f"http://127.0.0.1:{port}/healthz", timeout=120)
     return f"http://127.0.0.1:{port}"
 
 
@@ -220,7 +221,7 @@ def speed_section(logs: Path, seconds: float, rounds: int, rate: float = 50) -> 
             up_port = free_port()
             start(stack, [sys.executable, "-m", "bench.fake_upstream", "--port", str(up_port), "--delay-ms", "100"],
                   log=logs / "upstream.log")
-            wait_http(f"http://127.0.0.1:{up_port}/v1/models")
+            wait_url(f"http://127.0.0.1:{up_port}/v1/models")
             urls, envs = {}, {}
             for mode in ("exact", "semantic"):
                 config = logs / f"{mode}.yaml"

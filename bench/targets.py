@@ -57,6 +57,19 @@ def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: fl
     raise RuntimeError(f"{url} did not come up; its log:\n{log.read_text()[-3000:]}")
 
 
+def wait_url(url: str, timeout: float = 60) -> None:
+    """Until `url` answers 200 (for servers whose process and log the caller does not hold)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:g} s")
+
+
 def start(stack: ExitStack, args: list[str], log: Path, env: dict[str, str] | None = None
           ) -> subprocess.Popen[bytes]:
     out = log.open("wb")
