@@ -23,6 +23,7 @@ from tests.conftest import unique
 from tests.faults.conftest import BOUND, CATALOG, MARGIN, Cluster
 from tests.faults.harness import Figures, Load, figures
 from tests.support.gateway import ADMIN_KEY, write_catalog
+from tests.support.processes import answers_health, stop_process
 from tests.support.threads import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -42,27 +43,15 @@ def serve(name: str, database_url: str, env: dict[str, str], logs: Path) -> Iter
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while not _healthy(url):
+        while not answers_health(url):
             assert process.poll() is None, (logs / f"{name}.log").read_text()[-2000:]
             assert time.monotonic() < deadline, f"{name} did not start"
             time.sleep(0.1)
         yield url, process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop_process(process)
         log.close()
 
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _pending(redis: Redis, stream: str, group: str, prefix: str) -> int:

@@ -29,6 +29,7 @@ from tests.conftest import unique
 from tests.integration.usage.conftest import ProxiedPostgres, StreamNames, count_records, poll, request_ids
 from tests.integration.usage.load import LoadResult, send_chats
 from tests.support.gateway import ADMIN_KEY, write_catalog
+from tests.support.processes import answers_health, stop_process
 from tests.support.threads import free_port
 
 CATALOG = """
@@ -59,25 +60,13 @@ def replica(name: str, database_url: str, env: dict[str, str], log_dir: Path) ->
                                     "GATEWAY_USAGE_CONSUMER_NAME": f"{name}-{unique()}"})
     url = f"http://127.0.0.1:{port}"
     try:
-        assert poll(lambda: _healthy(url) or process.poll() is not None, timeout=60), f"{name} did not start"
+        assert poll(lambda: answers_health(url) or process.poll() is not None, timeout=60), f"{name} did not start"
         assert process.poll() is None, (log_dir / f"{name}.log").read_text()
         yield url, process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop_process(process)
         log.close()
 
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _consumer_pending(redis: Redis, stream: StreamNames, prefix: str) -> int:

@@ -24,6 +24,7 @@ from gateway.usage.tables import usage_records
 from tests.conftest import unique
 from tests.integration.usage.conftest import ProxiedPostgres, StreamNames, count_records, poll, request_ids
 from tests.support.gateway import ADMIN_KEY, write_catalog
+from tests.support.processes import answers_health, stop_process
 from tests.support.threads import free_port
 
 COMMAND = str(Path(sys.executable).parent / "llm-gateway")
@@ -132,24 +133,12 @@ def serve(env: dict[str, str], log: Path, *extra: str) -> Iterator[tuple[str, su
                                    stderr=subprocess.STDOUT, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
-            assert poll(lambda: _answers(url) or process.poll() is not None, timeout=60)
+            assert poll(lambda: answers_health(url) or process.poll() is not None, timeout=60)
             assert process.poll() is None, log.read_text()
             yield url, process
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(10)
+            stop_process(process)
 
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def children(pid: int) -> list[int]:
