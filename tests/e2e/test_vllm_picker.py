@@ -71,6 +71,11 @@ def test_a_conversation_sticks_to_the_replica_that_has_its_prefix(
     stream = sdk.chat.completions.create(model="sim-model", max_tokens=6, stream=True, messages=[
         {"role": "system", "content": SYSTEM}, {"role": "user", "content": "stream it"}])
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices).strip()
+    # A replica books a streamed request as served after its last event went out, which can be
+    # a moment after the client read it: wait for the sixth, then every one on one replica.
+    deadline = time.monotonic() + 5
+    while sum(len(sim.served) for sim, _ in sims) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert sorted(len(sim.served) for sim, _ in sims) == [0, 0, 6]
 
 
