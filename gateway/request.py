@@ -106,6 +106,9 @@ class RequestContext:
     # typed loosely here, as this leaf module must not import the cache).
     semantic_pending: object | None = None
     embedding_calls: list[RequestContext] = field(default_factory=list)   # the cache's, charged in `remember`
+    prompt_id: str | None = None            # the stored prompt the request rendered, if any
+    prompt_version: int | None = None       # ... and its version
+    validation: str | None = None           # the answer's JSON Schema verdict, if it was validated
 
     candidates: list[Candidate] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)

@@ -92,6 +92,9 @@ class Charge:
             cache_similarity=ctx.cache_similarity if hit else None,
             redactions=sum(ctx.redactions.values()),
             api=ctx.api.value,
+            prompt_id=ctx.prompt_id,
+            prompt_version=ctx.prompt_version,
+            validation=ctx.validation,
         )
 
 

@@ -28,7 +28,8 @@ from gateway.usage.tables import to_money
 _ARRAY_TYPES = {"ts": "timestamptz[]", "cost_usd": "numeric[]", "stream": "boolean[]", "cache_hit": "boolean[]",
                 "cache_similarity": "double precision[]",
                 **{name: "integer[]" for name in ("http_status", "prompt_tokens", "completion_tokens", "cached_tokens",
-                                                 "latency_ms", "ttft_ms", "fallback_count", "redactions")}}
+                                                 "latency_ms", "ttft_ms", "fallback_count", "redactions",
+                                                 "prompt_version")}}
 _ARRAYS = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES.get(name, 'text[]')})" for name in FIELD_ORDER)
 _SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_hits", "saved_tokens",
          "cost_usd")

@@ -36,6 +36,9 @@ class UsageRecord:
     api: str = "chat"                # chat | responses | messages | completions | embeddings
     cache_match: str | None = None           # a hit's kind: exact | semantic
     cache_similarity: float | None = None    # a semantic hit's cosine similarity (exact: 1.0)
+    prompt_id: str | None = None             # the stored prompt the request rendered
+    prompt_version: int | None = None        # ... and which of its immutable versions
+    validation: str | None = None            # JSON Schema verdict: passed | failed | retried | rejected
 
     def __post_init__(self) -> None:
         # A request that was answered is billed: text a client sent (user, feature, a model
@@ -74,6 +77,6 @@ def storable_text(value: str) -> str:
 
 
 _CLIENT_TEXT = ("tenant", "key_id", "feature", "end_user", "requested_model", "model", "provider", "upstream_model",
-                "client_request_id")
+                "client_request_id", "prompt_id")
 FIELD_ORDER = tuple(f.name for f in fields(UsageRecord))   # also the writer's column order
 _FIELDS = frozenset(FIELD_ORDER)

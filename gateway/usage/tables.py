@@ -78,6 +78,9 @@ usage_records = sa.Table(
     sa.Column("api", sa.String(16), nullable=False, server_default="chat"),   # the client API's shape
     sa.Column("cache_match", sa.String(16)),                                 # exact | semantic (hits only)
     sa.Column("cache_similarity", sa.Float),                                 # a hit's similarity
+    sa.Column("prompt_id", sa.String(128)),                                  # the stored prompt rendered
+    sa.Column("prompt_version", sa.Integer),                                 # ... and its version
+    sa.Column("validation", sa.String(16)),                                  # JSON Schema verdict
     sa.Index("ix_usage_records_tenant_ts", "tenant", "ts"),
     sa.Index("ix_usage_records_ts", "ts"),
 )
