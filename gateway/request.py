@@ -109,6 +109,7 @@ class RequestContext:
     prompt_id: str | None = None            # the stored prompt the request rendered, if any
     prompt_version: int | None = None       # ... and its version
     validation: str | None = None           # the answer's JSON Schema verdict, if it was validated
+    validation_policy: str | None = None    # a rendered prompt's own policy (pass | retry | reject)
 
     candidates: list[Candidate] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)

@@ -15,6 +15,7 @@ tenants = sa.Table(
     sa.Column("limits", JSONType, nullable=False),          # per-tenant overrides of the tier
     sa.Column("pii_mode", sa.String(16)),                   # None: the catalog's guardrails
     sa.Column("cache_mode", sa.String(16)),                 # None: the catalog's cache mode
+    sa.Column("validation_mode", sa.String(16)),            # None: the catalog's validation policy
     sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
