@@ -13,7 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.api import admin, completions, health, messages, openai, openapi, providers_admin, responses, usage
+from gateway.api import (
+    admin,
+    completions,
+    health,
+    messages,
+    openai,
+    openapi,
+    prompts_admin,
+    providers_admin,
+    responses,
+    usage,
+)
 from gateway.api.dispatch import HotRoute, HotRoutes
 from gateway.api.errors import response_for
 from gateway.console.mount import mount_console
@@ -86,5 +97,6 @@ def create_app(settings: Settings | None = None, *, public: bool = True, admin_a
         app.include_router(admin.router)
         app.include_router(usage.router)
         app.include_router(providers_admin.router)
+        app.include_router(prompts_admin.router)
         mount_console(app, settings)
     return app

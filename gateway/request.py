@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from gateway.errors import GatewayError
 from gateway.limits.base import Reservation
@@ -81,6 +82,17 @@ class Route:
     upstream_model: str
 
 
+@dataclass(frozen=True, slots=True)
+class PromptRef:
+    """A stored prompt the request names; the prompts stage renders it, after auth."""
+
+    name: str                       # as named: `support-triage`, or `shared/support-triage`
+    version: str | None             # a version number or a label (`production`); None: the latest
+    variables: dict[str, Any]
+    param: str = "prompt"           # where the request named it, for errors (`prompt`, or the header)
+    variables_param: str = "prompt.variables"
+
+
 @dataclass(slots=True)
 class RequestContext:
     request_id: str                     # the gateway's own: unique, keys the usage record
@@ -106,6 +118,7 @@ class RequestContext:
     # typed loosely here, as this leaf module must not import the cache).
     semantic_pending: object | None = None
     embedding_calls: list[RequestContext] = field(default_factory=list)   # the cache's, charged in `remember`
+    prompt_ref: PromptRef | None = None     # a stored prompt the request names (rendered after auth)
     prompt_id: str | None = None            # the stored prompt the request rendered, if any
     prompt_version: int | None = None       # ... and its version
     validation: str | None = None           # the answer's JSON Schema verdict, if it was validated

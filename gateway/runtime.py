@@ -21,9 +21,12 @@ from gateway.pipeline.auth import Authenticate
 from gateway.pipeline.cache import LookupCache
 from gateway.pipeline.charge import Charge
 from gateway.pipeline.guardrails import ScanForPii
+from gateway.pipeline.prompts import RenderPrompt
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.prompts.resolver import PromptResolver
+from gateway.prompts.service import PromptService
 from gateway.redis_client import Client, shared_client
 from gateway.routing.breaker import BreakerBoard
 from gateway.routing.breaker_sync import share as share_breakers
@@ -68,6 +71,7 @@ class Runtime:
     draining: bool = False
     breakers: BreakerBoard | None = None    # the router's circuit breakers (GET /admin/providers)
     responses: ResponseStore = field(default_factory=lambda: MemoryResponseStore(30 * 24 * 3600))  # stored Responses
+    prompts: PromptService | None = None    # the prompt registry (the admin API's /admin/prompts)
 
     async def close(self) -> None:
         await self.exit_stack.aclose()
@@ -75,7 +79,8 @@ class Runtime:
 
 def build_pipeline(catalog: Catalog, settings: Settings, *, directory: KeyDirectory, limiter: Limiter,
                    cache_store: CacheStore, outbox: UsageOutbox, router: Router,
-                   latency: LatencyTracker, semantic_index: SemanticIndex | None = None) -> Pipeline:
+                   latency: LatencyTracker, semantic_index: SemanticIndex | None = None,
+                   prompts: PromptResolver | None = None) -> Pipeline:
     charge = Charge(limiter, outbox, catalog)
     semantic = catalog.cache.semantic
     matcher = embedder = None
@@ -87,6 +92,7 @@ def build_pipeline(catalog: Catalog, settings: Settings, *, directory: KeyDirect
         embedder = Embedder(router, catalog, charge, semantic.embedding_model, semantic.timeout_ms / 1000)
     return Pipeline(
         auth=Authenticate(directory),
+        prompts=RenderPrompt(prompts) if prompts is not None else None,
         quota=ReserveQuota(limiter, catalog, settings.default_max_tokens),
         allowlist=CheckAllowlist(catalog, latency),
         guardrails=ScanForPii(catalog.guardrails.pii),
@@ -150,7 +156,9 @@ async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> 
         await outbox.start()
         stack.push_async_callback(outbox.close)   # closed before the engine: flushes first
 
-        tenancy_parts = await open_tenancy(engine, catalog, settings, stack)
+        resolver = PromptResolver(engine, ttl=settings.prompt_cache_ttl_seconds,
+                                  load_timeout=settings.database_timeout_seconds)
+        tenancy_parts = await open_tenancy(engine, catalog, settings, stack, also=(resolver.apply,))
         directory, tenancy = tenancy_parts.directory, tenancy_parts.service
         latency = LatencyTracker()
         breakers = BreakerBoard.for_catalog(catalog)
@@ -161,7 +169,7 @@ async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> 
         router = Router(providers, latency, breakers=breakers, retry=catalog.routing.retry)
         pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
                                   cache_store=cache_store, outbox=outbox, router=router, latency=latency,
-                                  semantic_index=semantic_index)
+                                  semantic_index=semantic_index, prompts=resolver)
         if settings.embedded and settings.bootstrap_demo_tenant and migrate_database:
             tier = "pro" if "pro" in catalog.tiers else next(iter(catalog.tiers))
             await _bootstrap_demo(tenancy, tier)
@@ -169,7 +177,8 @@ async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> 
                        tenancy=tenancy, limiter=limiter, cache_store=cache_store, outbox=outbox,
                        providers=providers, latency=latency, pipeline=pipeline, admin_key=tenancy_parts.admin_key,
                        exit_stack=stack, breakers=breakers,
-                       responses=build_response_store(redis, settings.responses_ttl_seconds))
+                       responses=build_response_store(redis, settings.responses_ttl_seconds),
+                       prompts=PromptService(engine, publish=tenancy_parts.changes.publish))
     except BaseException:
         await stack.aclose()
         raise

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     usage_claim_idle_seconds: float = 30.0  # entries pending this long under a dead replica are claimed
     usage_drain: UsageDrain = UsageDrain.PROCESS   # `serve --no-drain` sets off
     key_cache_ttl_seconds: float = 1.0      # key -> tenant cache; changes also arrive at once via Redis
+    prompt_cache_ttl_seconds: float = 1.0   # prompt label -> version cache; moves also arrive at once via Redis
     # How long the request path waits on each store before it degrades (a key known before is
     # served from memory; limits fail open or closed; the cache misses; usage is queued locally).
     database_timeout_seconds: float = 2.0

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import gateway.identity.tables
+import gateway.prompts.tables
 import gateway.tenancy.tables
 import gateway.usage.tables  # noqa: F401  (registers the tables on the metadata)
 from gateway.db import create_engine, metadata

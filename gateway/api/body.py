@@ -76,12 +76,16 @@ def _as_tuple(kinds: type | tuple[type, ...]) -> tuple[type, ...]:
     return kinds if isinstance(kinds, tuple) else (kinds,)
 
 
-def check_chat_body(body: dict[str, Any]) -> None:
+def check_chat_body(body: dict[str, Any], *, prompted: bool = False) -> None:
+    """`prompted`: the request names a stored prompt, which may supply the model and the
+    messages (the prompts stage checks there is a model once it has rendered)."""
     model = body.get("model")
-    if not isinstance(model, str) or not model:
+    if not (isinstance(model, str) and model) and not (prompted and model is None):
         raise InvalidRequest("`model` is required and must be a string.", param="model")
     messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
+    if prompted and messages is None:
+        messages = body["messages"] = []
+    if not isinstance(messages, list) or (not messages and not prompted):
         raise InvalidRequest("`messages` is required and must be a non-empty array.", param="messages")
     for i, message in enumerate(messages):
         if not isinstance(message, dict):

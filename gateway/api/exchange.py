@@ -2,7 +2,8 @@
 
     serve(request, runtime, shape)
       run       reads the body, `shape.parse`s (or awaits `shape.prepare` on) it into a
-                ChatRequest, runs stages 1-6
+                ChatRequest (a chat body naming a stored prompt in `x-gateway-prompt`: see
+                gateway/api/prompt_ref.py), runs stages 1-6
                 (cancelled if the client leaves); a refusal is answered here, in the
                 shape's error body
       answer    a whole answer: usage, `message.refusal: null` where a chat answer lacks
@@ -29,6 +30,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from gateway.api import prompt_ref
 from gateway.api.body import read_json
 from gateway.api.errors import client_request_id, error_response, new_request_id
 from gateway.api.shape import ApiShape, Keep
@@ -72,7 +74,10 @@ async def run(request: Request, runtime: Runtime, ctx: RequestContext, shape: Ap
     try:
         body = await read_json(request, runtime.settings.max_body_bytes)
         ctx.feature = _feature(request, body)
-        if shape.parse is not None:
+        ctx.prompt_ref = prompt_ref.from_headers(request.headers, body, shape.api)
+        if ctx.prompt_ref is not None:
+            ctx.request = prompt_ref.prompted_chat(body)
+        elif shape.parse is not None:
             ctx.request = shape.parse(body)
         else:
             assert shape.prepare is not None

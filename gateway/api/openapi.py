@@ -112,6 +112,8 @@ def _admin_paths() -> JSON:
     usage_params.append(_query("format", {"type": "string", "enum": ["json", "csv", "table"]}))
     audit_params = [_query("target"), _query("action"), _query("limit", {"type": "integer"}),
                     _query("before_id", {"type": "integer"})]
+    owner = [_query("tenant"), _query("shared", {"type": "boolean"})]
+    prompt = [_path_param("prompt_id"), *owner]
     usage_ok = {"description": "the report", "content": {
         "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": STRING},
         "text/plain": {"schema": STRING}}}
@@ -138,6 +140,23 @@ def _admin_paths() -> JSON:
                                                **{str(c): _json(ref("OpenAIError"), "error") for c in _ADMIN_ERRORS}}}},
         "/admin/providers": {"get": admin("Every deployment's breaker state, error rate and latency",
                                           ref("ProviderList"))},
+        "/admin/prompts": {"get": admin("A tenant's prompts (or the shared ones)", ref("PromptList"), params=owner),
+                           "post": admin("Create a prompt and its version 1", ref("Prompt"), body="PromptCreate",
+                                         status="201")},
+        "/admin/prompts/{prompt_id}": {"get": admin("A prompt, its versions and labels", ref("Prompt"),
+                                                    params=prompt)},
+        "/admin/prompts/{prompt_id}/versions": {"post": admin("Add a version", ref("PromptVersion"),
+                                                              body="PromptVersionCreate", params=prompt,
+                                                              status="201")},
+        "/admin/prompts/{prompt_id}/versions/{selector}": {"get": admin(
+            "One version (a number, a label or latest)", ref("PromptVersion"),
+            params=[*prompt, _path_param("selector")])},
+        "/admin/prompts/{prompt_id}/labels/{label}": {"put": admin(
+            "Point a label at a version", ref("PromptLabel"), body="PromptLabelSet",
+            params=[*prompt, _path_param("label")])},
+        "/admin/prompts/{prompt_id}/diff": {"get": admin(
+            "A unified diff of two versions", ref("PromptDiff"),
+            params=[*prompt, {**_query("from"), "required": True}, {**_query("to"), "required": True}])},
         "/admin/cache/clear": {"post": admin("Drop a tenant's cached answers, exact and semantic",
                                              {"type": "object"}, body="CacheClear")},
         "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "OK", "content": {

@@ -101,6 +101,9 @@ RESPONSES_REQUEST = obj({
     "instructions": STRING, "stream": BOOLEAN, "store": BOOLEAN, "previous_response_id": STRING,
     "max_output_tokens": POSITIVE, "tools": array(ANY_OBJECT), "text": ANY_OBJECT,
     "temperature": NUMBER, "top_p": NUMBER, "user": STRING, "metadata": ANY_OBJECT,
+    "prompt": {**obj({"id": NONEMPTY, "version": STRING, "variables": ANY_OBJECT}, ["id"]),
+               "description": "a stored prompt (version: a number or a label); with it, model and input "
+                              "may be left out"},
 }, ["model", "input"])
 RESPONSE = obj({"id": STRING, "object": {"type": "string", "enum": ["response"]}, "status": STRING,
                 "model": STRING, "output": array(ANY_OBJECT), "usage": ANY_OBJECT}, ["id", "object"])
@@ -148,6 +151,16 @@ TENANT = obj({"name": STRING, "tier": STRING, "models": array(STRING), "disabled
 KEY = obj({"id": STRING, "prefix": STRING, "tenant": STRING, "label": NULLABLE_STRING}, ["id"])
 ISSUED_KEY = obj({"id": STRING, "key": STRING, "prefix": STRING, "tenant": STRING,
                   "expires_at": NULLABLE_STRING, "replaces": ANY_OBJECT}, ["id", "key", "tenant"])
+PROMPT_CREATE = obj({"id": NONEMPTY, "tenant": NULLABLE_STRING, "shared": BOOLEAN,
+                     "description": NULLABLE_STRING, "content": ANY_OBJECT}, ["id", "content"], extra=False)
+PROMPT_VERSION_CREATE = obj({"content": ANY_OBJECT}, ["content"], extra=False)
+PROMPT_LABEL_SET = obj({"version": POSITIVE}, ["version"], extra=False)
+PROMPT = obj({"id": STRING, "owner": STRING, "latest_version": {"type": "integer", "nullable": True},
+              "labels": ANY_OBJECT, "versions": array(ANY_OBJECT)}, ["id"])
+PROMPT_VERSION = obj({"id": STRING, "owner": STRING, "version": INTEGER, "content": ANY_OBJECT}, ["id", "version"])
+PROMPT_LABEL = obj({"prompt": STRING, "label": STRING, "version": INTEGER,
+                    "previous": {"type": "integer", "nullable": True}}, ["prompt", "label", "version"])
+PROMPT_DIFF = obj({"id": STRING, "from": INTEGER, "to": INTEGER, "diff": STRING}, ["diff"])
 DEPLOYMENT = obj({"model": STRING, "provider": STRING, "upstream": STRING, "state": STRING,
                   "retry_after_seconds": NUMBER, "window_seconds": NUMBER, "requests": INTEGER,
                   "failures": INTEGER, "error_rate": NUMBER,
@@ -171,6 +184,9 @@ SCHEMAS: JSON = {
     "KeyRotate": KEY_ROTATE, "Tenant": TENANT, "TenantList": listing(ref("Tenant")), "Key": KEY,
     "KeyList": listing(ref("Key")), "IssuedKey": ISSUED_KEY, "AuditList": listing(ANY_OBJECT),
     "ProviderList": listing(DEPLOYMENT),
+    "PromptCreate": PROMPT_CREATE, "PromptVersionCreate": PROMPT_VERSION_CREATE, "PromptLabelSet": PROMPT_LABEL_SET,
+    "Prompt": PROMPT, "PromptList": listing(ref("Prompt")), "PromptVersion": PROMPT_VERSION,
+    "PromptLabel": PROMPT_LABEL, "PromptDiff": PROMPT_DIFF,
     "CacheClear": {"type": "object", "additionalProperties": False, "required": ["tenant"],
                    "properties": {"tenant": STRING, "model": {"type": "string", "nullable": True}}},
 }

@@ -10,7 +10,11 @@ Pass-through: a concrete model whose every deployment is on a provider with
 the upstream's own /responses, and the upstream's answer or events back unchanged -- unless
 the tenant's answers are redacted, which only the translated path does. It skips the cache
 (its answers are not chat completions); `previous_response_id` must be one of this tenant's
-stored responses, and is then continued by the upstream."""
+stored responses, and is then continued by the upstream.
+
+A stored prompt (`prompt: {id, version, variables}`, gateway/api/prompt_ref.py) is rendered
+by the pipeline's prompts stage into the translated chat body (never passed through); the
+request may then leave out `model` and `input`."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from gateway.api import exchange
+from gateway.api import exchange, prompt_ref
 from gateway.api.body import check_chat_body
 from gateway.api.deps import RuntimeDep, bearer_token
 from gateway.api.errors import JSON_TYPE
@@ -52,8 +56,8 @@ def _redacts_answers(runtime: Runtime, tenant: Tenant) -> bool:
     return policy.responses == "redact" and (tenant.pii_mode or policy.mode) in ("redact", "block")
 
 
-def _chat(body: JSON) -> ChatRequest:
-    check_chat_body(body)
+def _chat(body: JSON, prompted: bool = False) -> ChatRequest:
+    check_chat_body(body, prompted=prompted)
     return ChatRequest(body)
 
 
@@ -82,9 +86,12 @@ class ResponseCall:
     async def prepare(self, body: dict[str, Any], ctx: RequestContext) -> ChatRequest:
         spec = self.spec = translate.ResponsesRequest.parse(body)
         runtime = self.runtime
-        passthrough = _passes_through(runtime, spec.model)
+        ctx.prompt_ref = prompt_ref.from_responses(body)
+        prompted = ctx.prompt_ref is not None
+        # A stored prompt is rendered into the chat body: such a request never passes through.
+        passthrough = not prompted and _passes_through(runtime, spec.model)
         if spec.previous_response_id is None and not passthrough:
-            return _chat(translate.to_chat(body))
+            return _chat(translate.to_chat(body), prompted)
         tenant = (await runtime.directory.authenticate(ctx.api_key)).tenant
         self.passthrough = passthrough and not _redacts_answers(runtime, tenant)
         history: list[JSON] = []
@@ -97,13 +104,20 @@ class ResponseCall:
         if self.passthrough:
             ctx.operation = Operation.RESPONSES
             return ChatRequest(dict(body))
-        return _chat(translate.to_chat(body, history))
+        return _chat(translate.to_chat(body, history), prompted)
 
     # the renderer
+
+    def _prompted(self, ctx: RequestContext) -> None:
+        """A stored prompt may have supplied the model: the Response names the one used."""
+        assert self.spec is not None
+        if ctx.prompt_id is not None:
+            self.spec.model = ctx.request.model
 
     def result(self, ctx: RequestContext) -> bytes:
         result = ctx.result
         assert result is not None and self.spec is not None
+        self._prompted(ctx)
         if self.passthrough:
             self.rendered = result.body
             return result.to_bytes()
@@ -112,6 +126,7 @@ class ResponseCall:
 
     def stream(self, ctx: RequestContext) -> StreamRenderer:
         assert self.spec is not None
+        self._prompted(ctx)
         events = self.events = PassThroughEvents() if self.passthrough else ResponsesStream(self.spec,
                                                                                           self.response_id)
         return events

@@ -3,7 +3,8 @@
     GET /admin/usage?since=30d&group_by=tenant,feature,day&format=csv
 
 Query parameters: tenant, feature, model, since (default 7d), until, group_by
-(comma-separated: tenant, model, provider, feature, day), format (json, csv or table;
+(comma-separated: tenant, model, provider, feature, day, api, prompt, version; by prompt or
+version a report adds validation_failures), format (json, csv or table;
 default json).
 """
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from gateway.cli import cache_cmd, config_cmd, serve_command, tenants, usage, usage_drain
+from gateway.cli import cache_cmd, config_cmd, prompts, serve_command, tenants, usage, usage_drain
 from gateway.db import DatabaseMissing
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_command.register(commands)
     config_cmd.register(commands)
     tenants.register(commands)
+    prompts.register(commands)
     usage.register(commands)
     cache_cmd.register(commands)
     usage_drain.register(commands)

@@ -1,6 +1,9 @@
 """The request pipeline: eight stages, in this order, for every chat completion.
 
     1 auth        who is calling (SHA-256 key lookup)
+    1b prompts    a stored prompt the request names, rendered into it (gateway/pipeline/
+                  prompts.py): after auth, as prompts are per tenant; before quota, allowlist,
+                  guardrails and cache, which must all see the rendered messages and model
     2 quota       reserve the request and its estimated tokens and cost
     3 allowlist   may the tenant use this model or alias (403 before any provider call)
     4 guardrails  PII in the messages: redact, block or count
@@ -9,7 +12,7 @@
     7 charge      actual usage settles the reservation; the usage record is queued
     8 telemetry   metrics and the request's log line
 
-Stages 1-6 run in order until one raises a GatewayError. Charge and telemetry always run
+Stages 1-6 (with 1b) run in order until one raises a GatewayError. Charge and telemetry always run
 afterwards -- for errors too, and for a stream when it ends, is cut or the client leaves --
 so every reservation is settled and every request counted.
 """
@@ -25,6 +28,7 @@ from gateway.pipeline.auth import Authenticate
 from gateway.pipeline.cache import LookupCache
 from gateway.pipeline.charge import Charge
 from gateway.pipeline.guardrails import ScanForPii
+from gateway.pipeline.prompts import RenderPrompt
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
@@ -37,10 +41,12 @@ log = logging.getLogger("gateway.pipeline")
 class Pipeline:
     def __init__(self, *, auth: Authenticate, quota: ReserveQuota, allowlist: CheckAllowlist,
                  guardrails: ScanForPii, cache: LookupCache, router: RouteRequest,
-                 charge: Charge, telemetry: RecordTelemetry) -> None:
+                 charge: Charge, telemetry: RecordTelemetry, prompts: RenderPrompt | None = None) -> None:
         self.auth, self.quota, self.allowlist, self.guardrails = auth, quota, allowlist, guardrails
         self.cache, self.router, self.charge, self.telemetry = cache, router, charge, telemetry
-        self.stages: Sequence[Stage] = (auth, quota, allowlist, guardrails, cache, router)
+        self.prompts = prompts
+        first: tuple[Stage, ...] = (auth,) if prompts is None else (auth, prompts)
+        self.stages: Sequence[Stage] = (*first, quota, allowlist, guardrails, cache, router)
 
     async def run(self, ctx: RequestContext) -> None:
         """Stages 1-6; a GatewayError from any of them ends the request."""

@@ -1,4 +1,5 @@
-"""Tenancy changes carried to every replica's key directory.
+"""Tenancy changes carried to every replica's key directory (and prompt label moves to its
+prompt resolver: gateway/prompts/resolver.py).
 
 A revoke, a disable or a tier change is applied to this process's directory at once and,
 with Redis, published on one channel that every replica subscribes to. A replica drops the
@@ -34,6 +35,7 @@ _POLL_SECONDS = 1.0          # how often the listener wakes to run Redis health 
 class ChangeKind(StrEnum):
     KEY = "key"              # one key changed (revoked, rotated): drop its entry
     TENANT = "tenant"        # a tenant changed (tier, allowlist, limits, disabled): drop its keys
+    PROMPT = "prompt"        # a prompt's label moved or a version was added: drop its pointers
     ALL = "all"              # anything may have changed: drop everything
 
 

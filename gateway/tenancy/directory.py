@@ -122,6 +122,8 @@ class KeyDirectory:
 
     def apply(self, change: Change) -> None:
         """Drops what `change` may have made stale; the next request re-reads it."""
+        if change.kind is ChangeKind.PROMPT:
+            return               # the prompt resolver's, not ours
         self._generation += 1
         if change.kind is ChangeKind.ALL:
             self._entries.clear()

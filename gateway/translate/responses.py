@@ -46,7 +46,9 @@ class ResponsesRequest:
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> ResponsesRequest:
         model = body.get("model")
-        require(isinstance(model, str) and bool(model), "`model` is required and must be a string.", "model")
+        prompted = body.get("prompt") is not None    # a stored prompt may supply the model
+        require((isinstance(model, str) and bool(model)) or (prompted and model is None),
+                "`model` is required and must be a string.", "model")
         previous = optional(body, "previous_response_id", str, "a string")
         store = optional(body, "store", bool, "a boolean")
         stream = optional(body, "stream", bool, "a boolean")
@@ -62,7 +64,7 @@ class ResponsesRequest:
             "text": {"format": _text_format(body)},
             "user": optional(body, "user", str, "a string"),
         }
-        return cls(model=str(model), stream=bool(stream), store=store is not False,
+        return cls(model=str(model or ""), stream=bool(stream), store=store is not False,
                    previous_response_id=previous, echo=echo)
 
 
@@ -86,8 +88,8 @@ def to_chat(body: Mapping[str, Any], history: list[JSON] | None = None) -> JSON:
         messages.append({"role": "system", "content": request.echo["instructions"]})
     messages.extend(history or [])
     messages.extend(input_messages(body.get("input")))
-    require(bool(messages), "`input` is required.", "input")
-    chat: JSON = {"model": request.model, "messages": messages}
+    require(bool(messages) or body.get("prompt") is not None, "`input` is required.", "input")
+    chat: JSON = {"model": request.model, "messages": messages} if request.model else {"messages": messages}
     if request.echo["max_output_tokens"] is not None:
         require(request.echo["max_output_tokens"] >= 1, "`max_output_tokens` must be at least 1.",
                 "max_output_tokens")

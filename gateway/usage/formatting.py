@@ -9,7 +9,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from gateway.usage.reports import METRICS, Group, Totals, UsageReport
+from gateway.usage.reports import Group, Totals, UsageReport
 
 FORMATS = ("table", "csv", "json")
 NONE_LABEL = "(none)"
@@ -33,20 +33,20 @@ def render(report: UsageReport, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
-def _metric_values(totals: Totals) -> list[Any]:
-    return [money(v) if isinstance(v, Decimal) else v for v in totals.as_dict().values()]
+def _metric_values(totals: Totals, metrics: tuple[str, ...]) -> list[Any]:
+    return [money(v) if isinstance(v, Decimal) else v for v in (getattr(totals, m) for m in metrics)]
 
 
 def as_json(report: UsageReport) -> dict[str, Any]:
-    query = report.query
+    query, metrics = report.query, report.metrics
     return {
         "since": query.since.isoformat(),
         "until": query.until.isoformat() if query.until else None,
         "filters": {"tenant": query.tenant, "feature": query.feature, "model": query.model},
         "group_by": list(query.group_by),
         "rows": [{**dict(zip(query.group_by, group, strict=True)),
-                  **dict(zip(METRICS, _metric_values(totals), strict=True))} for group, totals in report.rows],
-        "totals": dict(zip(METRICS, _metric_values(report.totals), strict=True)),
+                  **dict(zip(metrics, _metric_values(totals, metrics), strict=True))} for group, totals in report.rows],
+        "totals": dict(zip(metrics, _metric_values(report.totals, metrics), strict=True)),
     }
 
 
@@ -68,21 +68,22 @@ def _grouped_rows(report: UsageReport) -> list[tuple[Group, Totals]]:
 def _csv(report: UsageReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*report.query.group_by, *METRICS])
+    metrics = report.metrics
+    writer.writerow([*report.query.group_by, *metrics])
     for group, totals in _grouped_rows(report):
-        writer.writerow([*_labels(group), *_metric_values(totals)])
+        writer.writerow([*_labels(group), *_metric_values(totals, metrics)])
     # Grouped: a TOTAL row closes the table (skip it when summing a column in a spreadsheet).
     # Not grouped: the one row is the total, and the only row.
-    writer.writerow([*_total_labels(report), *_metric_values(report.totals)])
+    writer.writerow([*_total_labels(report), *_metric_values(report.totals, metrics)])
     return out.getvalue()
 
 
 def _table(report: UsageReport) -> str:
-    query = report.query
+    query, metrics = report.query, report.metrics
     labels = list(query.group_by) or [""]        # ungrouped: one label column, for TOTAL
-    header = [*labels, *METRICS]
-    body = [[*_labels(group), *map(str, _metric_values(totals))] for group, totals in _grouped_rows(report)]
-    total = [TOTAL_LABEL, *([""] * (len(labels) - 1)), *map(str, _metric_values(report.totals))]
+    header = [*labels, *metrics]
+    body = [[*_labels(group), *map(str, _metric_values(totals, metrics))] for group, totals in _grouped_rows(report)]
+    total = [TOTAL_LABEL, *([""] * (len(labels) - 1)), *map(str, _metric_values(report.totals, metrics))]
     widths = [max(len(row[i]) for row in [header, *body, total]) for i in range(len(header))]
     numeric_from = len(labels)
 

@@ -5,8 +5,11 @@ Whole UTC days are read from the `usage_daily` rollup; only the partial days at 
 of an explicit time range are summed from `usage_records` (through its ts index). The two
 agree exactly, since the writer updates both in one transaction. An open-ended range (no
 `until`) reads today from the rollup as well: it holds every record written so far.
-Grouping by `api` (the client API: chat, responses, messages, completions, embeddings)
-reads the whole range from `usage_records`, since the rollup has no such dimension.
+Grouping by `api` (the client API: chat, responses, messages, completions, embeddings),
+`prompt` or `version` (the stored prompt a request rendered, and which of its versions)
+reads the whole range from `usage_records`, since the rollup has no such dimension. A
+report grouped by prompt or version adds `validation_failures`: the records whose answer
+failed its JSON Schema (validation `failed` or `rejected`).
 
 Definitions: `requests` counts every recorded request (errors and rejections too);
 `prompt_tokens`, `completion_tokens` and `cached_tokens` are billed tokens, cache hits
@@ -28,9 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.tenancy.tables import tenants
 from gateway.usage.tables import usage_daily, usage_records
 
-GROUP_BY_FIELDS = ("tenant", "model", "provider", "feature", "day", "api")
+GROUP_BY_FIELDS = ("tenant", "model", "provider", "feature", "day", "api", "prompt", "version")
 # Dimensions the daily rollup does not keep: a report grouped by one reads the records.
-_RECORDS_ONLY = frozenset({"api"})
+_RECORDS_ONLY = frozenset({"api", "prompt", "version"})
+_PROMPT_DIMENSIONS = frozenset({"prompt", "version"})
+_COLUMNS = {"prompt": "prompt_id", "version": "prompt_version"}     # group-by name -> records column
+_FAILED_VALIDATION = ("failed", "rejected")
 _RELATIVE = re.compile(r"^(\d+)([dhm])$")
 
 
@@ -48,6 +54,7 @@ class Totals:
     cache_hits: int = 0
     saved_tokens: int = 0
     cost_usd: Decimal = field(default_factory=Decimal)
+    validation_failures: int = 0       # records only (reports grouped by prompt or version show it)
 
     def add(self, other: Totals) -> None:
         # Spelled out: this runs once per group and partial, tens of thousands of times.
@@ -59,12 +66,14 @@ class Totals:
         self.cache_hits += other.cache_hits
         self.saved_tokens += other.saved_tokens
         self.cost_usd += other.cost_usd
+        self.validation_failures += other.validation_failures
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-METRICS = tuple(f.name for f in fields(Totals))
+METRICS = tuple(f.name for f in fields(Totals) if f.name != "validation_failures")
+PROMPT_METRICS = (*METRICS, "validation_failures")
 Group = tuple[str | None, ...]
 
 
@@ -92,6 +101,11 @@ class UsageReport:
     query: UsageQuery
     rows: list[tuple[Group, Totals]]
     totals: Totals
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The report's columns: grouped by prompt or version, with validation_failures."""
+        return PROMPT_METRICS if _PROMPT_DIMENSIONS.intersection(self.query.group_by) else METRICS
 
 
 def parse_group_by(text: str | None) -> tuple[str, ...]:
@@ -191,9 +205,10 @@ async def _aggregate(conn: AsyncConnection, columns: Sequence[Any], sums: Sequen
         values = row[len(columns):]
         if not values[0]:
             continue   # no rows at all (an aggregate without group-by still answers one)
-        requests, errors, prompt, completion, cached, hits, saved, cost = values
+        requests, errors, prompt, completion, cached, hits, saved, cost = values[:8]
+        failures = values[8] if len(values) > 8 else 0     # the records have it, the rollup not
         totals = Totals(int(requests), int(errors or 0), int(prompt or 0), int(completion or 0), int(cached or 0),
-                        int(hits or 0), int(saved or 0), Decimal(cost or 0))
+                        int(hits or 0), int(saved or 0), Decimal(cost or 0), int(failures or 0))
         out.append((group, totals))
     return out
 
@@ -226,8 +241,9 @@ async def _from_records(conn: AsyncConnection, query: UsageQuery, start: datetim
             billed(t.prompt_tokens), billed(t.completion_tokens), billed(t.cached_tokens),
             sa.func.sum(sa.case((hit, 1), else_=0)),
             sa.func.sum(sa.case((hit, t.prompt_tokens + t.completion_tokens), else_=0)),
-            sa.func.sum(t.cost_usd)]
-    columns = [_day_of(conn, t.ts) if name == "day" else t[name] for name in query.group_by]
+            sa.func.sum(t.cost_usd),
+            sa.func.sum(sa.case((t.validation.in_(_FAILED_VALIDATION), 1), else_=0))]
+    columns = [_day_of(conn, t.ts) if name == "day" else t[_COLUMNS.get(name, name)] for name in query.group_by]
     return await _aggregate(conn, columns, sums, where, usage_records)
 
 

@@ -7,7 +7,8 @@ Layers, top down:
     gateway.api                        HTTP surface
     gateway.runtime                    the wiring of every resource
     gateway.pipeline                   the stages
-    gateway.routing, limits, usage, tenancy, cache, guardrails, telemetry, and what only the
+    gateway.routing, limits, usage, tenancy, cache, guardrails, telemetry, prompts (the
+    prompt registry, above tenancy: it writes audit rows and publishes changes), and what only the
     HTTP surface uses below it: translate (the pure client-API translations), stores (the
     stored Responses), identity (the console's roles and sessions)
     the base layer                     gateway.{settings,catalog,errors,request,db,redis_client,
@@ -41,7 +42,7 @@ LEAVES = {
 BASE_MODULES = {"settings", "catalog", "errors", "request", "db", "redis_client", "redis_mux"}
 PROVIDER_BASE = {"base", "sse", "tokens", "http"}
 STAGE_USES = {"routing", "limits", "usage", "tenancy", "cache", "guardrails", "telemetry", "translate", "stores",
-              "identity"}
+              "identity", "prompts"}
 
 LAYER = {"top": 7, "api": 6, "runtime": 5, "pipeline": 4, "uses": 3, "base": 2, "providers": 1, "provider-base": 0}
 
