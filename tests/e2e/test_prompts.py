@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from openai import OpenAI
+from openai.types.responses import ResponsePromptParam
 
 from tests.conftest import unique
 from tests.fakes.openai_upstream import FakeOpenAI, FakeOpenAIServer
@@ -81,9 +82,9 @@ def test_cli_prompt_labelled_called_and_relabelled_across_replicas(
         run_cli(["prompts", "label", "support-triage", "production", "1", *owner], env, tmp_path)
 
         sdks = [OpenAI(base_url=g.url + "/v1", api_key=key, max_retries=0, timeout=30) for g in (first, second)]
-        prompt = {"id": "support-triage", "version": "production",
-                  "variables": {"product": "Acme Cloud", "ticket": "cannot log in"}}
-        answer = sdks[1].responses.create(prompt=prompt)   # type: ignore[arg-type]
+        prompt: ResponsePromptParam = {"id": "support-triage", "version": "production",
+                                        "variables": {"product": "Acme Cloud", "ticket": "cannot log in"}}
+        answer = sdks[1].responses.create(prompt=prompt)
         assert answer.output_text == "echo: Ticket: cannot log in"
         seen = upstream_fake.requests[-1].body
         assert seen["messages"] == [{"role": "system", "content": "You triage support tickets for Acme Cloud."},
@@ -92,7 +93,7 @@ def test_cli_prompt_labelled_called_and_relabelled_across_replicas(
 
         out = run_cli(["prompts", "version", "support-triage", *owner, "--file", "v2.yaml"], env, tmp_path).stdout
         assert "version 2 created" in out
-        sdks[1].responses.create(prompt=prompt)   # type: ignore[arg-type]
+        sdks[1].responses.create(prompt=prompt)
         assert system_text(upstream_fake) == "You triage support tickets for Acme Cloud."   # the label stayed
 
         moved = first.admin("PUT", f"/admin/prompts/support-triage/labels/production?tenant={tenant}",
@@ -100,14 +101,14 @@ def test_cli_prompt_labelled_called_and_relabelled_across_replicas(
         assert moved.status_code == 200 and moved.json()["previous"] == 1, moved.text
         started = time.monotonic()
         while True:       # polled only up to the documented bound
-            sdks[1].responses.create(prompt=prompt)   # type: ignore[arg-type]
+            sdks[1].responses.create(prompt=prompt)
             elapsed = time.monotonic() - started
             if system_text(upstream_fake).endswith("priority from 1 to 4.") or elapsed > PROPAGATION_BOUND:
                 break
             time.sleep(0.01)
         print(f"\nlabel move reached the other replica in {elapsed * 1000:.1f} ms")
         assert system_text(upstream_fake).endswith("Answer with a priority from 1 to 4."), elapsed
-        sdks[0].responses.create(prompt=prompt)   # type: ignore[arg-type]
+        sdks[0].responses.create(prompt=prompt)
         assert system_text(upstream_fake).endswith("priority from 1 to 4.")
 
         # Cost per version: version 1 answered two requests; version 2 at least two.

@@ -106,7 +106,7 @@ def test_every_wrong_reference_is_a_400_naming_the_field(gateway: RunningGateway
     sdk = client(gateway, key)
 
     def responses(prompt: dict[str, Any]) -> dict[str, Any]:
-        return bad_request(lambda: sdk.responses.create(prompt=prompt))   # type: ignore[arg-type]
+        return bad_request(lambda: sdk.responses.create(prompt=prompt))   # type: ignore[call-overload]
 
     missing = responses({"id": "triage", "variables": {"product": "A"}})
     assert missing["param"] == "prompt.variables.ticket" and missing["code"] == "missing_prompt_variable"

@@ -53,7 +53,7 @@ async def test_grouped_by_prompt_and_version_equals_the_records(engine: AsyncEng
 
     async with engine.connect() as conn:    # what the records say, read back as they are stored
         stored = (await conn.execute(sa.select(usage_records).where(usage_records.c.tenant == tenant))).all()
-    expected: dict[tuple[str | None, str | None], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    expected: dict[tuple[str | None, ...], dict[str, Any]] = defaultdict(lambda: defaultdict(int))
     for row in stored:
         group = expected[(row.prompt_id, None if row.prompt_version is None else str(row.prompt_version))]
         group["requests"] += 1
@@ -75,8 +75,9 @@ async def test_grouped_by_prompt_and_version_equals_the_records(engine: AsyncEng
     assert overall.metrics == METRICS        # other reports keep their columns
 
     as_json = json.loads(render(report, "json"))
-    row = next(r for r in as_json["rows"] if r["prompt"] == "support-triage" and r["version"] == "7")
-    assert row["validation_failures"] == expected[("support-triage", "7")]["validation_failures"]
+    rows: list[dict[str, Any]] = as_json["rows"]
+    seven = next(r for r in rows if r["prompt"] == "support-triage" and r["version"] == "7")
+    assert seven["validation_failures"] == expected[("support-triage", "7")]["validation_failures"]
     header = render(report, "csv").splitlines()[0]
     assert header.startswith("prompt,version,requests,") and header.endswith(",cost_usd,validation_failures")
     by_prompt = await run_report(engine, UsageQuery(since=since, tenant=tenant, group_by=("prompt",)))
