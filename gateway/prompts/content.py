@@ -21,6 +21,7 @@ so that a typo cannot reach a model as literal text.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -139,6 +140,20 @@ def _variables(raw: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _holds_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def is_of_type(value: Any, kind: str) -> bool:
     if isinstance(value, bool):
         return kind == "boolean"
@@ -150,6 +165,13 @@ def check_content(content: Any) -> dict[str, Any]:
     every placeholder is declared in `variables`)."""
     if not isinstance(content, dict):
         raise PromptError("a version's content must be an object (YAML mapping)", param="content")
+    try:
+        json.dumps(content)
+    except (TypeError, ValueError):      # a YAML date, a set, ...: not JSON
+        raise PromptError("a version's content must be plain JSON values (strings, numbers, lists, "
+                          "objects)", param="content") from None
+    if _holds_nul(content):              # PostgreSQL text cannot hold it
+        raise PromptError("a version's content must not contain a NUL character", param="content")
     unknown = sorted(str(k) for k in set(content) - _KEYS)
     if unknown:
         raise PromptError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}",

@@ -11,6 +11,7 @@ from typing import Any
 import openai
 import pytest
 from openai import OpenAI
+from openai.types.responses import ResponsePromptParam
 
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.support.gateway import RunningGateway
@@ -195,3 +196,21 @@ def test_admin_api_create_version_label_list_show_diff_with_audit_rows(gateway: 
         ("prompt.label", "admin-api")]
     assert audit[0]["before"] == {"label": "production", "version": 2}
     assert audit[0]["after"] == {"label": "production", "version": 1}
+
+
+def test_streams_render_the_prompt_too(gateway: RunningGateway, upstreams: tuple[FakeOpenAI, FakeOpenAI]) -> None:
+    tenant, key = owner_of(gateway)
+    create_prompt(gateway, "triage", TRIAGE, tenant=tenant)
+    variables = {"product": "Acme", "ticket": "streamed"}
+    sdk = client(gateway, key)
+    prompt: ResponsePromptParam = {"id": "triage", "variables": {"product": "Acme", "ticket": "streamed"}}
+    events = list(sdk.responses.create(prompt=prompt, stream=True))
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == "echo: Ticket: streamed"
+    final = next(e.response for e in events if e.type == "response.completed")
+    assert final.output_text == "echo: Ticket: streamed" and final.model == "gpt-4o-mini"
+    assert upstreams[0].requests[-1].body["stream"] is True
+    chunks = list(sdk.chat.completions.create(model="gpt-4o-mini", messages=[], stream=True,
+                                              extra_headers={"x-gateway-prompt": "triage@1"},
+                                              extra_body={"prompt_variables": variables}))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "echo: Ticket: streamed"
+    assert upstreams[0].requests[-1].body["messages"][0]["content"] == "You triage support tickets for Acme."

@@ -124,3 +124,13 @@ def test_diff_shows_the_changed_lines_only() -> None:
     assert sorted(changed) == sorted(["-  content: 'Ticket: {{ticket}}'",
                                       "+  content: 'Ticket #{{id}}: {{ticket}}'", "+  id:", "+    type: string"])
     assert unified_diff(v1, v1, "a", "b") == ""
+
+
+def test_content_is_plain_json_without_nul() -> None:
+    import datetime
+
+    with pytest.raises(PromptError, match="NUL"):
+        check_content({"input": "a\x00b"})
+    with pytest.raises(PromptError, match="plain JSON"):
+        check_content({"input": "x", "params": {"seed": 1}, "description": datetime.date(2026, 1, 1)})
+    assert check_content({"input": "literal \\u0000 text"})["messages"][0]["content"] == "literal \\u0000 text"
