@@ -64,7 +64,7 @@ def _owner(tenant: str | None, shared: bool) -> str | None:
 
 @router.get("")
 async def list_prompts(runtime: ViewerRuntime, tenant: str | None = None, shared: bool = False) -> dict[str, Any]:
-    return {"data": await _service(runtime).list(tenant=_owner(tenant, shared))}
+    return {"data": await _service(runtime).list_prompts(tenant=_owner(tenant, shared))}
 
 
 @router.post("", status_code=201)

@@ -140,7 +140,7 @@ async def _label(service: PromptService, args: argparse.Namespace, who: dict[str
 
 
 async def _list(service: PromptService, args: argparse.Namespace, who: dict[str, Any]) -> int:
-    rows = await service.list(tenant=_tenant(args))
+    rows = await service.list_prompts(tenant=_tenant(args))
     if args.format == "json":
         _print(rows)
         return 0

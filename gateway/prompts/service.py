@@ -67,7 +67,7 @@ class PromptService:
                                   param="id")
             try:
                 await conn.execute(sa.insert(prompts).values(owner=owner, id=prompt_id, created_at=now, created_by=who,
-                                                             description=(description or None) and description[:500]))
+                                                             description=description[:500] if description else None))
                 await conn.execute(sa.insert(prompt_versions).values(owner=owner, prompt_id=prompt_id, version=1,
                                                                      content=checked, created_at=now, created_by=who))
             except IntegrityError:   # created concurrently
@@ -132,7 +132,7 @@ class PromptService:
 
     # -- reads -----------------------------------------------------------------------------
 
-    async def list(self, *, tenant: str | None) -> list[dict[str, Any]]:
+    async def list_prompts(self, *, tenant: str | None) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:
             owner = await self._owner(conn, tenant)
             rows = (await conn.execute(sa.select(prompts).where(prompts.c.owner == owner)
