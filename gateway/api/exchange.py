@@ -186,6 +186,8 @@ def response_headers(ctx: RequestContext) -> dict[str, str]:
         headers["x-gateway-provider"] = ctx.route.provider
     elif ctx.cache_status is CacheStatus.HIT:
         headers["x-gateway-provider"] = "cache"
+    if ctx.prompt_id is not None:    # which stored prompt version was rendered (a label may have moved)
+        headers["x-gateway-prompt-version"] = f"{ctx.prompt_id}@{ctx.prompt_version}"
     if ctx.cache_match is not None:
         headers["x-gateway-cache-match"] = ctx.cache_match
         headers["x-gateway-cache-similarity"] = f"{ctx.cache_similarity or 0:.4f}"

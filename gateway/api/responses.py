@@ -109,10 +109,13 @@ class ResponseCall:
     # the renderer
 
     def _prompted(self, ctx: RequestContext) -> None:
-        """A stored prompt may have supplied the model: the Response names the one used."""
+        """A stored prompt may have supplied the model: the Response names the one used, and
+        repeats the prompt as OpenAI's does, with the version that was rendered."""
         assert self.spec is not None
-        if ctx.prompt_id is not None:
+        if ctx.prompt_id is not None and ctx.prompt_ref is not None:
             self.spec.model = ctx.request.model
+            self.spec.echo["prompt"] = {"id": ctx.prompt_id, "version": str(ctx.prompt_version),
+                                        "variables": ctx.prompt_ref.variables}
 
     def result(self, ctx: RequestContext) -> bytes:
         result = ctx.result

@@ -56,6 +56,7 @@ def test_responses_prompt_is_rendered_before_the_request_input(gateway: RunningG
                                 {"role": "user", "content": "Answer in French."}]
     assert seen["model"] == "gpt-4o-mini" and seen["temperature"] == 0.2
     assert response.model == "gpt-4o-mini"
+    assert response.prompt is not None and (response.prompt.id, response.prompt.version) == ("triage", "1")
     assert response.output_text == "echo: Answer in French."
     # A version number works as well as a label or nothing (the newest).
     client(gateway, key).responses.create(
@@ -69,10 +70,12 @@ def test_chat_completions_name_a_prompt_in_a_header(gateway: RunningGateway,
     create_prompt(gateway, "triage", TRIAGE, tenant=tenant)
     assert gateway.admin("PUT", f"/admin/prompts/triage/labels/production?tenant={tenant}",
                          json={"version": 1}).status_code == 200
-    completion = client(gateway, key).chat.completions.create(
+    raw = client(gateway, key).chat.completions.with_raw_response.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "thanks"}],
         extra_headers={"x-gateway-prompt": "triage@production"},
         extra_body={"prompt_variables": {"product": "Acme", "ticket": "slow"}})
+    completion = raw.parse()
+    assert raw.headers["x-gateway-prompt-version"] == "triage@1"
     seen = upstreams[0].requests[-1].body
     assert [m["content"] for m in seen["messages"]] == ["You triage support tickets for Acme.", "Ticket: slow",
                                                         "thanks"]
