@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from openai import OpenAI
@@ -137,6 +138,10 @@ def test_every_wrong_reference_is_a_400_naming_the_field(gateway: RunningGateway
     not_here = bad_request(lambda: sdk.embeddings.create(model="gpt-4o-mini", input="x",
                                                          extra_headers={"x-gateway-prompt": "triage"}))
     assert not_here["param"] == "x-gateway-prompt"
+    anthropic = httpx.post(gateway.url + "/v1/messages", headers={"x-api-key": key, "x-gateway-prompt": "triage"},
+                           json={"model": "gpt-4o-mini", "max_tokens": 5,
+                                 "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+    assert anthropic.status_code == 400 and anthropic.json()["type"] == "error"     # in Anthropic's shape
     # Without a prompt, model and input are still required.
     assert bad_request(lambda: sdk.responses.create(input="hi"))["param"] == "model"   # type: ignore[call-overload]
 
