@@ -181,11 +181,17 @@ async def run_report(engine: AsyncEngine, query: UsageQuery) -> UsageReport:
                     merged[group].add(totals)
                 else:
                     merged[group] = totals
-    rows = sorted(merged.items(), key=lambda item: tuple(v or "" for v in item[0]))
+    rows = sorted(merged.items(), key=lambda item: tuple(_sort_key(v) for v in item[0]))
     grand = Totals()
     for _, totals in rows:
         grand.add(totals)
     return UsageReport(query=query, rows=rows, totals=grand)
+
+
+def _sort_key(value: str | None) -> str:
+    """Numbers (prompt versions) in numeric order: version 10 after version 9."""
+    text = value or ""
+    return text.zfill(12) if text.isdigit() else text
 
 
 def _none_if_empty(value: Any) -> str | None:

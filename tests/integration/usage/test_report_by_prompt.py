@@ -37,7 +37,7 @@ async def test_grouped_by_prompt_and_version_equals_the_records(engine: AsyncEng
     tenant, now = unique("tenant"), datetime.now(UTC)
     await TenancyService(engine, ["pro"]).create_tenant(tenant, tier="pro", models=["*"])
     rng = random.Random(20)
-    prompts = [("support-triage", 1), ("support-triage", 2), ("support-triage", 7), ("shared/greeter", 1),
+    prompts = [("support-triage", 1), ("support-triage", 2), ("support-triage", 10), ("shared/greeter", 1),
                (None, None)]
     records = []
     for i in range(120):
@@ -67,7 +67,9 @@ async def test_grouped_by_prompt_and_version_equals_the_records(engine: AsyncEng
     report = await run_report(engine, UsageQuery(since=since, tenant=tenant, group_by=("prompt", "version")))
     got = {group: {name: getattr(totals, name) for name in expected[group]} for group, totals in report.rows}
     assert got == {group: dict(values) for group, values in expected.items()}
-    assert ("support-triage", "7") in got and (None, None) in got
+    assert ("support-triage", "10") in got and (None, None) in got
+    assert [group for group, _ in report.rows if group[0] == "support-triage"] == [
+        ("support-triage", "1"), ("support-triage", "2"), ("support-triage", "10")]      # numeric order
     assert report.metrics == (*METRICS, "validation_failures")
     overall = await run_report(engine, UsageQuery(since=since, tenant=tenant))
     assert report.totals.requests == overall.totals.requests == 120
@@ -76,8 +78,8 @@ async def test_grouped_by_prompt_and_version_equals_the_records(engine: AsyncEng
 
     as_json = json.loads(render(report, "json"))
     rows: list[dict[str, Any]] = as_json["rows"]
-    seven = next(r for r in rows if r["prompt"] == "support-triage" and r["version"] == "7")
-    assert seven["validation_failures"] == expected[("support-triage", "7")]["validation_failures"]
+    ten = next(r for r in rows if r["prompt"] == "support-triage" and r["version"] == "10")
+    assert ten["validation_failures"] == expected[("support-triage", "10")]["validation_failures"]
     header = render(report, "csv").splitlines()[0]
     assert header.startswith("prompt,version,requests,") and header.endswith(",cost_usd,validation_failures")
     by_prompt = await run_report(engine, UsageQuery(since=since, tenant=tenant, group_by=("prompt",)))
