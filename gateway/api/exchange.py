@@ -181,6 +181,8 @@ def response_headers(ctx: RequestContext) -> dict[str, str]:
         headers["x-gateway-provider"] = ctx.route.provider
     elif ctx.cache_status is CacheStatus.HIT:
         headers["x-gateway-provider"] = "cache"
+    if ctx.validation is not None:   # a whole answer's JSON Schema verdict (a stream's is in its last event)
+        headers["x-gateway-validation"] = ctx.validation
     if ctx.cache_match is not None:
         headers["x-gateway-cache-match"] = ctx.cache_match
         headers["x-gateway-cache-similarity"] = f"{ctx.cache_similarity or 0:.4f}"

@@ -1,11 +1,16 @@
-"""The request pipeline: eight stages, in this order, for every chat completion.
+"""The request pipeline: eight stages, in this order, for every chat completion (with
+governance steps, issue 20, between them).
 
     1 auth        who is calling (SHA-256 key lookup)
     2 quota       reserve the request and its estimated tokens and cost
     3 allowlist   may the tenant use this model or alias (403 before any provider call)
     4 guardrails  PII in the messages: redact, block or count
+      4a hooks      request-phase guardrail webhooks: allow, block or modify (only when configured)
+      4b schema     the JSON Schema the answer must match, compiled (only when the request has one)
     5 cache       an exact-match answer, if there is one
     6 router      the first deployment that answers, falling back on retryable errors
+      6a validate   a whole answer against its JSON Schema: pass, retry once or reject (streams: at their end)
+      6b hooks      response-phase guardrail webhooks on the answer (only when configured)
     7 charge      actual usage settles the reservation; the usage record is queued
     8 telemetry   metrics and the request's log line
 
@@ -25,9 +30,11 @@ from gateway.pipeline.auth import Authenticate
 from gateway.pipeline.cache import LookupCache
 from gateway.pipeline.charge import Charge
 from gateway.pipeline.guardrails import ScanForPii
+from gateway.pipeline.hooks import GuardrailHooks
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.pipeline.validation import ValidateResponse
 from gateway.request import RequestContext
 
 Stage = Callable[[RequestContext], Awaitable[None]]
@@ -37,10 +44,22 @@ log = logging.getLogger("gateway.pipeline")
 class Pipeline:
     def __init__(self, *, auth: Authenticate, quota: ReserveQuota, allowlist: CheckAllowlist,
                  guardrails: ScanForPii, cache: LookupCache, router: RouteRequest,
-                 charge: Charge, telemetry: RecordTelemetry) -> None:
+                 charge: Charge, telemetry: RecordTelemetry, validation: ValidateResponse | None = None,
+                 hooks: GuardrailHooks | None = None) -> None:
         self.auth, self.quota, self.allowlist, self.guardrails = auth, quota, allowlist, guardrails
         self.cache, self.router, self.charge, self.telemetry = cache, router, charge, telemetry
-        self.stages: Sequence[Stage] = (auth, quota, allowlist, guardrails, cache, router)
+        self.validation, self.hooks = validation, hooks
+        stages: list[Stage] = [auth, quota, allowlist, guardrails]
+        if hooks is not None and hooks.request_hooks:
+            stages.append(hooks.on_request)
+        if validation is not None:
+            stages.append(validation.prepare)
+        stages += [cache, router]
+        if validation is not None:
+            stages.append(validation)
+        if hooks is not None and hooks.response_hooks:
+            stages.append(hooks.on_response)
+        self.stages: Sequence[Stage] = tuple(stages)
 
     async def run(self, ctx: RequestContext) -> None:
         """Stages 1-6; a GatewayError from any of them ends the request."""
@@ -55,6 +74,10 @@ class Pipeline:
         reverse."""
         await asyncio.gather(self._finisher(self.cache.remember, ctx), self._finisher(self.charge, ctx))
         await self._finisher(self.telemetry, ctx)
+
+    async def close(self) -> None:
+        if self.hooks is not None:
+            await self.hooks.close()
 
     @staticmethod
     async def _finisher(finisher: Stage, ctx: RequestContext) -> None:
