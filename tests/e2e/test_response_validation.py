@@ -54,7 +54,8 @@ def gateway(upstream: FakeOpenAI, postgres_url: str, tmp_path: Path) -> Iterator
 
 
 def tenant_client(gw: RunningGateway, mode: str | None) -> tuple[str, OpenAI]:
-    tenant = gw.create_tenant(**({"validation_mode": mode} if mode else {}))
+    extra: dict[str, Any] = {"validation_mode": mode} if mode else {}
+    tenant = gw.create_tenant(**extra)
     return tenant, OpenAI(base_url=gw.url + "/v1", api_key=gw.create_key(tenant), max_retries=0, timeout=30)
 
 
@@ -108,7 +109,7 @@ def test_a_request_without_a_schema_is_not_judged(gateway: RunningGateway, upstr
 
 def test_a_failed_answer_is_not_cached(gateway: RunningGateway, upstream: FakeOpenAI) -> None:
     _, client = tenant_client(gateway, "pass")
-    messages = [{"role": "user", "content": f"Who is Ada? {unique()}"}]
+    messages: Any = [{"role": "user", "content": f"Who is Ada? {unique()}"}]
     upstream.then(Behavior(text=PROSE), Behavior(text=GOOD))
     first = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=messages,
                                                              response_format=RESPONSE_FORMAT)
@@ -309,8 +310,8 @@ def test_responses_stream_carries_the_verdict_in_response_completed(gateway: Run
 def test_responses_stream_rejected_ends_with_an_error_event(gateway: RunningGateway, upstream: FakeOpenAI) -> None:
     tenant, client = tenant_client(gateway, "reject")
     upstream.then(Behavior(text=PROSE))
-    events = list(client.responses.create(model="gpt-4o-mini", input=f"Ada? {unique()}", text=TEXT_FORMAT,
-                                          stream=True))
+    events: list[Any] = list(client.responses.create(model="gpt-4o-mini", input=f"Ada? {unique()}",
+                                                     text=TEXT_FORMAT, stream=True))
     kinds = [e.type for e in events]
     assert kinds[-2:] == ["error", "response.failed"]
     assert "response.completed" not in kinds
