@@ -150,7 +150,7 @@ def test_retry_that_fails_again_is_rejected_and_both_calls_charged(gateway: Runn
     assert caught.value.response.headers["x-gateway-validation"] == "rejected"
     error = caught.value.response.json()["error"]
     assert error["code"] == "response_validation_failed"
-    assert "$.age: 'thirty-six' is not of type 'integer'" in error["message"]
+    assert '$.age: "thirty-six" is not of type "integer"' in error["message"]
     assert len(upstream.requests) == 2
     record = only_record(gateway, tenant)
     assert (record.validation, record.http_status, record.status) == ("rejected", 502, "error")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -49,10 +50,37 @@ def test_a_schema_that_is_not_one_is_refused() -> None:
         SchemaValidators().check_for({"type": "objekt"})
 
 
+def test_a_schema_never_makes_the_gateway_fetch_a_url() -> None:
+    """A `$ref` to a URL would be fetched by jsonschema-rs's default: a client could make the
+    gateway call any address it can reach. Offline, it is an invalid schema."""
+    hits: list[bytes] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.settimeout(0.5)
+        port = listener.getsockname()[1]
+        with pytest.raises(InvalidSchema, match="Retrieval is disabled"):
+            SchemaValidators().check_for({"$ref": f"http://127.0.0.1:{port}/schema.json"})
+        try:
+            connection, _ = listener.accept()
+            hits.append(connection.recv(100))
+            connection.close()
+        except TimeoutError:
+            pass
+    assert hits == []
+
+
+def test_paths_name_properties_and_items() -> None:
+    check = SchemaValidators().check_for({"type": "object", "properties": {"items": {"type": "array", "items": {
+        "type": "object", "properties": {"price": {"type": "number"}}}}}})
+    assert check.text_failure('{"items": [{"price": 1}, {"price": "x"}]}') == \
+        '$.items[1].price: "x" is not of type "number"'
+
+
 @pytest.mark.parametrize(("text", "failure"), [
     ('{"age": 3}', None),
-    ('{"age": "3"}', "$.age: '3' is not of type 'integer'"),
-    ("{}", "$: 'age' is a required property"),
+    ('{"age": "3"}', '$.age: "3" is not of type "integer"'),
+    ("{}", '$: "age" is a required property'),
     ("The age is 3.", "the answer is not JSON (Expecting value: line 1 column 1 (char 0))"),
     ('```json\n{"age": 3}\n```', "the answer is not JSON (Expecting value: line 1 column 1 (char 0))"),
     ('{"age": 3', "the answer is not JSON (Expecting ',' delimiter: line 1 column 10 (char 9))"),
