@@ -38,6 +38,7 @@ from gateway.catalog import GuardrailWebhook
 JSON = dict[str, Any]
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 MAX_REASON_CHARS = 500
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class Outcome(StrEnum):
@@ -75,9 +76,9 @@ class WebhookClient:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=60),
-                json_serialize=lambda value: orjson.dumps(value).decode())
+            # One timeout per call, asyncio's (below): aiohttp's own would add timers per call.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=60),
+                                                  timeout=aiohttp.ClientTimeout(total=None))
         return self._session
 
     async def close(self) -> None:
@@ -91,9 +92,7 @@ class WebhookClient:
         try:
             async with asyncio.timeout(timeout):
                 async with self._client().post(hook.url, data=orjson.dumps(payload),
-                                               headers={"Content-Type": "application/json"},
-                                               timeout=aiohttp.ClientTimeout(total=timeout),
-                                               allow_redirects=False) as response:
+                                               headers=_JSON_HEADERS, allow_redirects=False) as response:
                     if not 200 <= response.status < 300:
                         return Reply(Outcome.ERROR, f"it answered HTTP {response.status}")
                     body = await response.content.read(MAX_REPLY_BYTES + 1)

@@ -191,6 +191,20 @@ def test_a_stream_is_judged_whole_before_it_is_sent(start: Start, hooks: FakeHoo
     assert [(r.stream, r.http_status) for r in records] == [(True, 200), (True, 400)]
 
 
+def test_responses_and_messages_streams_are_judged_whole_too(start: Start, hooks: FakeHooks) -> None:
+    gw = start(("outbound", "response", "block", 2000))
+    hooks.modes["outbound"] = "modify"
+    tenant, client = client_for(gw)
+    events: list[Any] = list(client.responses.create(model="gpt-4o-mini", input="stream me", stream=True))
+    completed = [e for e in events if e.type == "response.completed"]
+    assert completed[0].response.output_text == MODIFIED_ANSWER
+    claude = anthropic.Anthropic(base_url=gw.url, api_key=gw.create_key(tenant), max_retries=0)
+    with claude.messages.stream(model="gpt-4o-mini", max_tokens=50,
+                                messages=[{"role": "user", "content": "stream me"}]) as stream:
+        assert "".join(stream.text_stream) == MODIFIED_ANSWER
+    assert [p["content"] for p in hooks.received["outbound"]] == ["echo: stream me", "echo: stream me"]
+
+
 # -- failing hooks: on_error -----------------------------------------------------------------
 
 @pytest.mark.parametrize(("mode", "outcome"), [("hang", "timeout"), ("garbage", "invalid"),

@@ -35,10 +35,14 @@ def catalog(upstream_url: str) -> str:
 providers:
   primary: {{type: openai, base_url: "{upstream_url}", api_key: sk-upstream-secret,
             timeouts: {{connect: 2, first_byte: 5, idle: 5, total: 30}}}}
+  native:  {{type: openai, base_url: "{upstream_url}", api_key: sk-upstream-secret, responses_api: true}}
 models:
   gpt-4o-mini:
     price: {{input: {PRICE_IN}, output: {PRICE_OUT}}}
     deployments: [{{provider: primary, upstream: gpt-4o-mini}}]
+  gpt-native:
+    price: {{input: {PRICE_IN}, output: {PRICE_OUT}}}
+    deployments: [{{provider: native, upstream: gpt-native}}]
 tiers:
   pro: {{rpm: 1000, tpm: 1000000}}
 cache: {{mode: exact, ttl_seconds: 60, scope: tenant}}
@@ -317,3 +321,15 @@ def test_responses_stream_rejected_ends_with_an_error_event(gateway: RunningGate
     assert "response.completed" not in kinds
     assert events[-2].code == "response_validation_failed"
     assert only_record(gateway, tenant).validation == "rejected"
+
+
+def test_a_schema_keeps_responses_off_the_pass_through(gateway: RunningGateway, upstream: FakeOpenAI) -> None:
+    """An upstream with its own Responses API gets the body as it came -- except when the
+    answer must be judged: then it is translated, so the gateway reads a chat answer."""
+    _, client = tenant_client(gateway, "reject")
+    client.responses.create(model="gpt-native", input="plain")
+    upstream.then(Behavior(text=GOOD))
+    judged = client.responses.with_raw_response.create(model="gpt-native", input=f"Ada? {unique()}",
+                                                       text=TEXT_FORMAT)
+    assert [r.path for r in upstream.requests] == ["/v1/responses", "/v1/chat/completions"]
+    assert judged.headers["x-gateway-validation"] == "passed"
