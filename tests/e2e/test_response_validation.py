@@ -6,6 +6,7 @@ upstream got, and the usage records in PostgreSQL (verdict, tokens and cost of e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -84,7 +85,9 @@ def only_record(gw: RunningGateway, tenant: str) -> Any:
 
 # -- pass ------------------------------------------------------------------------------------
 
-def test_pass_marks_a_failed_answer_and_sends_it(gateway: RunningGateway, upstream: FakeOpenAI) -> None:
+def test_pass_marks_a_failed_answer_and_sends_it(gateway: RunningGateway, upstream: FakeOpenAI,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.request")
     tenant, client = tenant_client(gateway, "pass")
     before = scrape(gateway.url)
     upstream.then(Behavior(text=PROSE))
@@ -100,6 +103,8 @@ def test_pass_marks_a_failed_answer_and_sends_it(gateway: RunningGateway, upstre
     after = scrape(gateway.url)
     assert after.delta(before, "gateway_response_validations_total", verdict="failed") == 1
     assert after.delta(before, "gateway_response_validations_total", verdict="passed") == 1
+    lines = [getattr(r, "fields", None) or r.__dict__ for r in caplog.records if r.name == "gateway.request"]
+    assert [line.get("validation") for line in lines if line.get("tenant") == tenant] == ["failed", "passed"]
 
 
 def test_a_request_without_a_schema_is_not_judged(gateway: RunningGateway, upstream: FakeOpenAI) -> None:
