@@ -34,7 +34,7 @@ from gateway.api.errors import client_request_id, error_response, new_request_id
 from gateway.api.shape import ApiShape, Keep
 from gateway.api.streaming import finish_detached, relay, replayed
 from gateway.cache.replay import replay_chunks
-from gateway.errors import GatewayError, Internal
+from gateway.errors import BlockedByGuardrail, GatewayError, Internal
 from gateway.limits.headers import ratelimit_headers
 from gateway.pipeline import Pipeline
 from gateway.request import CacheStatus, Operation, Outcome, RequestContext
@@ -79,7 +79,9 @@ async def run(request: Request, runtime: Runtime, ctx: RequestContext, shape: Ap
             ctx.request = await shape.prepare(body, ctx)
         await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
     except GatewayError as error:
-        ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
+        # Refused before any model was called -- or after, by a guardrail hook on the answer.
+        refused = not ctx.attempts or isinstance(error, BlockedByGuardrail)
+        ctx.fail(error, Outcome.REJECTED if refused else Outcome.ERROR)
         renderer = shape.renderer
         ctx.finished_at = time.perf_counter()
         await finish_detached(ctx, runtime.pipeline, background)

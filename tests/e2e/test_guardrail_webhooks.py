@@ -147,8 +147,8 @@ def test_a_response_hook_that_blocks_is_a_400_and_the_call_is_charged(start: Sta
     assert caught.value.code == "blocked_by_guardrail"
     assert len(upstream.requests) == 1
     [record] = gateway_records(gw, tenant)
-    assert record.http_status == 400
-    assert record.completion_tokens > 0
+    assert (record.http_status, record.status) == (400, "rejected")
+    assert record.completion_tokens > 0 and record.cost_usd > 0
 
 
 def test_a_block_on_messages_is_in_anthropics_shape(start: Start, hooks: FakeHooks) -> None:
