@@ -1,4 +1,4 @@
-"""gateway.yaml: providers, models, prices, aliases, tiers, guardrails, cache.
+"""gateway.yaml: providers, models, prices, aliases, tiers, guardrails, cache, validation.
 
 Loaded once at start. `${VAR}` is expanded from the environment; an unknown key or a bad
 value is an error that names the file, the line and the key.
@@ -12,9 +12,10 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.routing.policy import RoutingPolicy
 from providers import PROVIDER_TYPES, provider_class
@@ -96,8 +97,47 @@ class PiiPolicy(_Strict):
     responses: Literal["redact", "off"] = "off"
 
 
+class GuardrailWebhook(_Strict):
+    """One `guardrails.webhooks` entry: a security team's endpoint the gateway POSTs the
+    (PII-redacted) messages or answer to, and whose `allow | block | modify` it follows
+    (gateway/guardrails/webhook.py has the contract)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")   # a metric label: bounded, never user text
+    url: str
+    phase: Literal["request", "response"]
+    timeout_ms: int = Field(default=1000, gt=0, le=60_000)
+    on_error: Literal["allow", "block"] = "block"          # a hook that fails: fail open or closed
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host, not {url!r}")
+        return url
+
+
 class Guardrails(_Strict):
     pii: PiiPolicy = PiiPolicy()
+    webhooks: list[GuardrailWebhook] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Guardrails:
+        names = [hook.name for hook in self.webhooks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"webhooks: the name {name!r} is used twice (it labels the metrics)")
+        return self
+
+
+VALIDATION_MODES = ("pass", "retry", "reject")
+
+
+class ValidationPolicy(_Strict):
+    """`validation`: what happens to an answer that fails the JSON Schema its request gave
+    (`response_format` / `text.format`), unless the tenant or the rendered prompt says."""
+
+    default: Literal["pass", "retry", "reject"] = "pass"
 
 
 class SemanticPolicy(_Strict):
@@ -139,6 +179,7 @@ class Catalog(_Strict):
     guardrails: Guardrails = Guardrails()
     cache: CachePolicy = CachePolicy()
     routing: RoutingPolicy = RoutingPolicy()     # breakers and retries (gateway/routing/policy.py)
+    validation: ValidationPolicy = ValidationPolicy()   # answers that fail their JSON Schema
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Catalog:

@@ -6,13 +6,15 @@ RateLimitError, ...). An API shape renders it (OpenAI's `{"error": {"message", "
     Exception
     └── GatewayError                  500 api_error (never for anything a client sent)
         ├── InvalidRequest            400 invalid_request_error
-        │   └── ContentBlocked        400 content_blocked (guardrails)
+        │   ├── ContentBlocked        400 content_blocked (guardrails)
+        │   └── BlockedByGuardrail    400 blocked_by_guardrail (a guardrail webhook)
         ├── AuthenticationFailed      401 invalid_api_key
         ├── PermissionDenied          403 model_not_allowed
         ├── NotFound                  404 model_not_found / not_found
         ├── PayloadTooLarge           413
         ├── RateLimited               429 <limit>_exceeded, Retry-After
         ├── UpstreamError             502 upstream_error
+        │   └── ResponseValidationFailed  502 response_validation_failed (JSON Schema)
         ├── UpstreamStatusError       an upstream's own 4xx, passed through
         ├── NoProviderAvailable       503 no_provider_available, Retry-After
         ├── ServiceUnavailable        503 service_unavailable (draining)
@@ -65,6 +67,12 @@ class ContentBlocked(InvalidRequest):
     default_code = "content_blocked"
 
 
+class BlockedByGuardrail(InvalidRequest):
+    """A guardrail webhook blocked the request or its answer (or failed, and fails closed)."""
+
+    default_code = "blocked_by_guardrail"
+
+
 class AuthenticationFailed(GatewayError):
     status = 401
     type = "invalid_request_error"
@@ -110,6 +118,13 @@ class UpstreamError(GatewayError):
     status = 502
     type = "upstream_error"
     default_code = "upstream_error"
+
+
+class ResponseValidationFailed(UpstreamError):
+    """The model's answer did not match the JSON Schema the request asked for, and the
+    policy rejects it (the call is still charged)."""
+
+    default_code = "response_validation_failed"
 
 
 class UpstreamStatusError(GatewayError):

@@ -123,6 +123,11 @@ class RequestContext:
     prompt_version: int | None = None       # ... and its version
     validation: str | None = None           # the answer's JSON Schema verdict, if it was validated
     validation_policy: str | None = None    # a rendered prompt's own policy (pass | retry | reject)
+    # The compiled JSON Schema check of the answer, when the request asked for a schema
+    # (gateway.guardrails.response_schema.SchemaCheck: typed loosely, as for semantic_pending).
+    validation_check: object | None = None
+    # Answers received and charged but not sent (a validation retry's first): Charge adds them.
+    unsent: list[tuple[Route | None, Usage]] = field(default_factory=list)
 
     candidates: list[Candidate] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.cache.store import CacheStore, MemoryCacheStore, RedisCacheStore, cache_client
 from gateway.catalog import Catalog, load_catalog
 from gateway.db import create_engine, migrate
+from gateway.guardrails.webhook import WebhookClient
 from gateway.limits.base import Limiter
 from gateway.limits.factory import build_limiter
 from gateway.pipeline import Pipeline
@@ -21,10 +22,12 @@ from gateway.pipeline.auth import Authenticate
 from gateway.pipeline.cache import LookupCache
 from gateway.pipeline.charge import Charge
 from gateway.pipeline.guardrails import ScanForPii
+from gateway.pipeline.hooks import GuardrailHooks
 from gateway.pipeline.prompts import RenderPrompt
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.pipeline.validation import ValidateResponse
 from gateway.prompts.resolver import PromptResolver
 from gateway.prompts.service import PromptService
 from gateway.redis_client import Client, shared_client
@@ -90,16 +93,20 @@ def build_pipeline(catalog: Catalog, settings: Settings, *, directory: KeyDirect
 
         matcher = SemanticMatcher(semantic_index, semantic)
         embedder = Embedder(router, catalog, charge, semantic.embedding_model, semantic.timeout_ms / 1000)
+    guardrails = ScanForPii(catalog.guardrails.pii)
+    webhooks = catalog.guardrails.webhooks
     return Pipeline(
         auth=Authenticate(directory),
         prompts=RenderPrompt(prompts) if prompts is not None else None,
         quota=ReserveQuota(limiter, catalog, settings.default_max_tokens),
         allowlist=CheckAllowlist(catalog, latency),
-        guardrails=ScanForPii(catalog.guardrails.pii),
+        guardrails=guardrails,
         cache=LookupCache(cache_store, catalog.cache, semantic=matcher, embedder=embedder),
         router=RouteRequest(router),
         charge=charge,
         telemetry=RecordTelemetry(catalog),
+        validation=ValidateResponse(router, catalog.validation),
+        hooks=GuardrailHooks(WebhookClient(webhooks), guardrails) if webhooks else None,
     )
 
 
@@ -170,6 +177,7 @@ async def open_runtime(settings: Settings, *, migrate_database: bool = True) -> 
         pipeline = build_pipeline(catalog, settings, directory=directory, limiter=limiter,
                                   cache_store=cache_store, outbox=outbox, router=router, latency=latency,
                                   semantic_index=semantic_index, prompts=resolver)
+        stack.push_async_callback(pipeline.close)   # the guardrail webhooks' session
         if settings.embedded and settings.bootstrap_demo_tenant and migrate_database:
             tier = "pro" if "pro" in catalog.tiers else next(iter(catalog.tiers))
             await _bootstrap_demo(tenancy, tier)

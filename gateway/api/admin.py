@@ -99,6 +99,7 @@ class TenantCreate(_Body):
     limits: dict[str, Any] = Field(default_factory=dict)
     pii_mode: str | None = None
     cache_mode: str | None = None
+    validation_mode: str | None = None            # pass | retry | reject; null: the catalog's
 
 
 class TenantUpdate(_Body):
@@ -108,6 +109,7 @@ class TenantUpdate(_Body):
     clear_limits: list[str] = Field(default_factory=list)   # overrides to drop (back to the tier)
     pii_mode: str | None = None                   # "default": the catalog's
     cache_mode: str | None = None
+    validation_mode: str | None = None            # "default": the catalog's
     disabled: bool | None = None
 
 
@@ -146,7 +148,8 @@ async def list_tenants(runtime: ViewerRuntime) -> dict[str, Any]:
 async def create_tenant(spec: TenantCreate, request: Request, runtime: RuntimeDep, caller: Admin) -> dict[str, Any]:
     return await runtime.tenancy.create_tenant(spec.name, tier=spec.tier, models=spec.models, limits=spec.limits,
                                                pii_mode=spec.pii_mode, cache_mode=spec.cache_mode,
-                                               actor=actor_of(caller), request_id=request_id_of(request))
+                                               validation_mode=spec.validation_mode, actor=actor_of(caller),
+                                               request_id=request_id_of(request))
 
 
 @router.get("/tenants/{name}")
@@ -161,7 +164,8 @@ async def update_tenant(name: str, spec: TenantUpdate, request: Request, runtime
         raise RoleRequired("Disabling or enabling a tenant needs the admin role.")
     return await runtime.tenancy.update_tenant(
         name, tier=spec.tier, models=spec.models, limits=spec.limits, clear_limits=spec.clear_limits,
-        pii_mode=spec.pii_mode, cache_mode=spec.cache_mode, disabled=spec.disabled,
+        pii_mode=spec.pii_mode, cache_mode=spec.cache_mode, validation_mode=spec.validation_mode,
+        disabled=spec.disabled,
         actor=actor_of(caller), request_id=request_id_of(request))
 
 

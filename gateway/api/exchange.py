@@ -36,7 +36,7 @@ from gateway.api.errors import client_request_id, error_response, new_request_id
 from gateway.api.shape import ApiShape, Keep
 from gateway.api.streaming import finish_detached, relay, replayed
 from gateway.cache.replay import replay_chunks
-from gateway.errors import GatewayError, Internal
+from gateway.errors import BlockedByGuardrail, GatewayError, Internal
 from gateway.limits.headers import ratelimit_headers
 from gateway.pipeline import Pipeline
 from gateway.request import CacheStatus, Operation, Outcome, RequestContext
@@ -84,7 +84,9 @@ async def run(request: Request, runtime: Runtime, ctx: RequestContext, shape: Ap
             ctx.request = await shape.prepare(body, ctx)
         await run_unless_client_leaves(request, runtime.pipeline.run(ctx))
     except GatewayError as error:
-        ctx.fail(error, Outcome.ERROR if ctx.attempts else Outcome.REJECTED)
+        # Refused before any model was called -- or after, by a guardrail hook on the answer.
+        refused = not ctx.attempts or isinstance(error, BlockedByGuardrail)
+        ctx.fail(error, Outcome.REJECTED if refused else Outcome.ERROR)
         renderer = shape.renderer
         ctx.finished_at = time.perf_counter()
         await finish_detached(ctx, runtime.pipeline, background)
@@ -188,6 +190,8 @@ def response_headers(ctx: RequestContext) -> dict[str, str]:
         headers["x-gateway-provider"] = "cache"
     if ctx.prompt_id is not None:    # which stored prompt version was rendered (a label may have moved)
         headers["x-gateway-prompt-version"] = f"{ctx.prompt_id}@{ctx.prompt_version}"
+    if ctx.validation is not None:   # a whole answer's JSON Schema verdict (a stream's is in its last event)
+        headers["x-gateway-validation"] = ctx.validation
     if ctx.cache_match is not None:
         headers["x-gateway-cache-match"] = ctx.cache_match
         headers["x-gateway-cache-similarity"] = f"{ctx.cache_similarity or 0:.4f}"

@@ -138,10 +138,12 @@ COMPLETION = obj({"id": STRING, "object": {"type": "string", "enum": ["text_comp
                   "usage": USAGE}, ["id", "object", "choices"])
 
 TENANT_CREATE = obj({"name": NONEMPTY, "tier": STRING, "models": array(STRING), "limits": LIMITS,
-                     "pii_mode": NULLABLE_STRING, "cache_mode": NULLABLE_STRING}, ["name"], extra=False)
+                     "pii_mode": NULLABLE_STRING, "cache_mode": NULLABLE_STRING,
+                     "validation_mode": NULLABLE_STRING}, ["name"], extra=False)
 TENANT_UPDATE = obj({"tier": NULLABLE_STRING, "models": {**array(STRING), "nullable": True},
                      "limits": {**LIMITS, "nullable": True}, "clear_limits": array(STRING),
                      "pii_mode": NULLABLE_STRING, "cache_mode": NULLABLE_STRING,
+                     "validation_mode": NULLABLE_STRING,
                      "disabled": {"type": "boolean", "nullable": True}}, extra=False)
 _DURATION: JSON = {"oneOf": [STRING, INTEGER], "description": "90s, 15m, 1h, 30d (a unit is required)"}
 KEY_CREATE = obj({"label": NULLABLE_STRING, "expires_in": {**_DURATION, "nullable": True},

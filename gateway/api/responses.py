@@ -56,6 +56,14 @@ def _redacts_answers(runtime: Runtime, tenant: Tenant) -> bool:
     return policy.responses == "redact" and (tenant.pii_mode or policy.mode) in ("redact", "block")
 
 
+def _governed(runtime: Runtime, body: JSON) -> bool:
+    """Guardrail webhooks and response validation read chat-shaped requests and answers:
+    with either in play the body is translated, never passed through."""
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, dict) else None
+    return runtime.pipeline.hooks is not None or (isinstance(fmt, dict) and fmt.get("type") == "json_schema")
+
+
 def _chat(body: JSON, prompted: bool = False) -> ChatRequest:
     check_chat_body(body, prompted=prompted)
     return ChatRequest(body)
@@ -89,7 +97,7 @@ class ResponseCall:
         ctx.prompt_ref = prompt_ref.from_responses(body)
         prompted = ctx.prompt_ref is not None
         # A stored prompt is rendered into the chat body: such a request never passes through.
-        passthrough = not prompted and _passes_through(runtime, spec.model)
+        passthrough = not prompted and _passes_through(runtime, spec.model) and not _governed(runtime, body)
         if spec.previous_response_id is None and not passthrough:
             return _chat(translate.to_chat(body), prompted)
         tenant = (await runtime.directory.authenticate(ctx.api_key)).tenant
@@ -124,8 +132,13 @@ class ResponseCall:
         if self.passthrough:
             self.rendered = result.body
             return result.to_bytes()
-        self.rendered = translate.render(result.body, ctx.usage or result.usage, self.spec, self.response_id)
-        return orjson.dumps(self.rendered)
+        rendered = self.rendered = translate.render(result.body, ctx.usage or result.usage, self.spec,
+                                                    self.response_id)
+        if ctx.validation is not None:   # as a stream's response.completed carries it
+            metadata = rendered.get("metadata")
+            rendered["metadata"] = {**(metadata if isinstance(metadata, dict) else {}),
+                                    "gateway_validation": ctx.validation}
+        return orjson.dumps(rendered)
 
     def stream(self, ctx: RequestContext) -> StreamRenderer:
         assert self.spec is not None

@@ -50,6 +50,7 @@ async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline:
     storing = ctx.cache_key is not None and ctx.cache_write and ctx.cache_status is not CacheStatus.HIT
     assembler = StreamAssembler(requested_choices(ctx.request.body)) if storing else None
     redactor = pipeline.guardrails.stream_redactor(ctx)
+    validation = pipeline.validation.stream_validation(ctx) if pipeline.validation is not None else None
     produced_chars = 0
     try:
         while True:
@@ -66,6 +67,8 @@ async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline:
             if usage is not None:
                 ctx.usage = usage
             produced_chars += _delta_text(chunk)
+            if validation is not None:   # the model's answer, as it came (before answer redaction)
+                validation.add(chunk.data)
             # With response redaction one chunk may become two: held text goes out before a finish.
             for out in (chunk,) if redactor is None else [ChatChunk(data=d) for d in redactor.chunk(chunk.data)]:
                 if assembler is not None:
@@ -79,6 +82,16 @@ async def relay(ctx: RequestContext, stream: AsyncIterator[ChatChunk], pipeline:
             event = render.chunk(ChatChunk(data=data))
             if event is not None:
                 yield event
+        if validation is not None:   # judged at the end: a verdict chunk, or the error instead of the end
+            mark, rejected = validation.end()
+            if rejected is not None:
+                ctx.fail(rejected)
+                yield render.error(rejected)
+                return
+            if mark is not None:
+                event = render.chunk(ChatChunk(data=mark))
+                if event is not None:
+                    yield event
         yield render.end()
         if assembler is not None and assembler.complete:
             ctx.completion = orjson.dumps(assembler.completion())

@@ -116,6 +116,8 @@ def _policy_options(parser: argparse.ArgumentParser) -> None:
                             help=f"override the tier's {limit}: a number, '{_UNLIMITED}', or '{_TIER}' (drop it)")
     parser.add_argument("--pii-mode", help="redact, block, monitor, off, or default (the catalog's)")
     parser.add_argument("--cache-mode", help="exact, semantic, off, or default (the catalog's)")
+    parser.add_argument("--validation-mode",
+                        help="an answer that fails its JSON Schema: pass, retry, reject, or default (the catalog's)")
 
 
 def _limit(text: str) -> float | int | str:
@@ -210,7 +212,8 @@ async def _tenants_create(cli: _Cli, args: argparse.Namespace) -> int:
         raise TenancyError(f"'{_TIER}' only makes sense for `tenants update`")
     created = await cli.service.create_tenant(args.name, tier=args.tier, models=_models(args.models), limits=limits,
                                               pii_mode=args.pii_mode, cache_mode=args.cache_mode,
-                                              actor=cli.actor, request_id=cli.request_id)
+                                              validation_mode=args.validation_mode, actor=cli.actor,
+                                              request_id=cli.request_id)
     _print(created)
     _warn_if_it_may_call_nothing(cli, created)
     return 0
@@ -242,6 +245,7 @@ async def _tenants_update(cli: _Cli, args: argparse.Namespace) -> int:
     updated = await cli.service.update_tenant(
         args.name, tier=args.tier, models=_models(args.models) if args.models is not None else None,
         limits=limits, clear_limits=dropped, pii_mode=args.pii_mode, cache_mode=args.cache_mode,
+        validation_mode=args.validation_mode,
         disabled=False if args.enable else None, actor=cli.actor, request_id=cli.request_id)
     _print(updated)
     _warn_if_it_may_call_nothing(cli, updated)

@@ -21,7 +21,7 @@ from gateway.runtime import Runtime
 from gateway.tenancy.durations import parse_duration
 from gateway.tenancy.models import LIMIT_NAMES
 from gateway.tenancy.service import IssuedKey, NotFoundError, TenancyError
-from gateway.tenancy.validation import CACHE_MODES, PII_MODES
+from gateway.tenancy.validation import CACHE_MODES, PII_MODES, VALIDATION_MODES
 from gateway.usage.breakdown import budget_used
 
 router = APIRouter(prefix=PREFIX)
@@ -95,7 +95,8 @@ async def _tenant(request: Request, runtime: Runtime, me: Principal, name: str, 
               _gauge("USD this month", used.usd_this_month, _limit(limits, "monthly_usd"), money=True)]
     return render(request, "tenant.html", me, status=status, tenant=tenant, keys=keys, limits=limits,
                   budget=budget, tiers=list(runtime.catalog.tiers), pii_modes=("default", *PII_MODES),
-                  cache_modes=("default", *CACHE_MODES), notice=notice, error=error, issued=issued,
+                  cache_modes=("default", *CACHE_MODES), validation_modes=("default", *VALIDATION_MODES),
+                  notice=notice, error=error, issued=issued,
                   replaced=replaced, grace_choices=GRACE_CHOICES, expiry_choices=EXPIRY_CHOICES)
 
 
@@ -139,7 +140,7 @@ async def update_tenant(request: Request, runtime: RuntimeDep, name: str) -> Res
         await runtime.tenancy.update_tenant(
             name, tier=form.get("tier") or None, models=_models(form.get("models")), limits=limits,
             clear_limits=clear, pii_mode=form.get("pii_mode") or None, cache_mode=form.get("cache_mode") or None,
-            actor=me.actor, request_id=request_id_of(request))
+            validation_mode=form.get("validation_mode") or None, actor=me.actor, request_id=request_id_of(request))
     except NotFoundError:
         return render(request, "not_found.html", me, status=404, what=f"No tenant named {name!r}.")
     except TenancyError as exc:

@@ -1,18 +1,23 @@
-"""The request pipeline: eight stages, in this order, for every chat completion.
+"""The request pipeline: eight stages, in this order, for every chat completion (with
+governance steps, issue 20, between them).
 
     1 auth        who is calling (SHA-256 key lookup)
-    1b prompts    a stored prompt the request names, rendered into it (gateway/pipeline/
-                  prompts.py): after auth, as prompts are per tenant; before quota, allowlist,
-                  guardrails and cache, which must all see the rendered messages and model
+      1a prompt     a stored prompt the request names, rendered into it: after auth, as prompts are
+                    per tenant; before quota, allowlist, guardrails and cache, which must all see
+                    the rendered messages and model (only when the request names one)
     2 quota       reserve the request and its estimated tokens and cost
     3 allowlist   may the tenant use this model or alias (403 before any provider call)
     4 guardrails  PII in the messages: redact, block or count
+      4a hooks      request-phase guardrail webhooks: allow, block or modify (only when configured)
+      4b schema     the JSON Schema the answer must match, compiled (only when the request has one)
     5 cache       an exact-match answer, if there is one
     6 router      the first deployment that answers, falling back on retryable errors
+      6a validate   a whole answer against its JSON Schema: pass, retry once or reject (streams: at their end)
+      6b hooks      response-phase guardrail webhooks on the answer (only when configured)
     7 charge      actual usage settles the reservation; the usage record is queued
     8 telemetry   metrics and the request's log line
 
-Stages 1-6 (with 1b) run in order until one raises a GatewayError. Charge and telemetry always run
+Stages 1-6 (with their steps) run in order until one raises a GatewayError. Charge and telemetry always run
 afterwards -- for errors too, and for a stream when it ends, is cut or the client leaves --
 so every reservation is settled and every request counted.
 """
@@ -28,10 +33,12 @@ from gateway.pipeline.auth import Authenticate
 from gateway.pipeline.cache import LookupCache
 from gateway.pipeline.charge import Charge
 from gateway.pipeline.guardrails import ScanForPii
+from gateway.pipeline.hooks import GuardrailHooks
 from gateway.pipeline.prompts import RenderPrompt
 from gateway.pipeline.quota import ReserveQuota
 from gateway.pipeline.router import RouteRequest
 from gateway.pipeline.telemetry import RecordTelemetry
+from gateway.pipeline.validation import ValidateResponse
 from gateway.request import RequestContext
 
 Stage = Callable[[RequestContext], Awaitable[None]]
@@ -41,12 +48,23 @@ log = logging.getLogger("gateway.pipeline")
 class Pipeline:
     def __init__(self, *, auth: Authenticate, quota: ReserveQuota, allowlist: CheckAllowlist,
                  guardrails: ScanForPii, cache: LookupCache, router: RouteRequest,
-                 charge: Charge, telemetry: RecordTelemetry, prompts: RenderPrompt | None = None) -> None:
+                 charge: Charge, telemetry: RecordTelemetry, prompts: RenderPrompt | None = None,
+                 validation: ValidateResponse | None = None, hooks: GuardrailHooks | None = None) -> None:
         self.auth, self.quota, self.allowlist, self.guardrails = auth, quota, allowlist, guardrails
         self.cache, self.router, self.charge, self.telemetry = cache, router, charge, telemetry
-        self.prompts = prompts
-        first: tuple[Stage, ...] = (auth,) if prompts is None else (auth, prompts)
-        self.stages: Sequence[Stage] = (*first, quota, allowlist, guardrails, cache, router)
+        self.prompts, self.validation, self.hooks = prompts, validation, hooks
+        stages: list[Stage] = [auth] if prompts is None else [auth, prompts]
+        stages += [quota, allowlist, guardrails]
+        if hooks is not None and hooks.request_hooks:
+            stages.append(hooks.on_request)
+        if validation is not None:
+            stages.append(validation.prepare)
+        stages += [cache, router]
+        if validation is not None:
+            stages.append(validation)
+        if hooks is not None and hooks.response_hooks:
+            stages.append(hooks.on_response)
+        self.stages: Sequence[Stage] = tuple(stages)
 
     async def run(self, ctx: RequestContext) -> None:
         """Stages 1-6; a GatewayError from any of them ends the request."""
@@ -61,6 +79,10 @@ class Pipeline:
         reverse."""
         await asyncio.gather(self._finisher(self.cache.remember, ctx), self._finisher(self.charge, ctx))
         await self._finisher(self.telemetry, ctx)
+
+    async def close(self) -> None:
+        if self.hooks is not None:
+            await self.hooks.close()
 
     @staticmethod
     async def _finisher(finisher: Stage, ctx: RequestContext) -> None:

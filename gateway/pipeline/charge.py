@@ -33,16 +33,28 @@ class Charge:
     def cost_of(self, ctx: RequestContext, usage: Usage) -> Decimal:
         if ctx.cache_status is CacheStatus.HIT or ctx.route is None:
             return Decimal(0)
-        entry = self._catalog.models.get(ctx.route.model)
+        return self._price(ctx.route.model, usage)
+
+    def _price(self, model: str | None, usage: Usage) -> Decimal:
+        entry = self._catalog.models.get(model) if model is not None else None
         if entry is None:
             return Decimal(0)
         return entry.price.cost(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
 
     async def __call__(self, ctx: RequestContext) -> None:
         """Settles the reservation and queues the record at once (two commands, one round
-        trip); a failed settlement does not hold back the record."""
+        trip); a failed settlement does not hold back the record. Answers received but not
+        sent (a response validation's retry: ctx.unsent) are charged with the one sent:
+        their tokens and cost add up in the one record."""
         usage = ctx.usage or Usage()
         ctx.cost = self.cost_of(ctx, usage)
+        if ctx.unsent:
+            for route, spent in ctx.unsent:
+                ctx.cost += self._price(route.model if route else None, spent)
+                usage = Usage(usage.prompt_tokens + spent.prompt_tokens,
+                              usage.completion_tokens + spent.completion_tokens,
+                              usage.cached_tokens + spent.cached_tokens)
+            ctx.usage = usage
         if ctx.principal is None:
             await self._settle(ctx, usage)
             return  # unauthenticated: nobody to charge; telemetry still counts it

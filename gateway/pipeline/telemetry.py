@@ -81,4 +81,5 @@ class RecordTelemetry:
             "redactions": sum(ctx.redactions.values()),
             "stream": ctx.request.stream,
             "api": ctx.api.value,
+            "validation": ctx.validation,    # the answer's JSON Schema verdict, when it was judged
         })

@@ -70,17 +70,19 @@ class Router:
         self._sleep = sleep
 
     async def dispatch(self, request: ChatRequest, operation: Operation,
-                       candidates: list[Candidate]) -> Dispatched:
-        """Tries `candidates` in order; never raises a GatewayError (it is in the result)."""
+                       candidates: list[Candidate], *, first: bool = True) -> Dispatched:
+        """Tries `candidates` in order; never raises a GatewayError (it is in the result).
+        `first=False`: a call the caller already took from the retry budget (a response
+        validation's retry), so that it does not also count as a first attempt."""
         out = Dispatched()
         try:
-            await self._dispatch(out, request, operation, candidates)
+            await self._dispatch(out, request, operation, candidates, first)
         except GatewayError as error:
             out.error = error
         return out
 
     async def _dispatch(self, out: Dispatched, request: ChatRequest, operation: Operation,
-                        candidates: list[Candidate]) -> None:
+                        candidates: list[Candidate], first: bool = True) -> None:
         last_error: ProviderError | None = None
         tried: Candidate | None = None
         refused: list[Candidate] = []     # skipped: breaker open
@@ -92,7 +94,9 @@ class Router:
             if tried is not None:
                 metrics.FALLBACKS.labels(tried.provider, candidate.provider).inc()
             tried = candidate
-            self.budget.note_first_attempt()
+            if first:
+                self.budget.note_first_attempt()
+            first = True    # a fallback from it is a first attempt at another deployment
             try:
                 await self._attempt(out, request, operation, candidate, permit, retry=False)
                 return

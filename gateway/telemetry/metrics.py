@@ -43,6 +43,13 @@ CACHE_SIMILARITY = Histogram("gateway_cache_similarity", "Semantic lookups: the 
 CACHE_EMBEDDING = Histogram("gateway_cache_embedding_seconds", "Semantic cache: time to embed a prompt.",
                             ["model", "outcome"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 GUARDRAIL_EVENTS = Counter("gateway_guardrail_events_total", "PII findings.", ["tenant", "type"])
+# Guardrail webhooks (gateway.yaml `guardrails.webhooks`): hook is the configured name;
+# outcome: allow | block | modify | timeout | error | invalid.
+GUARDRAIL_WEBHOOK_CALLS = Counter("gateway_guardrail_webhook_calls_total", "Guardrail webhook calls by outcome.",
+                                  ["hook", "phase", "outcome"])
+# Answers judged against their request's JSON Schema: passed | failed | retried | rejected.
+RESPONSE_VALIDATIONS = Counter("gateway_response_validations_total", "JSON Schema verdicts on answers.",
+                               ["verdict"])
 RATELIMIT_REJECTIONS = Counter("gateway_ratelimit_rejections_total", "429s by limit.", ["tenant", "limit"])
 RATELIMIT_DEGRADED = Gauge("gateway_ratelimit_degraded", "1 while Redis is unreachable for rate limits "
                            "(fail_open: limits held per process; fail_closed: 503).", multiprocess_mode="livemax")
@@ -72,6 +79,8 @@ ALL_METRICS: tuple[MetricWrapperBase, ...] = tuple(m for m in globals().values()
 # Series that exist from the start, so that rate() and dashboards see zeros, not gaps.
 for _result, _match in (("hit", "exact"), ("hit", "semantic"), ("miss", "none"), ("bypass", "none")):
     CACHE.labels(_result, _match)
+for _verdict in ("passed", "failed", "retried", "rejected"):
+    RESPONSE_VALIDATIONS.labels(_verdict)
 
 
 def exported_metrics() -> dict[str, str]:

@@ -169,7 +169,7 @@ class KeyDirectory:
     async def _load(self, digest: str) -> Principal | None:
         query = (sa.select(api_keys, tenants.c.id.label("t_id"), tenants.c.name, tenants.c.tier,
                            tenants.c.models, tenants.c.limits.label("t_limits"), tenants.c.pii_mode,
-                           tenants.c.cache_mode, tenants.c.disabled)
+                           tenants.c.cache_mode, tenants.c.validation_mode, tenants.c.disabled)
                  .join(tenants, tenants.c.id == api_keys.c.tenant_id)
                  .where(api_keys.c.key_hash == digest))
         async with self._engine.connect() as conn:
@@ -179,6 +179,7 @@ class KeyDirectory:
         models = tuple(row.models or ())
         tenant = Tenant(id=row.t_id, name=row.name, tier=row.tier, models=models,
                         limit_overrides=dict(row.t_limits or {}), pii_mode=row.pii_mode,
-                        cache_mode=row.cache_mode, disabled=bool(row.disabled),
+                        cache_mode=row.cache_mode, validation_mode=row.validation_mode,
+                        disabled=bool(row.disabled),
                         allowed_names=callable_names(models, self._catalog) if self._catalog is not None else None)
         return Principal(tenant=tenant, key=key_from_row(row))

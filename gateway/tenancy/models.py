@@ -59,6 +59,7 @@ class Tenant:
     limit_overrides: dict[str, Any] = field(default_factory=dict)
     pii_mode: str | None = None
     cache_mode: str | None = None
+    validation_mode: str | None = None   # None: gateway.yaml's validation.default
     disabled: bool = False
     # The catalog names the allowlist lets this tenant call, resolved once when the tenant is
     # loaded (gateway/tenancy/allowlist.py): an alias is in it only if it reaches an allowed model.

@@ -25,6 +25,7 @@ from gateway.tenancy.tables import api_keys, tenants
 from gateway.tenancy.validation import (
     CACHE_MODES,
     PII_MODES,
+    VALIDATION_MODES,
     NotFoundError,
     TenancyError,
     check_label,
@@ -57,6 +58,7 @@ def _iso(value: datetime | None) -> str | None:
 def tenant_dict(row: sa.Row[Any]) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "tier": row.tier, "models": list(row.models or []),
             "limits": dict(row.limits or {}), "pii_mode": row.pii_mode, "cache_mode": row.cache_mode,
+            "validation_mode": row.validation_mode,
             "disabled": bool(row.disabled), "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at)}
 
 
@@ -90,13 +92,14 @@ class TenancyService:
 
     async def create_tenant(self, name: str, *, tier: str, models: Sequence[str],
                             limits: dict[str, Any] | None = None, pii_mode: str | None = None,
-                            cache_mode: str | None = None, actor: str | Actor = "cli",
-                            request_id: str | None = None) -> dict[str, Any]:
+                            cache_mode: str | None = None, validation_mode: str | None = None,
+                            actor: str | Actor = "cli", request_id: str | None = None) -> dict[str, Any]:
         now = datetime.now(UTC)
         values = {"id": new_id("ten"), "name": check_tenant_name(name), "tier": check_tier(tier, self._tiers),
                   "models": check_models(models, self._model_names), "limits": check_limits(dict(limits or {})),
                   "pii_mode": check_mode(pii_mode, PII_MODES, "PII mode"),
                   "cache_mode": check_mode(cache_mode, CACHE_MODES, "cache mode"),
+                  "validation_mode": check_mode(validation_mode, VALIDATION_MODES, "validation mode"),
                   "disabled": False, "created_at": now, "updated_at": now}
         async with self._engine.begin() as conn:
             if await conn.scalar(sa.select(tenants.c.id).where(tenants.c.name == name)):
@@ -122,7 +125,8 @@ class TenancyService:
     async def update_tenant(self, name: str, *, tier: str | None = None, models: Sequence[str] | None = None,
                             limits: dict[str, Any] | None = None, clear_limits: Sequence[str] = (),
                             pii_mode: str | None = None, cache_mode: str | None = None,
-                            disabled: bool | None = None, actor: str | Actor = "cli", request_id: str | None = None,
+                            validation_mode: str | None = None, disabled: bool | None = None,
+                            actor: str | Actor = "cli", request_id: str | None = None,
                             action: str = "tenant.update") -> dict[str, Any]:
         """Changes what is given and nothing else. `limits` sets overrides (null: unlimited),
         `clear_limits` removes overrides (back to the tier); a mode of "default" clears it."""
@@ -135,6 +139,8 @@ class TenancyService:
             changes["pii_mode"] = check_mode(pii_mode, PII_MODES, "PII mode")
         if cache_mode is not None:
             changes["cache_mode"] = check_mode(cache_mode, CACHE_MODES, "cache mode")
+        if validation_mode is not None:
+            changes["validation_mode"] = check_mode(validation_mode, VALIDATION_MODES, "validation mode")
         if disabled is not None:
             changes["disabled"] = disabled
         new_limits = check_limits(dict(limits or {}))

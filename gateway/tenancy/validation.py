@@ -10,6 +10,7 @@ from gateway.tenancy.models import LIMIT_NAMES, is_glob
 
 PII_MODES = ("redact", "block", "monitor", "off")
 CACHE_MODES = ("exact", "semantic", "off")
+VALIDATION_MODES = ("pass", "retry", "reject")   # an answer that fails its JSON Schema
 DEFAULT_MODE = "default"          # a mode value that means "what the catalog says"
 _MAX_ENTRY = 128
 _MAX_LABEL = 128

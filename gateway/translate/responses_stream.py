@@ -20,6 +20,10 @@ from gateway.translate.responses import (
 )
 from providers.base import ChatChunk, Usage
 
+# The field of the chat chunk carrying the gateway's JSON Schema verdict on a streamed answer
+# (gateway/pipeline/validation.py VERDICT_FIELD; spelled here too, translate sits below pipeline).
+VALIDATION_FIELD = "x_gateway_validation"
+
 
 @dataclass(slots=True)
 class _OpenCall:
@@ -48,11 +52,16 @@ class ResponsesStream:
         self._text_index = -1
         self._calls: dict[int, _OpenCall] = {}
         self._started = False
+        self.validation: str | None = None     # the JSON Schema verdict, when the answer was judged
 
     # the StreamRenderer protocol
 
     def chunk(self, chunk: ChatChunk) -> bytes | None:
         data = chunk.data
+        mark = data.get(VALIDATION_FIELD)
+        if isinstance(mark, dict):   # the gateway's verdict on the answer: it goes in the final Response
+            self.validation = str(mark.get("verdict"))
+            return None
         out = self._start()
         usage = Usage.from_openai(data.get("usage"))
         if usage is not None:
@@ -72,6 +81,10 @@ class ResponsesStream:
     def end(self) -> bytes:
         out = self._start() + self._close_text() + self._close_calls()
         self.response = self._snapshot("completed")
+        if self.validation is not None:
+            metadata = self.response.get("metadata")
+            self.response["metadata"] = {**(metadata if isinstance(metadata, dict) else {}),
+                                         "gateway_validation": self.validation}
         name = "response.incomplete" if self.response["status"] == "incomplete" else "response.completed"
         out.append(self._event(name, {"response": self.response}))
         return b"".join(out)

@@ -88,11 +88,13 @@ def test_settings_are_saved_from_the_form_and_bad_values_are_explained(console_g
         csrf = client.csrf()
         saved = client.form(f"{UI}/tenants/{tenant}", csrf=csrf, tier="pro", models="mock-echo, gpt-4o*",
                             rpm="50", tpm="unlimited", rpd="", daily_tokens="", monthly_usd="12.5",
-                            pii_mode="block", cache_mode="default")
+                            pii_mode="block", cache_mode="default", validation_mode="retry")
         assert saved.status_code == 303, saved.text[:500]
         shown = console_gw.admin("GET", f"/admin/tenants/{tenant}").json()
         assert shown["limits"] == {"rpm": 50, "tpm": None, "monthly_usd": 12.5}
         assert (shown["models"], shown["pii_mode"]) == (["mock-echo", "gpt-4o*"], "block")
+        assert shown["validation_mode"] == "retry"
+        assert '<option selected>retry</option>' in client.get(f"{UI}/tenants/{tenant}").text
         bad = client.form(f"{UI}/tenants/{tenant}", csrf=csrf, tier="pro", models="*", rpm="lots")
         assert bad.status_code == 400 and "is not a number" in bad.text
         unknown = client.form(f"{UI}/tenants/{tenant}", csrf=csrf, tier="gold", models="*")

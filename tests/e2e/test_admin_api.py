@@ -97,7 +97,8 @@ def test_every_mutation_is_audited_with_before_and_after(gateway: RunningGateway
         return response
     admin("POST", "/admin/tenants", json={"name": tenant, "tier": "free", "models": ["mock-echo"]})
     admin("PATCH", f"/admin/tenants/{tenant}", json={"tier": "pro", "models": ["*"], "limits": {"rpm": 50},
-                                                     "pii_mode": "block", "cache_mode": "off"})
+                                                     "pii_mode": "block", "cache_mode": "off",
+                                                     "validation_mode": "reject"})
     admin("POST", f"/admin/tenants/{tenant}/disable")
     admin("PATCH", f"/admin/tenants/{tenant}", json={"disabled": False})
     key = admin("POST", f"/admin/tenants/{tenant}/keys", json={"label": "one"}).json()
@@ -109,6 +110,7 @@ def test_every_mutation_is_audited_with_before_and_after(gateway: RunningGateway
     assert tenant_log[0]["before"] is None and tenant_log[0]["after"]["models"] == ["mock-echo"]
     assert (tenant_log[1]["before"]["tier"], tenant_log[1]["after"]["tier"]) == ("free", "pro")
     assert (tenant_log[1]["before"]["pii_mode"], tenant_log[1]["after"]["pii_mode"]) == (None, "block")
+    assert (tenant_log[1]["before"]["validation_mode"], tenant_log[1]["after"]["validation_mode"]) == (None, "reject")
     assert (tenant_log[2]["before"]["disabled"], tenant_log[2]["after"]["disabled"]) == (False, True)
     assert (tenant_log[3]["before"]["disabled"], tenant_log[3]["after"]["disabled"]) == (True, False)
     key_log = admin("GET", f"/admin/audit?target={key['id']}").json()["data"][::-1]

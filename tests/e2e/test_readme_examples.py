@@ -57,3 +57,21 @@ def test_the_admin_api_examples_run_as_written(sqlite_url: str, tmp_path: Path) 
                               timeout=120, env={**os.environ, "GATEWAY_ADMIN_KEY": ADMIN_KEY})
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"effective_limits":' in done.stdout and '"key":"sk-search-' in done.stdout
+
+
+def test_the_response_validation_example_runs_as_written(sqlite_url: str, tmp_path: Path) -> None:
+    snippet = block_after("### Response validation", "python")
+    env = built_in_catalog_env(sqlite_url, tmp_path)
+    with GatewayProcess(env, tmp_path) as gateway:
+        tenant = unique("readme")     # as `tenants update demo --validation-mode reject` leaves demo
+        created = gateway.admin("POST", "/admin/tenants", json={"name": tenant, "models": ["*"],
+                                                                "validation_mode": "reject"})
+        assert created.status_code == 201, created.text
+        key = gateway.admin("POST", f"/admin/tenants/{tenant}/keys", json={}).json()["key"]
+        script = snippet.replace("http://127.0.0.1:8080", gateway.url)
+        done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KEY": key},
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["passed", "502 response_validation_failed"]
+    assert "the answer is not JSON (Expecting value: line 1 column 1 (char 0))" in lines[2]

@@ -5,6 +5,7 @@ the keys."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import unique
@@ -101,3 +102,21 @@ def test_cli_explains_mistakes_and_shows_a_key_once(tmp_path: Path) -> None:
     assert new_id != key_id and "stops working at" in rotated
     listing = run_cli(["keys", "list", "--tenant", tenant], env, tmp_path).stdout
     assert "rotating" in listing and key not in listing and new_key not in listing
+
+
+def test_cli_sets_shows_and_clears_a_tenants_validation_mode(tmp_path: Path) -> None:
+    env = gateway_env(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}", tmp_path)
+    tenant = unique("cli")
+    created = json.loads(run_cli(["tenants", "create", tenant, "--models", "*", "--validation-mode", "retry"],
+                                 env, tmp_path).stdout)
+    assert created["validation_mode"] == "retry"
+    assert json.loads(run_cli(["tenants", "show", tenant], env, tmp_path).stdout)["validation_mode"] == "retry"
+    updated = json.loads(run_cli(["tenants", "update", tenant, "--validation-mode", "reject"], env, tmp_path).stdout)
+    assert updated["validation_mode"] == "reject"
+    cleared = json.loads(run_cli(["tenants", "update", tenant, "--validation-mode", "default"], env, tmp_path).stdout)
+    assert cleared["validation_mode"] is None
+    wrong = run_cli(["tenants", "update", tenant, "--validation-mode", "warn"], env, tmp_path, check=False)
+    assert wrong.returncode == 1
+    assert "unknown validation mode 'warn' (known: pass, retry, reject, default)" in wrong.stderr
+    audit = run_cli(["audit", "--target", tenant], env, tmp_path).stdout
+    assert audit.count("tenant.update") == 2

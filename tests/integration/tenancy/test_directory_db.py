@@ -43,11 +43,12 @@ async def test_a_tenant_is_loaded_with_its_resolved_allowlist_and_limits(engine:
                                                                         service: TenancyService) -> None:
     name = unique("dir")
     await service.create_tenant(name, tier="free", models=["mock-echo", "auto", "cheapest"], limits={"rpm": 3},
-                                pii_mode="block")
+                                pii_mode="block", validation_mode="retry")
     issued = await service.create_key(name)
     principal = await KeyDirectory(engine, catalog=CATALOG).authenticate(issued.key)
     assert principal.tenant.name == name and principal.key.id == issued.id
     assert principal.tenant.limit_overrides == {"rpm": 3} and principal.tenant.pii_mode == "block"
+    assert principal.tenant.validation_mode == "retry"
     assert principal.tenant.allowed_names == frozenset({"mock-echo", "auto", "cheapest", "fastest"})  # aliases need no entry
 
 

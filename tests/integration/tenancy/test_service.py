@@ -115,6 +115,8 @@ async def test_what_cannot_be_done_says_why(service: TenancyService) -> None:
         (service.update_tenant(name), "nothing to update"),
         (service.update_tenant(name, limits={"rpm": -1}), "non-negative"),
         (service.update_tenant(name, cache_mode="fuzzy"), "unknown cache mode"),
+        (service.update_tenant(name, validation_mode="strict"), "unknown validation mode"),
+        (service.create_tenant(unique("svc"), tier="pro", models=[], validation_mode="warn"), "unknown validation mode"),
     ]
     for call, message in cases:
         with pytest.raises(TenancyError, match=message):

@@ -23,10 +23,12 @@ from providers.sse import DONE_EVENT
 
 
 class Finishing:
-    """The part of Pipeline the relay uses: the answer guardrails and the finishers."""
+    """The part of Pipeline the relay uses: the answer guardrails, response validation (none
+    here: tests/e2e/test_response_validation.py streams through it) and the finishers."""
 
     def __init__(self, responses: str = "off") -> None:
         self.guardrails = ScanForPii(PiiPolicy(responses=responses))  # type: ignore[arg-type]
+        self.validation = None
         self.finished: list[RequestContext] = []
 
     async def finish(self, ctx: RequestContext) -> None:

@@ -29,6 +29,8 @@ CONTRACT = {
     "gateway_usage_outbox_pending": ("gauge", ()),
     "gateway_picker_decisions_total": ("counter", ("provider", "replica", "reason")),   # issue 17
     "gateway_usage_stream_drainers": ("gauge", ()),   # issue 21: a usage stream nobody drains shows as 0
+    "gateway_guardrail_webhook_calls_total": ("counter", ("hook", "phase", "outcome")),   # issue 20
+    "gateway_response_validations_total": ("counter", ("verdict",)),                      # issue 20
 }
 
 
