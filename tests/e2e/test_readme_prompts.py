@@ -20,10 +20,10 @@ from tests.integration.tenancy.support import ADMIN_KEY, LLM_GATEWAY, GatewayPro
 
 
 def prompt_blocks() -> list[tuple[str, str]]:
-    """(language, text) of every fenced block from "### Prompts" to the next section."""
+    """(language, text) of every fenced block from "### Prompts" to the next (sub)section."""
     text = README.read_text()
     start = text.index("### Prompts")
-    end = text.index("\n## ", start)
+    end = min(text.index("\n## ", start), text.index("\n### ", start))
     return re.findall(r"```(\w+)\n(.*?)```", text[start:end], re.S)
 
 
