@@ -338,3 +338,30 @@ def test_a_schema_keeps_responses_off_the_pass_through(gateway: RunningGateway, 
                                                        text=TEXT_FORMAT)
     assert [r.path for r in upstream.requests] == ["/v1/responses", "/v1/chat/completions"]
     assert judged.headers["x-gateway-validation"] == "passed"
+
+
+# -- a stored prompt's schema and policy -------------------------------------------------------
+
+def test_a_stored_prompts_schema_and_policy_apply_over_the_tenants(gateway: RunningGateway,
+                                                                   upstream: FakeOpenAI) -> None:
+    """The prompt registry (issue 20, part 1) and validation meet: the prompt's response schema
+    becomes the request's, its `reject` overrides the tenant's `pass`, and the record names the
+    prompt version that failed -- what `usage --group-by prompt,version` counts."""
+    tenant, client = tenant_client(gateway, "pass")
+    content = {"model": "gpt-4o-mini", "input": "Who is {{who}}?", "response_schema": SCHEMA, "validation": "reject"}
+    created = gateway.admin("POST", "/admin/prompts", json={"id": "person", "content": content, "tenant": tenant})
+    assert created.status_code == 201, created.text
+    upstream.then(Behavior(text=PROSE))
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.responses.create(prompt={"id": "person", "variables": {"who": "Ada"}})
+    assert caught.value.status_code == 502
+    assert caught.value.response.json()["error"]["code"] == "response_validation_failed"
+    assert upstream.requests[-1].body["response_format"]["json_schema"]["schema"] == SCHEMA
+    upstream.then(Behavior(text=GOOD))
+    reply = client.chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "now"}],
+        extra_headers={"x-gateway-prompt": "person@1"}, extra_body={"prompt_variables": {"who": "Ada"}})
+    assert reply.headers["x-gateway-validation"] == "passed"
+    rows = gateway_records(gateway, tenant, at_least=2)
+    assert [(r.prompt_id, r.prompt_version, r.validation, r.http_status) for r in rows] == [
+        ("person", 1, "rejected", 502), ("person", 1, "passed", 200)]
