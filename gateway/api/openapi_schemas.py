@@ -104,7 +104,9 @@ RESPONSES_REQUEST = obj({
     "prompt": {**obj({"id": NONEMPTY, "version": STRING, "variables": ANY_OBJECT}, ["id"]),
                "description": "a stored prompt (version: a number or a label); with it, model and input "
                               "may be left out"},
-}, ["model", "input"])
+})
+# Model and input, unless a stored prompt supplies them.
+RESPONSES_REQUEST["anyOf"] = [{"required": ["model", "input"]}, {"required": ["prompt"]}]
 RESPONSE = obj({"id": STRING, "object": {"type": "string", "enum": ["response"]}, "status": STRING,
                 "model": STRING, "output": array(ANY_OBJECT), "usage": ANY_OBJECT}, ["id", "object"])
 RESPONSE_DELETED = obj({"id": STRING, "object": STRING, "deleted": BOOLEAN}, ["id", "deleted"])
