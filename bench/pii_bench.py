@@ -27,9 +27,21 @@ from tests.unit.guardrails.pii_structured_corpus import STRUCTURED_PATH
 from tests.unit.guardrails.pii_structured_corpus import generate as structured
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_corpus() -> Path:
+    """../shared/pii/corpus.jsonl beside the checkout, or beside a parent folder of it
+    (a git worktree under /work/wt/<branch> has the shared folder two levels up)."""
+    for folder in ROOT.parents:
+        candidate = folder / "shared" / "pii" / "corpus.jsonl"
+        if candidate.is_file():
+            return candidate
+    return ROOT.parent / "shared" / "pii" / "corpus.jsonl"
+
+
 CORPORA = {
     "generated (tests/unit/guardrails/pii_corpus.jsonl)": CORPUS_PATH,
-    "shared (../shared/pii/corpus.jsonl)": ROOT.parent / "shared" / "pii" / "corpus.jsonl",
+    "shared (../shared/pii/corpus.jsonl)": _shared_corpus(),
     "structured (tests/unit/guardrails/pii_structured.jsonl)": STRUCTURED_PATH,
 }
 TYPES = ("ssn", "credit_card", "email", "phone_us")

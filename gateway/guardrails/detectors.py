@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 from gateway.guardrails.fields import ID, Carry, Layout, field_closes, key_kinds
+from gateway.guardrails.table_rows import Block, TableRows
 
 Span = tuple[int, int]
 DIGIT_TYPES = ("ssn", "credit_card", "phone_us")
@@ -128,6 +129,7 @@ _DIGIT_RUN = re.compile(
 # A run is scanned with room for "+1 (" before it, the boundary look-ahead after it,
 # and a phone extension when one follows.
 _RUN_BEFORE, _RUN_AFTER, _EXTENSION_ROOM = 2, 8, 24
+_SHORTEST_MATCH = 9  # an SSN's nine digits
 _EXTENSION_AHEAD = re.compile(r"\x20?[xXeE]")
 
 _EMAIL_DOMAIN = re.compile(
@@ -173,24 +175,33 @@ _DOUBLED = str.maketrans("0123456789", "0246813579")
 
 
 def luhn_valid(digits: str) -> bool:
+    """`digits`: ASCII digits only. Sums their code points, less 48 (the code of "0") for
+    each, rather than int() per digit: a third of the time."""
     doubled = digits[-2::-2].translate(_DOUBLED)
-    return (sum(map(int, digits[-1::-2])) + sum(map(int, doubled))) % 10 == 0
+    return (sum(digits[-1::-2].encode()) + sum(doubled.encode()) - 48 * len(digits)) % 10 == 0
 
 
-def scan_digits(pattern: re.Pattern[str], text: str, carry: Carry | None = None) -> Iterator[tuple[str, int, int]]:
-    """(type, start, end) of each digit match; `carry`: the structure open at text[0]."""
+def scan_digits(pattern: re.Pattern[str], text: str, carry: Carry | None = None) -> list[tuple[str, int, int]]:
+    """(type, start, end) of each digit match, in order; `carry`: the structure open at text[0]."""
     layout = Layout(text, carry)
     search = pattern.search
-    for region_start, region_end in _digit_regions(text):
-        position = region_start
+    found: list[tuple[str, int, int]] = []
+    for region in _digit_regions(text, TableRows(layout)):
+        if isinstance(region, Block):
+            found += region.found
+            continue
+        position, region_end = region
         while (match := search(text, position, region_end)) is not None:
             kind = match.lastgroup
             assert kind is not None
             if _accepted(kind, match, text, layout, True):
                 start, position = match.span()
-                yield kind, start, position
+                found.append((kind, start, position))
+                if region_end - position < _SHORTEST_MATCH:
+                    break  # no room left for another: spares the search that would say so
             else:  # a rejected candidate must not hide a match that starts inside it
                 position = match.start() + 1
+    return found
 
 
 def undecided_bare(pattern: re.Pattern[str], text: str, pos: int, carry: Carry | None = None) -> int | None:
@@ -220,7 +231,7 @@ def _accepted(kind: str, match: re.Match[str], text: str, layout: Layout, final:
         return False
     if kind == "credit_card":
         value = match.group()
-        digits = value.replace(" ", "").replace("-", "").replace(".", "")
+        digits = value if value.isdigit() else value.replace(" ", "").replace("-", "").replace(".", "")
         if _CARD_ISSUERS.fullmatch(digits) is None or not luhn_valid(digits):
             return False
         if value.isdigit():  # unbroken: an identifier's field or name says it is no card
@@ -317,21 +328,42 @@ def _abbreviated(text: str, dot: int) -> bool:
     return text[dot] == "." and _ABBREVIATION.search(text, max(0, dot - 4), dot) is not None
 
 
-def _digit_regions(text: str) -> Iterator[Span]:
-    """Merged windows around each digit run that could hold a match."""
-    region_start = region_end = -1
+def _digit_regions(text: str, tables: TableRows) -> Iterator[Span | Block]:
+    """Merged windows around each digit run that could hold a match, in text order,
+    and the blocks of table rows decided in bulk, which no window reaches into."""
     length, extension = len(text), _EXTENSION_AHEAD.match
-    for run in _DIGIT_RUN.finditer(text):
+    position, block = 0, None
+    window_start = window_end = -1
+    runs = _DIGIT_RUN.finditer(text)
+    while (run := next(runs, None)) is not None:
         start, end = run.span()
-        start = start - _RUN_BEFORE if start > _RUN_BEFORE else 0
-        end += _EXTENSION_ROOM if extension(text, end) else _RUN_AFTER
-        if end > length:
-            end = length
-        if start <= region_end:
-            region_end = max(region_end, end)
+        if block is not None and start >= block.start:
+            if window_end >= 0:
+                yield window_start, window_end
+            yield block
+            position, block, window_end = block.end, None, -1
+            runs = _DIGIT_RUN.finditer(text, position)  # the block's runs are decided
             continue
-        if region_end >= 0:
-            yield region_start, region_end
-        region_start, region_end = start, end
-    if region_end >= 0:
-        yield region_start, region_end
+        start = start - _RUN_BEFORE if start > position + _RUN_BEFORE else position
+        end += _EXTENSION_ROOM if extension(text, end) else _RUN_AFTER
+        limit = length if block is None else block.start
+        if end > limit:
+            end = limit
+        if start <= window_end:
+            window_end = max(window_end, end)
+            continue
+        if window_end >= 0:
+            yield window_start, window_end
+            # The window's numbers may have found a table: its next rows may be decided in bulk.
+            if block is None and (block := tables.block_after(window_end)) is not None:
+                if run.start() >= block.start:
+                    yield block
+                    position, block, window_end = block.end, None, -1
+                    runs = _DIGIT_RUN.finditer(text, position)
+                    continue
+                end = min(end, block.start)
+        window_start, window_end = start, end
+    if window_end >= 0:
+        yield window_start, window_end
+    if block is not None:
+        yield block
