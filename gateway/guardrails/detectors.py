@@ -186,7 +186,7 @@ def scan_digits(pattern: re.Pattern[str], text: str, carry: Carry | None = None)
     layout = Layout(text, carry)
     search = pattern.search
     found: list[tuple[str, int, int]] = []
-    for region in _digit_regions(text, TableRows(layout)):
+    for region in _digit_regions(text, layout):
         if isinstance(region, Block):
             found += region.found
             continue
@@ -328,42 +328,38 @@ def _abbreviated(text: str, dot: int) -> bool:
     return text[dot] == "." and _ABBREVIATION.search(text, max(0, dot - 4), dot) is not None
 
 
-def _digit_regions(text: str, tables: TableRows) -> Iterator[Span | Block]:
+def _digit_regions(text: str, layout: Layout) -> Iterator[Span | Block]:
     """Merged windows around each digit run that could hold a match, in text order,
     and the blocks of table rows decided in bulk, which no window reaches into."""
+    tables = TableRows(layout)
     length, extension = len(text), _EXTENSION_AHEAD.match
-    position, block = 0, None
-    window_start = window_end = -1
-    runs = _DIGIT_RUN.finditer(text)
-    while (run := next(runs, None)) is not None:
-        start, end = run.span()
-        if block is not None and start >= block.start:
+    position = 0
+    while True:
+        block: Block | None = None
+        window_start = window_end = -1
+        for run in _DIGIT_RUN.finditer(text, position):
+            run_start, end = run.span()
+            if block is not None and run_start >= block.start:
+                break  # the block's runs are decided: go on after it
+            start = run_start - _RUN_BEFORE if run_start > position + _RUN_BEFORE else position
+            end += _EXTENSION_ROOM if extension(text, end) else _RUN_AFTER
+            if end > length:
+                end = length
+            if start <= window_end:
+                window_end = max(window_end, end)
+                continue
             if window_end >= 0:
                 yield window_start, window_end
-            yield block
-            position, block, window_end = block.end, None, -1
-            runs = _DIGIT_RUN.finditer(text, position)  # the block's runs are decided
-            continue
-        start = start - _RUN_BEFORE if start > position + _RUN_BEFORE else position
-        end += _EXTENSION_ROOM if extension(text, end) else _RUN_AFTER
-        limit = length if block is None else block.start
-        if end > limit:
-            end = limit
-        if start <= window_end:
-            window_end = max(window_end, end)
-            continue
+                # The window's numbers may have met a table: its next rows may be decided in bulk.
+                if block is None and layout.known_regions and not tables.done:  # (a number asked for its column)
+                    block = tables.block_after(window_end)
+                    if block is not None and run_start >= block.start:
+                        window_end = -1
+                        break
+            window_start, window_end = start, end
         if window_end >= 0:
-            yield window_start, window_end
-            # The window's numbers may have found a table: its next rows may be decided in bulk.
-            if block is None and (block := tables.block_after(window_end)) is not None:
-                if run.start() >= block.start:
-                    yield block
-                    position, block, window_end = block.end, None, -1
-                    runs = _DIGIT_RUN.finditer(text, position)
-                    continue
-                end = min(end, block.start)
-        window_start, window_end = start, end
-    if window_end >= 0:
-        yield window_start, window_end
-    if block is not None:
+            yield window_start, window_end if block is None else min(window_end, block.start)
+        if block is None:
+            return
         yield block
+        position = block.end

@@ -151,23 +151,20 @@ _LETTER = re.compile("[A-Za-z]")
 class Layout:
     """The tables and INSERT lists of one text, found on first use."""
 
-    __slots__ = ("_carry", "_line", "_regions", "_starts", "text")
+    __slots__ = ("_carry", "_line", "_starts", "known_regions", "text")
 
     def __init__(self, text: str, carry: Carry | None = None) -> None:
         self.text = text
         self._carry = carry
-        self._regions: list[Region] | None = None
+        # The regions once something has asked for them (read by the digit scan, cheaply).
+        self.known_regions: list[Region] | None = None
         self._starts: list[int] | None = None
         self._line: tuple[int, int, Region] | None = None
 
     def regions(self) -> list[Region]:
-        if self._regions is None:
-            self._regions = self._find_regions()
-        return self._regions
-
-    def known_regions(self) -> list[Region] | None:
-        """The regions if something has asked for them already, else None (cheap)."""
-        return self._regions
+        if self.known_regions is None:
+            self.known_regions = self._find_regions()
+        return self.known_regions
 
     def _find_regions(self) -> list[Region]:
         text, carry = self.text, self._carry

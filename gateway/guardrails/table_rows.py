@@ -58,42 +58,83 @@ class _Rows:
     groups: tuple[tuple[int, str], ...]
 
 
-@functools.lru_cache(maxsize=256)
-def _rows(table: Table) -> _Rows:
-    d = re.escape(table.delimiter)
-    stop = d + r"\n\r\"'" + (":=>" if table.delimiter == "\t" else "")
+def _rows(table: Table, rows_ahead: int) -> _Rows | None:
+    """The row pattern of a table's shape: its delimiter and which columns name an SSN
+    or a phone (tables that differ only in other names share one pattern). None for a
+    shape not compiled yet when fewer than _COMPILE_AHEAD characters of rows are left:
+    compiling (~1 ms) would cost more than the rows decided one number at a time."""
+    shape = _shape(table)
+    rows = _COMPILED.get(shape)
+    if rows is None and rows_ahead >= _COMPILE_AHEAD:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.clear()
+        rows = _COMPILED[shape] = _shape_rows(*shape)
+    return rows
+
+
+_Shape = tuple[str, tuple[frozenset[str], ...]]
+_COMPILE_AHEAD = 2048
+_COMPILED: dict[_Shape, _Rows] = {}
+_COMPILED_MAX = 256
+
+
+@functools.lru_cache(maxsize=1024)
+def _shape(table: Table) -> _Shape:
+    return table.delimiter, tuple(frozenset(_BULK_KINDS.keys() & kinds) for kinds in table.columns)
+
+
+# Compiling costs ~0.1 ms per cell of the pattern: columns that name neither type are
+# matched by one repeated cell, so the pattern grows with the named columns only.
+def _shape_rows(delimiter: str, columns: tuple[frozenset[str], ...]) -> _Rows:
+    d = re.escape(delimiter)
+    stop = d + r"\n\r\"'" + (":=>" if delimiter == "\t" else "")
     end = rf"(?=\x20*+(?:[{d}\r\n]|\Z))"
     harmless = rf"[^{stop}0-9]*+(?:[0-9][^{stop}0-9]*+){{0,8}}+"
     # Not 13-19 digits: a card's length is left to the general path (Luhn, issuer).
     pure = rf"\x20*+(?:[0-9]{{1,12}}+|[0-9]{{20,}}+){end}\x20*+"
-    cells: list[str] = []
+    cell = f"(?:{pure}|{harmless})"
     groups: list[tuple[int, str]] = []
-    for kinds in table.columns:
-        values: list[str] = []
+
+    def named(kinds: frozenset[str]) -> str:
+        values = []
         for kind, body in _BULK_KINDS.items():
             if kind in kinds:
                 groups.append((len(groups) + 1, kind))
                 values.append(f"({body})")
-        valid = rf"\x20*+(?:{'|'.join(values)}){end}\x20*+|" if values else ""
-        cells.append(f"(?:{valid}{pure}|{harmless})")
+        return rf"(?:\x20*+(?:{'|'.join(values)}){end}\x20*+|{pure}|{harmless})"
+
+    # Flat, not nested: a piece matches fewer cells than its columns only where the row
+    # ends, or where a cell fits no piece and the row fails anyway.
+    pieces = [named(columns[0]) if columns[0] else cell]
+    plain = 0
+    for kinds in columns[1:]:
+        if not kinds:
+            plain += 1
+            continue
+        if plain:
+            pieces.append(f"(?:{d}{cell}){{0,{plain}}}+")
+            plain = 0
+        pieces.append(f"(?:{d}{named(kinds)})?+")
+    if plain:
+        pieces.append(f"(?:{d}{cell}){{0,{plain}}}+")
     # Cells past the header's last column are judged as prose: only harmless ones there.
-    body = cells[0] + "".join(f"(?:{d}{cell}" for cell in cells[1:]) + ")?+" * (len(cells) - 1)
-    # (Its length, and that it holds the delimiter, are checked by TableRows.)
-    row = rf"\n{body}(?:{d}{harmless})*+\r?(?=\n|\Z)"
+    # (The row's length, and that it holds the delimiter, are checked by TableRows.)
+    row = rf"\n{''.join(pieces)}(?:{d}{harmless})*+\r?(?=\n|\Z)"
     return _Rows(re.compile(row), tuple(groups))
 
 
 class TableRows:
     """The bulk decisions for one text; asked in text order by the digit scan."""
 
-    __slots__ = ("_failures", "_index", "_layout", "_segments", "_tried")
+    __slots__ = ("_failures", "_index", "_layout", "_segments", "_tried", "done")
 
     def __init__(self, layout: Layout) -> None:
         self._layout = layout
-        self._segments: list[tuple[int, int, Table]] | None = None
+        self._segments: list[tuple[int, int, Table, _Rows]] | None = None
         self._index = 0
         self._tried = -1
         self._failures = 0  # attempts in a row that found the table's next row undecidable
+        self.done = False  # no table left to try: the scan need not ask again
 
     def block_after(self, position: int) -> Block | None:
         """The first run of decidable rows from the first table line at or after
@@ -101,15 +142,18 @@ class TableRows:
         them); None when there is none there."""
         segments = self._segments
         if segments is None:
-            regions = self._layout.known_regions()
+            regions = self._layout.known_regions
             if regions is None:
                 return None  # no number asked for a column yet: no table met
             segments = self._segments = _table_segments(self._layout.text, regions)
-        while self._index < len(segments) and segments[self._index][1] <= position:
-            self._index += 1
+        while self._index < len(segments) and (
+            segments[self._index][1] <= position or self._failures >= _ATTEMPTS
+        ):
+            self._index, self._failures = self._index + 1, 0  # (rows that keep failing: leave the table)
         if self._index == len(segments):
+            self.done = True
             return None
-        start, end, table = segments[self._index]
+        start, end, table, rows = segments[self._index]
         text = self._layout.text
         if position > start:
             start = position if text[position - 1] == "\n" else text.find("\n", position, end) + 1
@@ -118,10 +162,6 @@ class TableRows:
         if start == self._tried:
             return None
         self._tried = start
-        if self._failures >= _ATTEMPTS:
-            self._index, self._failures = self._index + 1, 0  # rows that keep failing: leave the table
-            return None
-        rows = _rows(table)
         found: list[Found] = []
         expected = start - 1
         if rows.pattern.match(text, expected, end) is None:
@@ -144,10 +184,10 @@ class TableRows:
         return Block(start, expected + 1 if expected < len(text) else expected, found)
 
 
-def _table_segments(text: str, regions: list[Region]) -> list[tuple[int, int, Table]]:
+def _table_segments(text: str, regions: list[Region]) -> list[tuple[int, int, Table, _Rows]]:
     """Whole lines (after the first, which has no "\\n" before it) where a table that is
-    not an INSERT list governs: the last-begun region covering a position does
-    (Layout.region_at), so a header inside a table starts another."""
+    not an INSERT list governs, with its row pattern: the last-begun region covering a
+    position does (Layout.region_at), so a header inside a table starts another."""
     bounds = sorted({0, len(text), *(r.start for r in regions), *(r.end for r in regions)})
     active: list[tuple[int, int]] = []  # (-index, end): the last-begun region on top
     begun = 0  # regions come sorted by start (Layout.regions)
@@ -167,12 +207,12 @@ def _table_segments(text: str, regions: list[Region]) -> list[tuple[int, int, Ta
             segments[-1] = (segments[-1][0], high, table)
         else:
             segments.append((low, high, table))
-    whole: list[tuple[int, int, Table]] = []
+    whole: list[tuple[int, int, Table, _Rows]] = []
     for low, high, table in segments:
         if low == 0 or text[low - 1] != "\n":
             low = text.find("\n", low, high) + 1 or high
         if high != len(text):
             high = text.rfind("\n", low, high) + 1 or low
-        if low < high:
-            whole.append((low, high, table))
+        if low < high and (rows := _rows(table, high - low)) is not None:
+            whole.append((low, high, table, rows))
     return whole
