@@ -157,7 +157,7 @@ class TableRows:
         text = self._layout.text
         if position > start:
             start = position if text[position - 1] == "\n" else text.find("\n", position, end) + 1
-            if start == 0:
+            if start in (0, end):
                 return None  # the rest of the table is the line `position` is in
         if start == self._tried:
             return None
@@ -170,8 +170,8 @@ class TableRows:
         self._failures = 0
         for row in rows.pattern.finditer(text, expected, end):
             row_end = row.end()
-            if row.start() != expected or row_end - expected > RECORD_CAP + 1:
-                break  # a row that is not decidable: the general path takes it
+            if row.start() != expected or not expected + 1 < row_end <= expected + 1 + RECORD_CAP:
+                break  # a row that is not decidable (or empty, where the rows end): the general path takes it
             if row_end == len(text) and text.find(table.delimiter, expected, row_end) == -1:
                 break  # the text's last line, unfinished, holds no delimiter: it is no row (yet)
             expected = row_end
