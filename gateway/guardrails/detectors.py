@@ -11,6 +11,8 @@ count only when named: by the key or the table column of the field they fill
 
 Speed: the three digit patterns run as one alternation, and only inside runs of at
 least nine digits found by one cheap scan; the email pattern runs only from an "@".
+Once a number has been judged by a table column, the table's following rows are
+decided in bulk where they can be (table_rows.py), not one number at a time.
 """
 
 from __future__ import annotations
