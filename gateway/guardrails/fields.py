@@ -131,8 +131,8 @@ _HEADER_QUOTE_OPEN = re.compile(rf"(?:{_HEADER_FIELD}[,;\t|])*+\x20*+\"[^\"\n]{{
 # the spellings are looked for with str.find first.
 _INSERT_SPELLINGS = ("INSERT", "insert", "Insert")
 _QUOTED = {"\"": re.compile(r"\"[^\"\n]*\""), "'": re.compile(r"'[^'\n]*'")}
-# The first complete line without the delimiter (a blank line too) ends a table. Found
-# from the "\n" before it: a "^" would make the regex engine try every position.
+# The first complete line without the delimiter (a blank line too) ends a table (found
+# from the "\n" before it: a "^" would make the regex engine try every position).
 _ROWS_END = {d: re.compile(rf"\n[^{re.escape(d)}\n]*+\n") for d in ",;\t|"}
 _FIRST_ROW_ENDS = {d: re.compile(rf"[^{re.escape(d)}\n]*+\n") for d in ",;\t|"}
 # A key right before a value, read on the reversed text: closing quotes and spaces,
@@ -156,8 +156,7 @@ class Layout:
     def __init__(self, text: str, carry: Carry | None = None) -> None:
         self.text = text
         self._carry = carry
-        # The regions once something has asked for them (read by the digit scan, cheaply).
-        self.known_regions: list[Region] | None = None
+        self.known_regions: list[Region] | None = None  # once something asked for them
         self._starts: list[int] | None = None
         self._line: tuple[int, int, Region] | None = None
 
@@ -177,7 +176,8 @@ class Layout:
                 regions.append(Region(carry.table, 0, _sql_end(text, 0)))
             else:
                 regions.append(Region(carry.table, first_line, _rows_end(text, first_line, carry.table.delimiter)))
-        if "\n" not in text and _insert_at(text, 0, len(text)) == -1:  # (a COPY line ends in one too)
+        has_insert = _insert_at(text, 0, len(text)) != -1
+        if "\n" not in text and not has_insert:  # (a COPY line ends in one too)
             return regions  # no whole line, no INSERT: nothing that could be a header
         # (a header is a whole line: one the text ends in may not be complete)
         mid_record = carry is not None and carry.mid_record
@@ -191,7 +191,7 @@ class Layout:
                 continue
             start = header.end() + 1 - shift
             regions.append(Region(Table(delimiter, columns), start, _rows_end(text, start, delimiter)))
-        if _insert_at(text, 0, len(text)) != -1:
+        if has_insert:
             for insert in _INSERT.finditer(text):
                 columns = _split_names(insert.group("columns"), ",")
                 if any(columns):

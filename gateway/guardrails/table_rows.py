@@ -61,8 +61,11 @@ class _Rows:
 def _rows(table: Table, rows_ahead: int) -> _Rows | None:
     """The row pattern of a table's shape: its delimiter and which columns name an SSN
     or a phone (tables that differ only in other names share one pattern). None for a
-    shape not compiled yet when fewer than _COMPILE_AHEAD characters of rows are left:
-    compiling (~1 ms) would cost more than the rows decided one number at a time."""
+    shape not compiled yet when fewer than _COMPILE_AHEAD characters of rows are left
+    (compiling, ~1 ms, would cost more than the rows decided one number at a time), and
+    for any shape below _BULK_AHEAD (a stream's few kept rows: not worth a look)."""
+    if rows_ahead < _BULK_AHEAD:
+        return None
     shape = _shape(table)
     rows = _COMPILED.get(shape)
     if rows is None and rows_ahead >= _COMPILE_AHEAD:
@@ -73,7 +76,7 @@ def _rows(table: Table, rows_ahead: int) -> _Rows | None:
 
 
 _Shape = tuple[str, tuple[frozenset[str], ...]]
-_COMPILE_AHEAD = 2048
+_COMPILE_AHEAD, _BULK_AHEAD = 2048, 512
 _COMPILED: dict[_Shape, _Rows] = {}
 _COMPILED_MAX = 256
 

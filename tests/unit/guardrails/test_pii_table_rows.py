@@ -77,6 +77,7 @@ def random_table(rng: random.Random) -> str:
 def bulk_always(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Block]]:
     """Bulk rows for every table, however small, and the blocks decided."""
     monkeypatch.setattr(table_rows, "_COMPILE_AHEAD", 0)
+    monkeypatch.setattr(table_rows, "_BULK_AHEAD", 0)
     blocks: list[Block] = []
     original = TableRows.block_after
 
