@@ -172,16 +172,16 @@ class TableRows:
             return None  # (and no search on for a decidable row further down)
         self._failures = 0
         for row in rows.pattern.finditer(text, expected, end):
-            row_end = row.end()
-            if row.start() != expected or not expected + 1 < row_end <= expected + 1 + RECORD_CAP:
+            row_start, row_end = row.span()
+            if row_start != expected or not expected + 1 < row_end <= expected + 1 + RECORD_CAP:
                 break  # a row that is not decidable (or empty, where the rows end): the general path takes it
             if row_end == len(text) and text.find(table.delimiter, expected, row_end) == -1:
                 break  # the text's last line, unfinished, holds no delimiter: it is no row (yet)
             expected = row_end
             for group, kind in rows.groups:
-                value_start = row.start(group)
+                value_start, value_end = row.span(group)
                 if value_start != -1:
-                    found.append((kind, value_start, row.end(group)))
+                    found.append((kind, value_start, value_end))
         if expected < start:
             return None
         return Block(start, expected + 1 if expected < len(text) else expected, found)
