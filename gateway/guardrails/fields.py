@@ -101,7 +101,9 @@ class Carry:
 
 
 @dataclass(frozen=True, slots=True)
-class _Region:
+class Region:
+    """Where the records of one table or INSERT list lie."""
+
     table: Table
     start: int  # where its records begin
     end: int  # where they end (exclusive)
@@ -129,8 +131,10 @@ _HEADER_QUOTE_OPEN = re.compile(rf"(?:{_HEADER_FIELD}[,;\t|])*+\x20*+\"[^\"\n]{{
 # the spellings are looked for with str.find first.
 _INSERT_SPELLINGS = ("INSERT", "insert", "Insert")
 _QUOTED = {"\"": re.compile(r"\"[^\"\n]*\""), "'": re.compile(r"'[^'\n]*'")}
-# The first complete line without the delimiter (a blank line too) ends a table.
-_ROWS_END = {d: re.compile(rf"^[^{re.escape(d)}\n]*\n", re.MULTILINE) for d in ",;\t|"}
+# The first complete line without the delimiter (a blank line too) ends a table (found
+# from the "\n" before it: a "^" would make the regex engine try every position).
+_ROWS_END = {d: re.compile(rf"\n[^{re.escape(d)}\n]*+\n") for d in ",;\t|"}
+_FIRST_ROW_ENDS = {d: re.compile(rf"[^{re.escape(d)}\n]*+\n") for d in ",;\t|"}
 # A key right before a value, read on the reversed text: closing quotes and spaces,
 # the separator (":", "=", "=>", ":=" or the ">" of an XML tag), then the key.
 _KEY_REVERSED = re.compile(
@@ -147,32 +151,33 @@ _LETTER = re.compile("[A-Za-z]")
 class Layout:
     """The tables and INSERT lists of one text, found on first use."""
 
-    __slots__ = ("_carry", "_line", "_regions", "_starts", "text")
+    __slots__ = ("_carry", "_line", "_starts", "known_regions", "text")
 
     def __init__(self, text: str, carry: Carry | None = None) -> None:
         self.text = text
         self._carry = carry
-        self._regions: list[_Region] | None = None
+        self.known_regions: list[Region] | None = None  # once something asked for them
         self._starts: list[int] | None = None
-        self._line: tuple[int, int, _Region] | None = None
+        self._line: tuple[int, int, Region] | None = None
 
-    def regions(self) -> list[_Region]:
-        if self._regions is None:
-            self._regions = self._find_regions()
-        return self._regions
+    def regions(self) -> list[Region]:
+        if self.known_regions is None:
+            self.known_regions = self._find_regions()
+        return self.known_regions
 
-    def _find_regions(self) -> list[_Region]:
+    def _find_regions(self) -> list[Region]:
         text, carry = self.text, self._carry
-        regions: list[_Region] = []
+        regions: list[Region] = []
         first_line = 0
         if carry is not None and carry.mid_record:
             first_line = text.find("\n") + 1 or len(text)
         if carry is not None and carry.table is not None:
             if carry.table.sql:  # a tuple begun before the text has no "(" in it
-                regions.append(_Region(carry.table, 0, _sql_end(text, 0)))
+                regions.append(Region(carry.table, 0, _sql_end(text, 0)))
             else:
-                regions.append(_Region(carry.table, first_line, _rows_end(text, first_line, carry.table.delimiter)))
-        if "\n" not in text and _insert_at(text, 0, len(text)) == -1:  # (a COPY line ends in one too)
+                regions.append(Region(carry.table, first_line, _rows_end(text, first_line, carry.table.delimiter)))
+        has_insert = _insert_at(text, 0, len(text)) != -1
+        if "\n" not in text and not has_insert:  # (a COPY line ends in one too)
             return regions  # no whole line, no INSERT: nothing that could be a header
         # (a header is a whole line: one the text ends in may not be complete)
         mid_record = carry is not None and carry.mid_record
@@ -185,13 +190,13 @@ class Layout:
             if not any(columns):
                 continue
             start = header.end() + 1 - shift
-            regions.append(_Region(Table(delimiter, columns), start, _rows_end(text, start, delimiter)))
-        if _insert_at(text, 0, len(text)) != -1:
+            regions.append(Region(Table(delimiter, columns), start, _rows_end(text, start, delimiter)))
+        if has_insert:
             for insert in _INSERT.finditer(text):
                 columns = _split_names(insert.group("columns"), ",")
                 if any(columns):
                     start = insert.end()
-                    regions.append(_Region(Table(",", columns, sql=True), start, _sql_end(text, start)))
+                    regions.append(Region(Table(",", columns, sql=True), start, _sql_end(text, start)))
         copy = text.find("COPY ", first_line)
         while copy != -1:  # PostgreSQL dumps: COPY t (cols) FROM stdin; then tab-separated rows
             statement = _COPY.match(text, copy) if copy == 0 or text[copy - 1] == "\n" else None
@@ -199,12 +204,12 @@ class Layout:
                 columns = _split_names(statement.group("columns"), ",")
                 if any(columns):
                     start = statement.end()
-                    regions.append(_Region(Table("\t", columns), start, _rows_end(text, start, "\t")))
+                    regions.append(Region(Table("\t", columns), start, _rows_end(text, start, "\t")))
             copy = text.find("COPY ", copy + 5)
         regions.sort(key=lambda region: region.start)
         return regions
 
-    def region_at(self, position: int) -> _Region | None:
+    def region_at(self, position: int) -> Region | None:
         """The last-begun table or INSERT list whose records cover `position`."""
         regions = self.regions()
         if not regions:
@@ -216,7 +221,7 @@ class Layout:
                 return regions[index]
         return None
 
-    def record_start(self, region: _Region, position: int) -> int:
+    def record_start(self, region: Region, position: int) -> int:
         """Start of the record holding `position`: its line, or the "(" of its INSERT
         tuple (-1 when `position` lies between tuples)."""
         text = self.text
@@ -384,8 +389,10 @@ def _split_names(line: str, delimiter: str) -> tuple[frozenset[str], ...]:
 
 def _rows_end(text: str, start: int, delimiter: str) -> int:
     """Start of the first complete line from `start` without the delimiter."""
-    end = _ROWS_END[delimiter].search(text, start)
-    return len(text) if end is None else end.start()
+    if start == 0 and _FIRST_ROW_ENDS[delimiter].match(text):
+        return 0
+    end = _ROWS_END[delimiter].search(text, max(0, start - 1))
+    return len(text) if end is None else end.start() + 1
 
 
 def _sql_end(text: str, start: int) -> int:

@@ -38,6 +38,7 @@ LEAVES = {
     "gateway.guardrails.detectors": "gateway.guardrails.detectors",
     "gateway.guardrails.pattern_shape": "gateway.guardrails.pattern_shape",
     "gateway.guardrails.fields": "gateway.guardrails.fields",
+    "gateway.guardrails.table_rows": "gateway.guardrails.table_rows",
 }
 BASE_MODULES = {"settings", "catalog", "errors", "request", "db", "redis_client", "redis_mux"}
 PROVIDER_BASE = {"base", "sse", "tokens", "http"}
