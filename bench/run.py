@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,12 +113,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # one run of each, one after the other, can put a slow spell on either side.
         print("closed loop ...", flush=True)
         rounds: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
+        closed_cpu: dict[str, list[float]] = {t.name: [] for t in targets}
         for _ in range(CLOSED_ROUNDS):
             for target in targets:
+                cpu_before = target.cpu()
                 result = loadgen("closed", "--url", target.url, "--connections", "50", "--seconds",
                                  str(phase / 2), "--key", key)
                 rounds[target.name].append(result)
                 target.served += result["ok"]
+                if result["ok"]:
+                    closed_cpu[target.name].append((target.cpu() - cpu_before) * 1000 / result["ok"])
         closed = {name: _median_run(runs) for name, runs in rounds.items()}
         for target in targets:
             r = closed[target.name]
@@ -125,6 +130,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "rps": round(r["rps"]), "errors": sum(x["errors"] for x in rounds[target.name]),
                 "p50_ms": ms(r["latency"]["p50"]), "p99_ms": ms(r["latency"]["p99"]),
                 "rps_each_round": [round(x["rps"]) for x in rounds[target.name]]}
+            if closed_cpu[target.name]:   # every target in the same test: comparable with the pass-through's
+                out[target.name]["closed_loop_cpu_ms_per_request"] = round(
+                    statistics.median(closed_cpu[target.name]), 3)
             if target.calibration in closed:
                 out[target.name]["throughput_vs_passthrough"] = round(
                     r["rps"] / closed[target.calibration]["rps"], 3)
@@ -208,12 +216,14 @@ def print_table(report: dict[str, Any]) -> None:
                 o = r["overhead_ms"]
                 print(f"  {name:<22} {r['rate']:>4} {o['p50']:>8} {o['p95']:>8} {o['p99']:>8} {r['errors']:>8}"
                       f" {r['achieved_rps']:>9}")
-    print(f"\nmax sustained ({report['max_sustained_rule']}), CPU per request (whole process tree; serving "
-          "process alone), RSS (largest process; all processes)")
+    print(f"\nmax sustained ({report['max_sustained_rule']}), CPU per request over every phase (whole process "
+          "tree; serving process alone) and in the closed loop alone (median round, whole tree: the figure "
+          "comparable with the pass-through's), RSS (largest process; all processes)")
     for name, figures in targets.items():
         serving = figures.get("serving_process_cpu_ms_per_request")
         print(f"  {name:<22} sustained {figures.get('max_sustained_rps', '-')!s:>5} req/s  CPU "
               f"{figures.get('cpu_ms_per_request', '-')} ms" + (f" ({serving} ms)" if serving is not None else "")
+              + f", closed loop {figures.get('closed_loop_cpu_ms_per_request', '-')} ms"
               + f"  RSS {figures['rss_mb_at_rest']} -> {figures['rss_mb_after_run']} MB"
               f" ({figures['rss_mb_all_processes']} MB) after {figures['requests_served']} requests")
 

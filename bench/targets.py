@@ -116,6 +116,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of one process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -207,11 +217,14 @@ class Bench:
         self.key = found.group(1)
 
     def start_gateway(self, name: str, *, log_level: str = "info", drain: str = "process", workers: int = 1,
-                      server: str = "uvicorn") -> Target:
+                      server: str = "uvicorn", source: Path | None = None) -> Target:
         """`serve` as a user runs it (uvicorn), or the same app on another ASGI server with a
-        usage-drain process beside it."""
+        usage-drain process beside it. `source`: another checkout's gateway/ and providers/
+        (put first on PYTHONPATH), for A/B runs of two versions against the same servers."""
         port = free_port()
         env = {**self.env, "GATEWAY_LOG_LEVEL": log_level, "GATEWAY_USAGE_DRAIN": drain}
+        if source is not None:
+            env["PYTHONPATH"] = str(source)
         log = self.logs / f"{name}.log"
         if server == "uvicorn":
             command = [str(BIN / "llm-gateway"), "serve", "--port", str(port), "--workers", str(workers)]

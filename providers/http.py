@@ -45,6 +45,7 @@ def request_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
 class UpstreamBody(Protocol):
     async def readline(self) -> bytes: ...
     async def readany(self) -> bytes: ...
+    def is_eof(self) -> bool: ...          # the whole body has arrived (it may not be read yet)
 
 
 class UpstreamResponse(Protocol):
@@ -97,6 +98,9 @@ class _Lines:
             data, self._buffer = self._buffer, b""
             return data
         return self._chunks.pop(0) if self._chunks else b""
+
+    def is_eof(self) -> bool:
+        return False   # as a body still arriving: read under the deadline, like a slow upstream's
 
 
 class MockResponse:

@@ -73,11 +73,14 @@ class Pipeline:
 
     async def finish(self, ctx: RequestContext) -> None:
         """Stages 7-8, with a completed answer stored in the cache alongside the charge: their
-        Redis commands go out together, one round trip where there were three (a
-        response waits for the charge). Telemetry follows: it reports the charge's cost.
-        Each runs even if another failed: a telemetry fault must not lose a charge, nor the
-        reverse."""
-        await asyncio.gather(self._finisher(self.cache.remember, ctx), self._finisher(self.charge, ctx))
+        Redis commands (cache write, settle, usage XADD) go out together, one send where
+        there were three (a response waits for the charge). The cache's task starts with the
+        charge's own tasks, in the same event-loop turn: the charge runs here, not in a task
+        of its own one turn later. Telemetry follows: it reports the charge's cost. Each runs
+        even if another failed: a telemetry fault must not lose a charge, nor the reverse."""
+        remembered = asyncio.ensure_future(self._finisher(self.cache.remember, ctx))
+        await self._finisher(self.charge, ctx)
+        await remembered
         await self._finisher(self.telemetry, ctx)
 
     async def close(self) -> None:

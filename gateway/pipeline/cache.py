@@ -125,7 +125,7 @@ class LookupCache:
     @staticmethod
     def _note(ctx: RequestContext, status: CacheStatus) -> None:
         ctx.cache_status = status
-        metrics.CACHE.labels(status.value, ctx.cache_match or "none").inc()
+        metrics.child(metrics.CACHE, status.value, ctx.cache_match or "none").inc()
 
 
 def _decoded(stored: bytes) -> dict[str, Any] | None:

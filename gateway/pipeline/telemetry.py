@@ -42,17 +42,17 @@ class RecordTelemetry:
         tenant = ctx.tenant_name
         model = self.model_label(ctx)
         provider = ctx.route.provider if ctx.route else ("cache" if ctx.cache_status is CacheStatus.HIT else "none")
-        metrics.REQUESTS.labels(tenant, model, provider, str(ctx.http_status)).inc()
-        metrics.REQUEST_DURATION.labels(provider, model).observe(duration)
+        metrics.child(metrics.REQUESTS, tenant, model, provider, str(ctx.http_status)).inc()
+        metrics.child(metrics.REQUEST_DURATION, provider, model).observe(duration)
         metrics.OVERHEAD.observe(overhead)
         ttft = ctx.first_token_at - ctx.started if ctx.first_token_at is not None else None
         if ttft is not None and ctx.route is not None:
-            metrics.TTFT.labels(provider, model).observe(ttft)
+            metrics.child(metrics.TTFT, provider, model).observe(ttft)
         usage = ctx.usage
         if usage is not None and ctx.cache_status is not CacheStatus.HIT and ctx.principal is not None:
-            metrics.TOKENS.labels(tenant, model, "prompt").inc(usage.prompt_tokens)
-            metrics.TOKENS.labels(tenant, model, "completion").inc(usage.completion_tokens)
-            metrics.COST.labels(tenant, model).inc(float(ctx.cost))
+            metrics.child(metrics.TOKENS, tenant, model, "prompt").inc(usage.prompt_tokens)
+            metrics.child(metrics.TOKENS, tenant, model, "completion").inc(usage.completion_tokens)
+            metrics.child(metrics.COST, tenant, model).inc(float(ctx.cost))
         ids = tracing.end_request(ctx, model=model, genai_system=self._genai_system(ctx))
         # A failure of the gateway or its upstreams is a warning; a client's mistake is not.
         level = logging.WARNING if ctx.http_status >= 500 else logging.INFO

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
+
+Metric = TypeVar("Metric", bound=MetricWrapperBase)
 
 # Multiprocess mode writes a file per metric kind and process as metrics are created: the
 # directory an operator names may not exist yet when this module is first imported.
@@ -92,6 +95,23 @@ def exported_metrics() -> dict[str, str]:
             name = family.name + "_total" if family.type == "counter" else family.name
             exported[name] = family.type
     return exported
+
+
+# A metric's child per label values, looked up once: `labels()` checks and joins its values
+# and takes a lock on every call (~2 us); the request path updates six of them per request.
+_CHILDREN: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
+_CHILDREN_MAX = 100_000   # label values are bounded (tenants x models x providers); a backstop
+
+
+def child(metric: Metric, *labels: str) -> Metric:
+    """`metric.labels(*labels)`, kept: the same child object prometheus_client holds."""
+    key = (id(metric), labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        if len(_CHILDREN) >= _CHILDREN_MAX:
+            _CHILDREN.clear()
+        found = _CHILDREN[key] = metric.labels(*labels)
+    return found  # type: ignore[return-value]
 
 
 def count_pick(provider: str, replica: str, reason: str) -> None:

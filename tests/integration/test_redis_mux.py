@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
 from redis.asyncio import Redis
@@ -147,6 +148,78 @@ async def test_another_client_of_the_same_server_fails_fast_too(client: Multiple
         assert await other.ping()              # its connection from before the outage is replaced
     finally:
         await other.aclose()
+
+
+async def test_the_clients_of_one_server_share_one_connection_and_one_send(server: RedisServer) -> None:
+    """The limiter's, the cache's and the usage appender's commands of one event-loop turn
+    go out in one send on one connection, and each reply still reaches its own caller."""
+    limiter = MultiplexedRedis.from_url(server.url, connect_timeout=1, read_timeout=2)
+    cache = MultiplexedRedis.from_url(server.url, connect_timeout=0.5, read_timeout=1)
+    try:
+        assert await limiter.execute_command("CLIENT", "ID") == await cache.execute_command("CLIENT", "ID")
+        connection = limiter._server.connection if limiter._server is not None else None
+        assert connection is not None and connection._transport is not None
+        sends: list[int] = []
+        transport = connection._transport
+        writelines = transport.writelines
+
+        def counted(data: list[bytes]) -> None:
+            sends.append(len(data))
+            writelines(data)
+        connection._transport = SimpleNamespace(writelines=counted, abort=transport.abort)  # type: ignore[assignment]
+        key = unique()
+        got, stored, counted_to = await asyncio.gather(cache.get(key), cache.set(key, b"v"), limiter.eval(
+            "return redis.call('INCR', KEYS[1])", 1, key + ":n"))
+        assert (got, stored, counted_to) == (None, True, 1)
+        assert sends == [3]
+        connection._transport = transport
+        assert await limiter.get(key) == b"v"
+    finally:
+        await limiter.aclose()
+        await cache.aclose()
+
+
+async def test_a_closed_client_leaves_the_shared_connection_to_the_others(server: RedisServer) -> None:
+    first = MultiplexedRedis.from_url(server.url, connect_timeout=1, read_timeout=1)
+    second = MultiplexedRedis.from_url(server.url, connect_timeout=1, read_timeout=1)
+    try:
+        connection_id = await first.execute_command("CLIENT", "ID")
+        assert await second.execute_command("CLIENT", "ID") == connection_id
+        await first.aclose()
+        with pytest.raises(RedisConnectionError):
+            await first.ping()
+        assert await second.execute_command("CLIENT", "ID") == connection_id   # not closed with the first
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_each_client_keeps_its_own_timeout_on_the_shared_connection(server: RedisServer) -> None:
+    """A stuck server: the command of the client with the shorter timeout fails at its own
+    deadline, though a command with a longer one was sent before it."""
+    patient = MultiplexedRedis.from_url(server.url, connect_timeout=1, read_timeout=5)
+    hasty = MultiplexedRedis.from_url(server.url, connect_timeout=1, read_timeout=0.5)
+    try:
+        assert await patient.ping() and await hasty.ping()
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGSTOP)
+        try:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            slow = asyncio.ensure_future(patient.get(unique()))
+            await asyncio.sleep(0.05)
+            with pytest.raises(RedisTimeoutError):
+                await hasty.get(unique())
+            assert 0.4 <= loop.time() - started < 2
+            with pytest.raises((RedisTimeoutError, RedisConnectionError)):
+                await slow                      # the connection was stuck for both
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        await answering(patient)
+        assert await hasty.ping()
+    finally:
+        await patient.aclose()
+        await hasty.aclose()
 
 
 async def test_a_restarted_server_costs_no_command(client: MultiplexedRedis, server: RedisServer) -> None:

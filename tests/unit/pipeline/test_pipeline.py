@@ -73,3 +73,40 @@ async def test_a_failing_telemetry_does_not_fail_the_request() -> None:
     calls: list[str] = []
     await pipeline(calls, telemetry=RuntimeError("exporter down")).finish(ctx())
     assert calls[-1] == "telemetry"
+
+
+async def test_the_cache_write_starts_in_the_turn_the_charge_issues_its_commands() -> None:
+    """The charge settles and appends in tasks of its own (gather); the cache's write must
+    start in that same event-loop turn, so that the three Redis commands go out in one send
+    (redis_mux writes what one turn queued together)."""
+    loop = asyncio.get_running_loop()
+    turn = 0
+    ticking = True
+
+    def tick() -> None:     # once per event-loop turn: what a turn adds runs in the next one
+        nonlocal turn
+        turn += 1
+        if ticking:
+            loop.call_soon(tick)
+    loop.call_soon(tick)
+    started: dict[str, int] = {}
+
+    async def command(name: str) -> None:
+        started[name] = turn
+        await asyncio.sleep(0)
+
+    class Charge(Stage):
+        async def __call__(self, ctx: RequestContext) -> None:
+            await asyncio.gather(command("settle"), command("usage"))
+
+    class Remembering(Cache):
+        async def remember(self, ctx: RequestContext) -> None:
+            await command("cache write")
+
+    calls: list[str] = []
+    chain = pipeline(calls)
+    chain.charge, chain.cache = Charge("charge", calls), Remembering("cache", calls)   # type: ignore[assignment]
+    await chain.finish(ctx())
+    ticking = False
+    assert started.keys() == {"settle", "usage", "cache write"}
+    assert len(set(started.values())) == 1, started

@@ -68,3 +68,13 @@ def test_declared_providers_start_closed() -> None:
 
 def _names(metric: object) -> list[str]:
     return [f.name + "_total" if f.type == "counter" else f.name for f in metric.describe()]  # type: ignore[attr-defined]
+
+
+def test_a_kept_child_is_the_one_labels_returns_and_counts_in_the_exposition() -> None:
+    tenant = "child-test-tenant"
+    kept = metrics.child(metrics.TOKENS, tenant, "child-model", "prompt")
+    assert kept is metrics.TOKENS.labels(tenant, "child-model", "prompt")
+    assert metrics.child(metrics.TOKENS, tenant, "child-model", "prompt") is kept
+    kept.inc(3)
+    metrics.child(metrics.TOKENS, tenant, "child-model", "prompt").inc(4)
+    assert metrics.TOKENS.labels(tenant, "child-model", "prompt")._value.get() == 7
