@@ -44,7 +44,7 @@ def test_the_local_provider_is_in_the_provider_table() -> None:
     from providers import PROVIDER_TYPES, provider_class
 
     assert PROVIDER_TYPES["local"] == "providers.local:LocalProvider"
-    assert provider_class("local").options == frozenset({"max_batch", "threads", "timeouts"})
+    assert provider_class("local").options == frozenset({"max_batch", "threads", "precision", "timeouts"})
 
 
 def test_the_local_provider_without_its_extra_is_refused_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
