@@ -33,11 +33,18 @@ def int8_matmuls(model: bytes) -> tuple[bytes, int]:
     proto = onnx.load_from_string(model)
     graph = proto.graph
     producer = {output: node for node in graph.node for output in node.output}
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
     initializers = {tensor.name: tensor for tensor in graph.initializer}
     nodes: list[Any] = []
     added: list[Any] = []
+    folded: set[int] = set()         # the bias Adds taken into their DynamicQuantizeMatMul
     rewritten = 0
     for node in graph.node:
+        if id(node) in folded:
+            continue
         weights = _int8_weights(node, producer, initializers) if node.op_type == "MatMul" else None
         if weights is None:
             nodes.append(node)
@@ -48,8 +55,15 @@ def int8_matmuls(model: bytes) -> tuple[bytes, int]:
         scale_1d, zero = f"{node.name}.b_scale", f"{node.name}.b_zero_point"
         added += [numpy_helper.from_array(scale.reshape(columns), scale_1d),
                   numpy_helper.from_array(np.zeros(columns, dtype=np.int8), zero)]
-        nodes.append(helper.make_node("DynamicQuantizeMatMul", [node.input[0], quantized.name, scale_1d, zero],
-                                      list(node.output), name=f"{node.name}.int8", domain=_MS_DOMAIN))
+        inputs, outputs = [node.input[0], quantized.name, scale_1d, zero], list(node.output)
+        bias = _bias_add(node, consumers, initializers, columns)
+        if bias is not None:          # y = x W + b in one kernel: one node less per product
+            add, bias_name = bias
+            inputs.append(bias_name)
+            outputs = list(add.output)
+            folded.add(id(add))
+        nodes.append(helper.make_node("DynamicQuantizeMatMul", inputs, outputs, name=f"{node.name}.int8",
+                                      domain=_MS_DOMAIN))
         rewritten += 1
     if not rewritten:
         return model, 0
@@ -85,6 +99,23 @@ def _int8_weights(matmul: Any, producer: dict[str, Any], initializers: dict[str,
     if values != quantized.dims[1] or (len(scale.dims) == 2 and scale.dims[0] != 1):
         return None        # not one scale per output column: leave this MatMul in float
     return quantized, mul.input[1]
+
+
+def _bias_add(matmul: Any, consumers: dict[str, list[Any]], initializers: dict[str, Any],
+              columns: int) -> tuple[Any, str] | None:
+    """(the Add node, its bias constant) when the MatMul's only consumer adds a float bias of
+    N values to it, else None."""
+    import onnx
+
+    users = consumers.get(matmul.output[0], [])
+    if len(users) != 1 or users[0].op_type != "Add" or len(users[0].input) != 2:
+        return None
+    add = users[0]
+    other = add.input[1] if add.input[0] == matmul.output[0] else add.input[0]
+    bias = initializers.get(other)
+    if bias is None or bias.data_type != onnx.TensorProto.FLOAT or list(bias.dims) != [columns]:
+        return None
+    return add, other
 
 
 def _live(nodes: list[Any], outputs: set[str]) -> list[Any]:
