@@ -9,7 +9,7 @@ loop: a caller's texts go straight onto a thread-safe queue, and the worker take
 queued while it was busy into its next model call, so concurrent requests share one call
 (in int8 each text of a call still runs alone: see SentenceEncoder). One hop each way: no
 asyncio task or executor stands between a caller and the worker. CPU per short key text on
-this machine: ~1.5 ms in int8, ~5 ms in float32 (~3.2 ms when batched).
+this machine: ~2-3 ms in int8, ~5-6 ms in float32 (~3.2 ms each when batched).
 """
 
 from __future__ import annotations
