@@ -9,7 +9,8 @@ The records are generated inside PostgreSQL (generate_series) in time order, as 
 writes them (so a time range is a contiguous stretch of the table), over the last 365 days across
 50 tenants (each with three of 11 features, and untagged requests) and 6 models (2 providers),
 skewed so that some tenants and models dominate as in real use; the `usage_daily` rollup is
-built from them as migration 0002 would.
+built from them as migration 0002 would, `usage_monthly` and `usage_daily_tenant` from it as
+migration 0010 does (a reused database is migrated to the head, which backfills them).
 The pages are served by the real app (create_app + open_runtime on that database) through an
 in-process ASGI transport, so the time measured is the gateway's own: routing, session
 lookup, queries, template rendering.
@@ -86,6 +87,16 @@ SELECT CAST(ts AT TIME ZONE 'UTC' AS DATE), tenant, COALESCE(feature, ''), COALE
 FROM usage_records GROUP BY 1, 2, 3, 4, 5
 """
 
+_SUMS = "requests, errors, prompt_tokens, completion_tokens, cached_tokens, cache_hits, saved_tokens, cost_usd"
+_SUMMED = ", ".join(f"SUM({name})" for name in _SUMS.split(", "))
+COARSER_ROLLUPS = f"""
+INSERT INTO usage_monthly (month, tenant, feature, model, provider, {_SUMS})
+SELECT CAST(date_trunc('month', day) AS DATE), tenant, feature, model, provider, {_SUMMED}
+FROM usage_daily GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO usage_daily_tenant (day, tenant, {_SUMS})
+SELECT day, tenant, {_SUMMED} FROM usage_daily GROUP BY 1, 2
+"""
+
 
 async def _admin(statement: str) -> None:
     conn = await asyncpg.connect(database="test", **PG)
@@ -104,6 +115,7 @@ async def prepare(records: int, reuse: bool) -> str:
             await conn.close()
             if have == records:
                 print(f"reusing {DATABASE}: {have:,} records")
+                await migrate(url)       # a database of an earlier revision gains the newer rollups
                 return url
         except (asyncpg.InvalidCatalogNameError, asyncpg.UndefinedTableError):
             pass
@@ -118,9 +130,14 @@ async def prepare(records: int, reuse: bool) -> str:
             await conn.execute(GENERATE, first, last, records)
             print(f"  {last:>12,} records  {time.perf_counter() - started:6.0f} s", flush=True)
         await conn.execute(ROLLUP)
-        await conn.execute("ANALYZE usage_records; ANALYZE usage_daily")
+        await conn.execute(COARSER_ROLLUPS)
+        await conn.execute("ANALYZE usage_records; ANALYZE usage_daily; ANALYZE usage_monthly; "
+                           "ANALYZE usage_daily_tenant")
         rollup_rows = await conn.fetchval("SELECT count(*) FROM usage_daily")
-        print(f"generated {records:,} records over 365 days, {rollup_rows:,} rollup rows, "
+        monthly = await conn.fetchval("SELECT count(*) FROM usage_monthly")
+        tenant_days = await conn.fetchval("SELECT count(*) FROM usage_daily_tenant")
+        print(f"generated {records:,} records over 365 days, {rollup_rows:,} daily rollup rows, "
+              f"{monthly:,} monthly, {tenant_days:,} tenant-day, "
               f"in {time.perf_counter() - started:.0f} s", flush=True)
     finally:
         await conn.close()

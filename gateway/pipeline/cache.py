@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -98,23 +99,28 @@ class LookupCache:
 
     async def remember(self, ctx: RequestContext) -> None:
         """Stores a completed, successful answer (never a cut stream or an error), and files it
-        in the semantic index; charges the request's embedding calls."""
+        in the semantic index; charges the request's embedding calls. Their Redis commands go
+        out together: one round trip, which the response waits for."""
+        writes: list[Awaitable[Any]] = []
         if ctx.embedding_calls and self._embedder is not None:
-            await self._embedder.settle(ctx)
+            writes.append(self._embedder.settle(ctx))
+        writes += self._answer_writes(ctx)
+        if writes:
+            await asyncio.gather(*writes)
+
+    def _answer_writes(self, ctx: RequestContext) -> list[Awaitable[Any]]:
         if (ctx.cache_key is None or not ctx.cache_write or ctx.cache_status is CacheStatus.HIT
                 or ctx.outcome is not Outcome.OK or ctx.completion is None):
-            return
+            return []
         completion = _decoded(ctx.completion)
         if completion is None or not storable(completion, requested_choices(ctx.request.body)):
-            return
-        store = self._store.set(ctx.cache_key, ctx.completion, self._policy.ttl_seconds)
+            return []
+        writes: list[Awaitable[Any]] = [self._store.set(ctx.cache_key, ctx.completion, self._policy.ttl_seconds)]
         pending = ctx.semantic_pending
-        if pending is None or self._semantic is None:
-            await store
-            return
-        await asyncio.gather(store, self._semantic.remember(     # one round trip for both
-            self.scope_of(ctx), ctx.request.model, cast("Pending", pending), ctx.cache_key,
-            self._policy.ttl_seconds))
+        if pending is not None and self._semantic is not None:
+            writes.append(self._semantic.remember(self.scope_of(ctx), ctx.request.model, cast("Pending", pending),
+                                                  ctx.cache_key, self._policy.ttl_seconds))
+        return writes
 
     async def clear(self, scope: str, model: str | None = None) -> dict[str, int]:
         """`llm-gateway cache clear` / `POST /admin/cache/clear`: a scope's entries, exact and semantic."""

@@ -2,19 +2,25 @@
 model, over a time range and optional filters. The admin console's overview and usage pages
 read it; a page costs one query whatever the range.
 
-Whole UTC days come from the `usage_daily` rollup; only a partial day at an edge of the range
-(the first day of "the last 24 hours") is summed from `usage_records` through its ts index, as
-in gateway/usage/reports.py. The database aggregates two ways -- by day, and by (tenant,
-feature, model) -- in one statement (GROUPING SETS on PostgreSQL, one scan of the rollup; a
-union over a common table expression on SQLite); the sums by tenant, feature and model are
-merged from the second here.
+Each grouping reads the coarsest rollup that answers it exactly (gateway/usage/tables.py):
+  - by (tenant, feature, model): whole calendar months from `usage_monthly`, the days before
+    the first whole month and after the last one from `usage_daily`;
+  - by day: `usage_daily_tenant` (day x tenant), or `usage_daily` when the range is
+    filtered by feature or model;
+  - a partial day at an edge of the range (the first day of "the last 24 hours") from
+    `usage_records` through its ts index, as in gateway/usage/reports.py.
+So a year is ~12 x (tenant, feature, model, provider) monthly rows, ~1 month of daily rows
+and 365 x tenants day rows, not every daily row of the year. The two groupings are unioned
+into one statement (the same SQL on PostgreSQL and SQLite; the partial days' records are
+summed once, in a common table expression both read); the sums by tenant, feature and model
+are merged from the second here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.usage.reports import Totals, _split
-from gateway.usage.tables import usage_daily, usage_records
+from gateway.usage.tables import usage_daily, usage_daily_tenant, usage_monthly, usage_records
 
 DIMENSIONS = ("day", "tenant", "feature", "model")
 _SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_hits",
@@ -52,22 +58,56 @@ async def breakdown(engine: AsyncEngine, since: datetime, until: datetime | None
     since = since.astimezone(UTC)
     until = until.astimezone(UTC) if until is not None else None
     days, edges = _split(since, until)
-    parts: list[sa.Select[Any]] = []
+    by_day: list[sa.Select[Any]] = []
+    by_combo: list[sa.Select[Any]] = []
     if days is not None:
-        parts.append(_rollup_part(*days, filters))
+        first, last = days
+        months, edge_days = _whole_months(first, last)
+        if months is not None:
+            by_combo.append(_rollup_part(usage_monthly, "month", *months, filters))
+        by_combo += [_rollup_part(usage_daily, "day", start, end, filters) for start, end in edge_days]
+        narrow = filters.feature is None and filters.model is None
+        by_day.append(_rollup_part(usage_daily_tenant if narrow else usage_daily, "day", first, last, filters))
     async with engine.connect() as conn:
         postgres = conn.dialect.name == "postgresql"
-        parts += [_records_part(start, end, filters, postgres) for start, end in edges]
-        union = sa.union_all(*parts) if len(parts) > 1 else parts[0]
-        statement = _grouping_sets(union.subquery("src")) if postgres else _unioned(union.cte("src"))
-        rows = (await conn.execute(statement)).all()
+        if edges:      # the partial days' records, summed once, feed both groupings
+            records = sa.union_all(*(_records_part(start, end, filters, postgres) for start, end in edges)).cte("rec")
+            shared = sa.select(*records.c)
+            by_day.append(shared)
+            by_combo.append(shared)
+        rows = (await conn.execute(_two_groupings(by_day, by_combo))).all()
     return _assemble(rows)
 
 
-def _rollup_part(first: Any, last: Any, filters: Filters) -> sa.Select[Any]:
-    t = usage_daily.c
-    where = [t.day >= first, *([t.day < last] if last is not None else []), *_where(t, filters)]
-    return sa.select(t.day, t.tenant, t.feature, t.model, *(t[name] for name in _SUMS)).where(*where)
+def _whole_months(first: date, last: date | None) -> tuple[tuple[date, date | None] | None,
+                                                           list[tuple[date, date | None]]]:
+    """The days [first, last) as whole calendar months [m1, m2) (None: none) and the day
+    ranges outside them. An open end (last None) takes the current month whole: the days
+    after today have no rows."""
+    start = first if first.day == 1 else _next_month(first)
+    end = last.replace(day=1) if last is not None else None
+    if end is not None and start >= end:
+        return None, [(first, last)]
+    edges: list[tuple[date, date | None]] = []
+    if first < start:
+        edges.append((first, start))
+    if last is not None and end is not None and end < last:
+        edges.append((end, last))
+    return (start, end), edges
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _rollup_part(table: sa.Table, key: str, first: date, last: date | None, filters: Filters) -> sa.Select[Any]:
+    t = table.c
+    where = [t[key] >= first, *([t[key] < last] if last is not None else []), *_where(t, filters)]
+    day = t.day if key == "day" else sa.cast(sa.null(), sa.Date)
+    dims = [t[name] if name in t else sa.cast(sa.null(), sa.String) for name in ("tenant", "feature", "model")]
+    return sa.select(day.label("day"), *(d.label(n) for d, n in
+                     zip(dims, ("tenant", "feature", "model"), strict=True)),
+                     *(t[name] for name in _SUMS)).where(*where)
 
 
 def _records_part(start: datetime, end: datetime | None, filters: Filters, postgres: bool) -> sa.Select[Any]:
@@ -80,32 +120,27 @@ def _records_part(start: datetime, end: datetime | None, filters: Filters, postg
         return sa.func.sum(sa.case((hit, 0), else_=column))
 
     where = [t.ts >= start, *([t.ts < end] if end is not None else []), *_where(t, filters)]
-    return (sa.select(day, t.tenant, feature, model, sa.func.count(),
-                      sa.func.sum(sa.case((t.status != "ok", 1), else_=0)),
-                      billed(t.prompt_tokens), billed(t.completion_tokens), billed(t.cached_tokens),
-                      sa.func.sum(sa.case((hit, 1), else_=0)),
-                      sa.func.sum(sa.case((hit, t.prompt_tokens + t.completion_tokens), else_=0)),
-                      sa.func.sum(t.cost_usd))
+    sums = (sa.func.count(), sa.func.sum(sa.case((t.status != "ok", 1), else_=0)),
+            billed(t.prompt_tokens), billed(t.completion_tokens), billed(t.cached_tokens),
+            sa.func.sum(sa.case((hit, 1), else_=0)),
+            sa.func.sum(sa.case((hit, t.prompt_tokens + t.completion_tokens), else_=0)),
+            sa.func.sum(t.cost_usd))
+    return (sa.select(day.label("day"), t.tenant, feature.label("feature"),
+                      model.label("model"), *(value.label(name) for value, name in zip(sums, _SUMS, strict=True)))
             .where(*where).group_by(day, t.tenant, feature, model))
 
 
-def _grouping_sets(source: sa.Subquery) -> sa.Select[Any]:
-    """PostgreSQL: one scan, two groupings -- by day, and by (tenant, feature, model)."""
-    c = source.c
-    sums = [sa.func.sum(c[name]) for name in _SUMS]
-    sets = sa.func.grouping_sets(sa.tuple_(c.day), sa.tuple_(c.tenant, c.feature, c.model))
-    return sa.select(sa.func.grouping(c.day) == 0, sa.cast(c.day, sa.String), c.tenant, c.feature, c.model,
-                     *sums).group_by(sets)
-
-
-def _unioned(source: sa.CTE) -> sa.Select[Any]:
-    """SQLite (no GROUPING SETS): the same two groupings over one CTE, unioned."""
-    c = source.c
-    sums = [sa.func.sum(c[name]) for name in _SUMS]
-    by_day = sa.select(sa.true(), sa.cast(c.day, sa.String), sa.null(), sa.null(), sa.null(), *sums).group_by(c.day)
-    by_combo = (sa.select(sa.false(), sa.null(), c.tenant, c.feature, c.model, *sums)
-                .group_by(c.tenant, c.feature, c.model))
-    return sa.union_all(by_day, by_combo)  # type: ignore[return-value]
+def _two_groupings(by_day: list[sa.Select[Any]], by_combo: list[sa.Select[Any]]) -> sa.Select[Any]:
+    """The parts aggregated by day and by (tenant, feature, model), in one statement. Each
+    rollup part streams into its own aggregate (no shared intermediate to write and read)."""
+    days = (sa.union_all(*by_day) if len(by_day) > 1 else by_day[0]).subquery("days")
+    combos = (sa.union_all(*by_combo) if len(by_combo) > 1 else by_combo[0]).subquery("combos")
+    d, c = days.c, combos.c
+    return sa.union_all(  # type: ignore[return-value]
+        sa.select(sa.true(), sa.cast(d.day, sa.String), sa.null(), sa.null(), sa.null(),
+                  *(sa.func.sum(d[name]) for name in _SUMS)).group_by(d.day),
+        sa.select(sa.false(), sa.null(), c.tenant, c.feature, c.model,
+                  *(sa.func.sum(c[name]) for name in _SUMS)).group_by(c.tenant, c.feature, c.model))
 
 
 def _assemble(rows: Sequence[sa.Row[tuple[Any, ...]]]) -> Breakdown:

@@ -1,9 +1,10 @@
-"""PostgreSQL's batch write: the records and their daily rollup in one statement.
+"""PostgreSQL's batch write: the records and their rollups (daily; monthly and per tenant-day,
+summed from the batch's daily rows) in one statement.
 
 The batch goes in as one array per column, unnested into rows, so the statement has one
 parameter per column whatever the batch size; SQLAlchemy's multi-row insert had processed every value
 of every row in Python (~75 us a record). A data-modifying CTE inserts the records that are
-new (ON CONFLICT (request_id) DO NOTHING) and hands exactly those to the rollup upsert, so a
+new (ON CONFLICT (request_id) DO NOTHING) and hands exactly those to the rollup upserts, so a
 batch written twice is counted once. Built per batch, the rollup upsert alone had cost ~2 ms
 of CPU on the event loop; the whole batch write was ~6 ms for 20 records (an overhead p95 of
 +6 ms at 200 req/s, bench/profile.py), now one statement prepared once.
@@ -34,6 +35,15 @@ _ARRAYS = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES.get(name, 'text[]')})" for n
 _SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_hits", "saved_tokens",
          "cost_usd")
 
+def _upsert(table: str, dimensions: str, source: str) -> str:
+    """Adds `source`'s sums (grouped by `dimensions`, in key order) to `table`'s rows."""
+    return f"""INSERT INTO {table} ({dimensions}, {", ".join(_SUMS)})
+    SELECT {dimensions}, {", ".join(f"sum({name})" for name in _SUMS)}
+    FROM {source} GROUP BY {dimensions} ORDER BY {dimensions}
+    ON CONFLICT ({dimensions}) DO UPDATE SET
+    {", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in _SUMS)}"""
+
+
 INSERT_AND_ROLL_UP = sa.text(f"""
 WITH new AS (
     INSERT INTO usage_records ({", ".join(FIELD_ORDER)})
@@ -41,22 +51,26 @@ WITH new AS (
     ON CONFLICT (request_id) DO NOTHING
     RETURNING ts, tenant, feature, model, provider, status, cache_hit, prompt_tokens, completion_tokens,
               cached_tokens, cost_usd
+), daily AS (
+    SELECT (ts AT TIME ZONE 'UTC')::date AS day, tenant, coalesce(feature, '') AS feature,
+           coalesce(model, '') AS model, coalesce(provider, '') AS provider,
+           count(*) AS requests,
+           count(*) FILTER (WHERE status <> 'ok') AS errors,
+           coalesce(sum(prompt_tokens) FILTER (WHERE NOT cache_hit), 0) AS prompt_tokens,
+           coalesce(sum(completion_tokens) FILTER (WHERE NOT cache_hit), 0) AS completion_tokens,
+           coalesce(sum(cached_tokens) FILTER (WHERE NOT cache_hit), 0) AS cached_tokens,
+           count(*) FILTER (WHERE cache_hit) AS cache_hits,
+           coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE cache_hit), 0) AS saved_tokens,
+           sum(cost_usd) AS cost_usd
+    FROM new
+    GROUP BY 1, 2, 3, 4, 5
+), by_day AS (
+    {_upsert("usage_daily", "day, tenant, feature, model, provider", "daily")}
+), by_month AS (
+    {_upsert("usage_monthly", "month, tenant, feature, model, provider",
+             "(SELECT CAST(date_trunc('month', day) AS date) AS month, * FROM daily) AS d")}
 )
-INSERT INTO usage_daily (day, tenant, feature, model, provider, {", ".join(_SUMS)})
-SELECT (ts AT TIME ZONE 'UTC')::date, tenant, coalesce(feature, ''), coalesce(model, ''), coalesce(provider, ''),
-       count(*),
-       count(*) FILTER (WHERE status <> 'ok'),
-       coalesce(sum(prompt_tokens) FILTER (WHERE NOT cache_hit), 0),
-       coalesce(sum(completion_tokens) FILTER (WHERE NOT cache_hit), 0),
-       coalesce(sum(cached_tokens) FILTER (WHERE NOT cache_hit), 0),
-       count(*) FILTER (WHERE cache_hit),
-       coalesce(sum(prompt_tokens + completion_tokens) FILTER (WHERE cache_hit), 0),
-       sum(cost_usd)
-FROM new
-GROUP BY 1, 2, 3, 4, 5
-ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (day, tenant, feature, model, provider) DO UPDATE SET
-    {", ".join(f"{name} = usage_daily.{name} + EXCLUDED.{name}" for name in _SUMS)}
+{_upsert("usage_daily_tenant", "day, tenant", "daily")}
 """)
 
 

@@ -1,6 +1,10 @@
 """The usage tables: `usage_records`, one row per request, unique by request_id (idempotent
 inserts), and `usage_daily`, its rollup per UTC day, tenant, feature, model and provider,
 kept in the same transaction as the records so reports over whole days never scan records.
+Two coarser rollups, kept by the same write, let a year be read without summing a year of
+daily rows (gateway/usage/breakdown.py): `usage_monthly` (per UTC calendar month, same
+dimensions; `month` is the month's first day) and `usage_daily_tenant` (per UTC day and
+tenant only: the day series of a dashboard).
 
 Money is exact on both databases: NUMERIC(20,10) on PostgreSQL; SQLite has no decimal type
 (NUMERIC there is a float), so it stores an integer count of 1e-10 USD, which sums exactly.
@@ -88,20 +92,49 @@ usage_records = sa.Table(
 # Dimensions are NOT NULL ('' for none) so that they can form the unique key of an upsert.
 ROLLUP_DIMENSIONS = ("day", "tenant", "feature", "model", "provider")
 
+ROLLUP_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_hits",
+               "saved_tokens", "cost_usd")
+
+
+def _sums() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("requests", sa.BigInteger, nullable=False),
+        sa.Column("errors", sa.BigInteger, nullable=False),
+        sa.Column("prompt_tokens", sa.BigInteger, nullable=False),      # billed: cache hits excluded
+        sa.Column("completion_tokens", sa.BigInteger, nullable=False),
+        sa.Column("cached_tokens", sa.BigInteger, nullable=False),
+        sa.Column("cache_hits", sa.BigInteger, nullable=False),
+        sa.Column("saved_tokens", sa.BigInteger, nullable=False),       # tokens cache hits did not pay for
+        sa.Column("cost_usd", Money, nullable=False),
+    ]
+
+
+def _dimensions(first: str) -> list[sa.Column[Any]]:
+    return [sa.Column(first, sa.Date, nullable=False),
+            sa.Column("tenant", sa.String(64), nullable=False),
+            sa.Column("feature", sa.String(128), nullable=False),
+            sa.Column("model", sa.String(128), nullable=False),
+            sa.Column("provider", sa.String(64), nullable=False)]
+
+
 usage_daily = sa.Table(
-    "usage_daily", metadata,
+    "usage_daily", metadata, *_dimensions("day"), *_sums(),
+    sa.PrimaryKeyConstraint(*ROLLUP_DIMENSIONS, name="pk_usage_daily"),
+)
+
+MONTHLY_DIMENSIONS = ("month", "tenant", "feature", "model", "provider")
+
+usage_monthly = sa.Table(
+    "usage_monthly", metadata, *_dimensions("month"), *_sums(),
+    sa.PrimaryKeyConstraint(*MONTHLY_DIMENSIONS, name="pk_usage_monthly"),
+)
+
+TENANT_DAY_DIMENSIONS = ("day", "tenant")
+
+usage_daily_tenant = sa.Table(
+    "usage_daily_tenant", metadata,
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("tenant", sa.String(64), nullable=False),
-    sa.Column("feature", sa.String(128), nullable=False),
-    sa.Column("model", sa.String(128), nullable=False),
-    sa.Column("provider", sa.String(64), nullable=False),
-    sa.Column("requests", sa.BigInteger, nullable=False),
-    sa.Column("errors", sa.BigInteger, nullable=False),
-    sa.Column("prompt_tokens", sa.BigInteger, nullable=False),      # billed: cache hits excluded
-    sa.Column("completion_tokens", sa.BigInteger, nullable=False),
-    sa.Column("cached_tokens", sa.BigInteger, nullable=False),
-    sa.Column("cache_hits", sa.BigInteger, nullable=False),
-    sa.Column("saved_tokens", sa.BigInteger, nullable=False),       # tokens cache hits did not pay for
-    sa.Column("cost_usd", Money, nullable=False),
-    sa.PrimaryKeyConstraint(*ROLLUP_DIMENSIONS, name="pk_usage_daily"),
+    *_sums(),
+    sa.PrimaryKeyConstraint(*TENANT_DAY_DIMENSIONS, name="pk_usage_daily_tenant"),
 )

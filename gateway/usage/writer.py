@@ -1,4 +1,5 @@
-"""Batched, idempotent inserts of usage records, with the daily rollup kept in step.
+"""Batched, idempotent inserts of usage records, with the rollups kept in step (daily, and
+the coarser monthly and per-tenant-day ones summed from the daily rows of the same batch).
 
 A request_id already present is skipped, and only the records this transaction actually
 inserted are added to `usage_daily`, so a batch retried after a failure, drained twice, or
@@ -11,7 +12,7 @@ handed back to the caller to dead-letter, while every valid record of the batch 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import Decimal
@@ -23,15 +24,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.usage.pg_insert import insert_and_roll_up
 from gateway.usage.record import UsageRecord
-from gateway.usage.tables import ROLLUP_DIMENSIONS, to_money, usage_daily, usage_records
+from gateway.usage.tables import (
+    MONTHLY_DIMENSIONS,
+    ROLLUP_DIMENSIONS,
+    ROLLUP_SUMS,
+    TENANT_DAY_DIMENSIONS,
+    to_money,
+    usage_daily,
+    usage_daily_tenant,
+    usage_monthly,
+    usage_records,
+)
 
 # SQLSTATE classes of failures that retrying the same record can never fix: 22 data
 # exception (a value too long, a number out of range), 23 integrity constraint violation.
 # Connection loss, timeouts and the like are not among them: they propagate, and the
 # caller keeps the batch and retries it.
 _INVALID_SQLSTATE_CLASSES = ("22", "23")
-_ROLLUP_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens",
-                "cache_hits", "saved_tokens", "cost_usd")
+_ROLLUP_SUMS = ROLLUP_SUMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +116,9 @@ async def _insert_batch(engine: AsyncEngine, batch: list[UsageRecord]) -> None:
         fresh = [r for r in batch if r.request_id in inserted]
         rows = rollup_rows(fresh)
         if rows:
-            await _add_to_rollup(conn, rows)
+            await _add_to_rollup(conn, usage_daily, ROLLUP_DIMENSIONS, rows)
+            await _add_to_rollup(conn, usage_monthly, MONTHLY_DIMENSIONS, monthly_rows(rows))
+            await _add_to_rollup(conn, usage_daily_tenant, TENANT_DAY_DIMENSIONS, tenant_day_rows(rows))
 
 
 # SQLite (PostgreSQL writes with pg_insert.py's one statement).
@@ -119,11 +131,12 @@ async def _insert_new(conn: AsyncConnection, batch: list[UsageRecord]) -> set[st
     return set(result.scalars().all())
 
 
-async def _add_to_rollup(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    stmt = sqlite.insert(usage_daily)
+async def _add_to_rollup(conn: AsyncConnection, table: sa.Table, dimensions: tuple[str, ...],
+                         rows: list[dict[str, Any]]) -> None:
+    stmt = sqlite.insert(table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=list(ROLLUP_DIMENSIONS),
-        set_={name: usage_daily.c[name] + stmt.excluded[name] for name in _ROLLUP_SUMS})
+        index_elements=list(dimensions),
+        set_={name: table.c[name] + stmt.excluded[name] for name in _ROLLUP_SUMS})
     await conn.execute(stmt, rows)
 
 
@@ -148,4 +161,29 @@ def rollup_rows(records: Sequence[UsageRecord]) -> list[dict[str, Any]]:
             row["completion_tokens"] += r.completion_tokens
             row["cached_tokens"] += r.cached_tokens
         row["cost_usd"] += to_money(r.cost_usd)   # as the record is stored
+    return [sums[key] for key in sorted(sums)]
+
+
+def monthly_rows(daily: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Daily rollup rows summed per (UTC calendar month, tenant, feature, model, provider)."""
+    return _coarsen(daily, MONTHLY_DIMENSIONS, lambda row: (row["day"].replace(day=1), row["tenant"], row["feature"],
+                                                             row["model"], row["provider"]))
+
+
+def tenant_day_rows(daily: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Daily rollup rows summed per (UTC day, tenant)."""
+    return _coarsen(daily, TENANT_DAY_DIMENSIONS, lambda row: (row["day"], row["tenant"]))
+
+
+def _coarsen(rows: Sequence[dict[str, Any]], dimensions: tuple[str, ...],
+             key_of: Callable[[dict[str, Any]], tuple[Any, ...]]) -> list[dict[str, Any]]:
+    sums: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = key_of(row)
+        into = sums.get(key)
+        if into is None:
+            sums[key] = {**dict(zip(dimensions, key, strict=True)), **{name: row[name] for name in _ROLLUP_SUMS}}
+        else:
+            for name in _ROLLUP_SUMS:
+                into[name] += row[name]
     return [sums[key] for key in sorted(sums)]

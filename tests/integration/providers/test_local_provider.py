@@ -1,5 +1,6 @@
 """The `local` provider with its real model (all-MiniLM-L6-v2, int8 ONNX, from the `local`
-extra): vectors, batching of concurrent requests, the event loop kept free, input errors."""
+extra): vectors, batching of concurrent requests (a text's vector never depends on its
+batch-mates), the event loop kept free, input errors, int8 products against float32."""
 
 from __future__ import annotations
 
@@ -117,3 +118,29 @@ async def test_texts_whose_caller_gave_up_are_not_embedded(provider: LocalProvid
     await first
     assert (await embed(provider, "after"))[0]
     assert provider.encoder.batches - before == 2        # the busy batch and "after": nothing for the abandoned
+
+
+def test_the_int8_rewrite_covers_every_weight_matmul_once() -> None:
+    from providers.local_graph import int8_matmuls
+    from providers.local_model import model_files
+
+    rewritten, count = int8_matmuls(model_files()[0].read_bytes())
+    assert count == 36                                  # 6 layers x (query, key, value, output, two feed-forward)
+    assert int8_matmuls(rewritten)[1] == 0              # nothing left in float: a second pass changes nothing
+
+
+async def test_int8_vectors_stay_close_to_float32_and_keep_the_order() -> None:
+    texts = ["What is the capital of France?", "Which city is the capital of France?", "How do I boil an egg?",
+             "Convert 5 miles to kilometres", "How many kilometres are 5 miles?"]
+    vectors = {}
+    for precision in ("int8", "float32"):
+        local = LocalProvider("local", precision=precision)
+        await local.start()
+        try:
+            vectors[precision] = await embed(local, *texts)
+        finally:
+            await local.close()
+    for a, b in zip(vectors["int8"], vectors["float32"], strict=True):
+        assert cosine(a, b) > 0.98
+    for v in vectors.values():
+        assert cosine(v[0], v[1]) > cosine(v[0], v[2]) and cosine(v[3], v[4]) > cosine(v[3], v[0])

@@ -1,6 +1,8 @@
 """The console's one-statement breakdown (totals and sums by day, tenant, feature and model)
 agrees exactly with the usage report, on SQLite and PostgreSQL, for whole-day ranges, a
-"last 24 hours" range (a partial day from the records) and filters; and the budget used now."""
+"last 24 hours" range (a partial day from the records), ranges of several months (whole
+months from the monthly rollup, edge days from the daily one) and filters; and the budget
+used now."""
 
 from __future__ import annotations
 
@@ -27,12 +29,12 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def seed(engine: AsyncEngine, tenants: list[str], now: datetime) -> None:
+async def seed(engine: AsyncEngine, tenants: list[str], now: datetime, days: int = 40) -> None:
     records = []
     for i in range(240):
         records.append(UsageRecord(
             request_id=unique("bd"), tenant=tenants[i % len(tenants)], status="error" if i % 17 == 0 else "ok",
-            http_status=200, ts=now - timedelta(hours=(i * 7) % (40 * 24), minutes=i % 60),
+            http_status=200, ts=now - timedelta(hours=(i * 7) % (days * 24), minutes=i % 60),
             feature=None if i % 5 == 0 else f"f{i % 3}", model=f"m{i % 4}", provider="p",
             prompt_tokens=10 + i, completion_tokens=i % 13, cost_usd=Decimal("0.0000123") * (1 + i % 7),
             cache_hit=i % 11 == 0))
@@ -61,6 +63,32 @@ async def test_the_breakdown_equals_the_report_for_every_dimension(engine: Async
                                                             group_by=(dimension,)))
             expected = {(group[0] or ""): totals for group, totals in by_report.rows}
             assert dict(result.by[dimension]) == expected, dimension
+
+
+@pytest.mark.parametrize("window", ["150 days", "100 days until 20 days ago", "75 days until 3 hours ago"])
+async def test_months_and_edge_days_agree_with_the_report_under_every_filter(engine: AsyncEngine,
+                                                                            window: str) -> None:
+    now = datetime.now(UTC)
+    tenants = [unique("bd"), unique("bd")]
+    for name in tenants:
+        await TenancyService(engine, ["pro"]).create_tenant(name, tier="pro", models=["*"])
+    await seed(engine, tenants, now, days=160)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since, until = {"150 days": (midnight - timedelta(days=149), None),
+                    "100 days until 20 days ago": (now - timedelta(days=100), midnight - timedelta(days=20)),
+                    "75 days until 3 hours ago": (now - timedelta(days=75), now - timedelta(hours=3))}[window]
+    filters = [Filters(), Filters(tenant=tenants[0]), Filters(feature="f1"), Filters(model="m2"),
+               Filters(tenant=tenants[0], feature="f0", model="m0")]
+    for f in filters:
+        result = await breakdown(engine, since, until, f)
+        report = await run_report(engine, UsageQuery(since=since, until=until, tenant=f.tenant, feature=f.feature,
+                                                     model=f.model))
+        assert result.totals == report.totals and result.totals.requests > 0, f
+        for dimension in DIMENSIONS:
+            by_report = await run_report(engine, UsageQuery(since=since, until=until, tenant=f.tenant,
+                                                            feature=f.feature, model=f.model, group_by=(dimension,)))
+            expected = {(group[0] or ""): totals for group, totals in by_report.rows}
+            assert dict(result.by[dimension]) == expected, (dimension, f)
 
 
 async def test_a_feature_filter_and_the_top_list(engine: AsyncEngine) -> None:

@@ -1,5 +1,6 @@
-"""The batch writer on SQLite and PostgreSQL: idempotent (records and rollup), exact money,
-an invalid record isolated instead of stalling its batch, and migration 0002's backfill."""
+"""The batch writer on SQLite and PostgreSQL: idempotent (records and rollups), exact money,
+an invalid record isolated instead of stalling its batch, the daily, monthly and tenant-day
+rollups equal to the records, and the backfills of migrations 0002 and 0010."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.db import alembic_config, create_engine
 from gateway.usage.record import UsageRecord
-from gateway.usage.tables import usage_daily, usage_records
-from gateway.usage.writer import insert_records, rollup_rows
+from gateway.usage.tables import usage_daily, usage_daily_tenant, usage_monthly, usage_records
+from gateway.usage.writer import insert_records, monthly_rows, rollup_rows, tenant_day_rows
 from tests.conftest import POSTGRES_HOST, POSTGRES_PORT, require_postgres, unique
 
 
@@ -83,6 +84,51 @@ async def test_the_rollup_is_the_sum_of_the_records_it_was_written_with(engine: 
     assert chat["requests"] == 3 and chat["errors"] == 1 and chat["cached_tokens"] == 4
     assert [(r["day"], r["feature"], r["model"]) for r in rows[2:]] == [(date(2026, 3, 2), "", ""),
                                                                          (date(2026, 3, 2), "search", "m")]
+
+
+async def rows_of(engine: AsyncEngine, table: sa.Table, tenant: str) -> list[dict[str, object]]:
+    async with engine.connect() as conn:
+        result = await conn.execute(sa.select(table).where(table.c.tenant == tenant)
+                                    .order_by(*table.primary_key.columns))
+        return [dict(row) for row in result.mappings().all()]
+
+
+async def test_the_monthly_and_tenant_day_rollups_equal_the_records(engine: AsyncEngine) -> None:
+    """PostgreSQL sums them in SQL within the one write, SQLite in Python: both must equal the
+    records summed here by hand, per calendar month and per day, across a month's end (in
+    UTC), a year's end, and three batches (one written twice)."""
+    tenant = unique()
+    edges = [datetime(2025, 12, 31, 23, 59, tzinfo=UTC), datetime(2026, 1, 1, 0, 0, tzinfo=UTC),
+             datetime(2026, 2, 28, 23, 30, tzinfo=timezone(timedelta(hours=-5))),   # 1 March in UTC
+             datetime(2026, 3, 15, 12, tzinfo=UTC)]
+    batch = [record(tenant, n, cost=f"0.00{n % 7}1234567", ts=edges[n % 4], feature=("chat", None, "search")[n % 3],
+                    model=("m", "n")[n % 2], status="error" if n % 5 == 0 else "ok", cache_hit=n % 6 == 0,
+                    cached_tokens=n % 3) for n in range(60)]
+    for part in (batch[:20], batch[20:45], batch[:20], batch[45:]):
+        assert await insert_records(engine, part) == []
+    month_sums: dict[tuple[object, ...], list[object]] = {}
+    day_sums: dict[tuple[object, ...], list[object]] = {}
+    for r in batch:
+        day = r.ts.astimezone(UTC).date()
+        values = [1, int(r.status != "ok"), 0 if r.cache_hit else r.prompt_tokens,
+                  0 if r.cache_hit else r.completion_tokens, 0 if r.cache_hit else r.cached_tokens,
+                  int(r.cache_hit), r.prompt_tokens + r.completion_tokens if r.cache_hit else 0, r.cost_usd]
+        for sums, key in ((month_sums, (day.replace(day=1), tenant, r.feature or "", r.model or "", "p")),
+                          (day_sums, (day, tenant))):
+            known = sums.setdefault(key, [0] * 7 + [Decimal(0)])
+            for i, value in enumerate(values):
+                known[i] += value  # type: ignore[operator]
+    names = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens", "cache_hits",
+             "saved_tokens", "cost_usd")
+    monthly = await rows_of(engine, usage_monthly, tenant)
+    assert {tuple(row[k] for k in ("month", "tenant", "feature", "model", "provider")): [row[n] for n in names]
+            for row in monthly} == month_sums
+    assert [row["month"] for row in monthly][:1] == [date(2025, 12, 1)] and len(monthly) == len(month_sums)
+    tenant_days = await rows_of(engine, usage_daily_tenant, tenant)
+    assert {(row["day"], row["tenant"]): [row[n] for n in names] for row in tenant_days} == day_sums
+    assert sorted(str(day) for day, _ in day_sums) == ["2025-12-31", "2026-01-01", "2026-03-01", "2026-03-15"]
+    daily = rollup_rows(batch)                        # the SQLite path's arithmetic, on the same records
+    assert monthly == monthly_rows(daily) and tenant_days == tenant_day_rows(daily)
 
 
 async def test_an_invalid_record_is_handed_back_and_the_rest_written(engine: AsyncEngine) -> None:
@@ -152,5 +198,12 @@ async def test_migration_backfills_the_rollup_from_existing_records(legacy_url: 
         assert (daily.day.isoformat(), daily.tenant, daily.feature, daily.requests) == ("2026-11-20", "acme", "search", 3)
         assert (daily.prompt_tokens, daily.saved_tokens, daily.cache_hits) == (20, 14, 1)
         assert daily.cost_usd == Decimal("1.5000123")
+        async with engine.connect() as conn:       # migration 0010's rollups, from usage_daily
+            monthly = (await conn.execute(sa.select(usage_monthly))).one()
+            tenant_day = (await conn.execute(sa.select(usage_daily_tenant))).one()
+        assert (monthly.month.isoformat(), monthly.feature, monthly.requests) == ("2026-11-01", "search", 3)
+        assert (tenant_day.day.isoformat(), tenant_day.tenant, tenant_day.requests) == ("2026-11-20", "acme", 3)
+        assert monthly.cost_usd == tenant_day.cost_usd == Decimal("1.5000123")
+        assert (monthly.prompt_tokens, monthly.saved_tokens, tenant_day.cache_hits) == (20, 14, 1)
     finally:
         await engine.dispose()

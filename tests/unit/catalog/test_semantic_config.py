@@ -44,7 +44,7 @@ def test_the_local_provider_is_in_the_provider_table() -> None:
     from providers import PROVIDER_TYPES, provider_class
 
     assert PROVIDER_TYPES["local"] == "providers.local:LocalProvider"
-    assert provider_class("local").options == frozenset({"max_batch", "threads", "timeouts"})
+    assert provider_class("local").options == frozenset({"max_batch", "threads", "precision", "timeouts"})
 
 
 def test_the_local_provider_without_its_extra_is_refused_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,3 +56,24 @@ def test_the_local_provider_without_its_extra_is_refused_at_load(monkeypatch: py
         parse_catalog(BASE + "  semantic: {embedding_model: all-minilm-l6-v2}\n", "gateway.yaml")
     assert ("gateway.yaml:3: providers.local.type: package 'onnxruntime' is not installed; "
             "the `local` provider needs its extra: pip install 'llm-gateway[local]'") in str(caught.value)
+
+
+def test_the_local_providers_precision_is_checked_at_load() -> None:
+    parse_catalog(BASE.replace("local: {type: local}", "local: {type: local, precision: float32}")
+                  + "  semantic: {embedding_model: all-minilm-l6-v2}\n", "gateway.yaml")
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(BASE.replace("local: {type: local}", "local: {type: local, precision: fp16}")
+                      + "  semantic: {embedding_model: all-minilm-l6-v2}\n", "gateway.yaml")
+    assert "gateway.yaml:3: providers.local.precision: must be one of int8, float32, not 'fp16'" in str(caught.value)
+
+
+def test_int8_needs_onnx_and_float32_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    parse_catalog(BASE.replace("local: {type: local}", "local: {type: local, precision: float32}")
+                  + "  semantic: {embedding_model: all-minilm-l6-v2}\n", "gateway.yaml")
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(BASE + "  semantic: {embedding_model: all-minilm-l6-v2}\n", "gateway.yaml")
+    assert "providers.local.type: package 'onnx' is not installed" in str(caught.value)
