@@ -5,7 +5,7 @@ row of the year (437k rows for 10 M records: 455 ms; bench/console.py). Backfill
 usage_daily, which holds exactly the records' sums.
 
 Revision ID: 0010
-Revises: 0008 (0009 is another branch's; the chain is re-linked when both land)
+Revises: 0009
 Create Date: 2026-12-04
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

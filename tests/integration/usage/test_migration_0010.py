@@ -1,5 +1,5 @@
 """Migration 0010 (usage_monthly, usage_daily_tenant) on SQLite and PostgreSQL: up, down to
-0008 and up again; afterwards the database matches the tables the code declares. Its
+0009 and up again; afterwards the database matches the tables the code declares. Its
 backfill is checked in test_writer.py (test_migration_backfills_the_rollup_from_existing_records)."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_0010_goes_up_down_and_up_and_matches_the_code(empty_url: str) -> None:
     config = alembic_config(empty_url)
     command.upgrade(config, "head")
     assert NEW_TABLES <= _inspect(empty_url)[0]
-    command.downgrade(config, "0008")
+    command.downgrade(config, "0009")
     assert not NEW_TABLES & _inspect(empty_url)[0]
     command.upgrade(config, "head")
     names, differences = _inspect(empty_url)
