@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -151,7 +152,7 @@ _LETTER = re.compile("[A-Za-z]")
 class Layout:
     """The tables and INSERT lists of one text, found on first use."""
 
-    __slots__ = ("_carry", "_line", "_starts", "known_regions", "text")
+    __slots__ = ("_carry", "_line", "_sql", "_starts", "known_regions", "text")
 
     def __init__(self, text: str, carry: Carry | None = None) -> None:
         self.text = text
@@ -159,6 +160,7 @@ class Layout:
         self.known_regions: list[Region] | None = None  # once something asked for them
         self._starts: list[int] | None = None
         self._line: tuple[int, int, Region] | None = None
+        self._sql: list[Region] | None = None
 
     def regions(self) -> list[Region]:
         if self.known_regions is None:
@@ -192,7 +194,7 @@ class Layout:
             start = header.end() + 1 - shift
             regions.append(Region(Table(delimiter, columns), start, _rows_end(text, start, delimiter)))
         if has_insert:
-            for insert in _INSERT.finditer(text):
+            for insert in _inserts(text):
                 columns = _split_names(insert.group("columns"), ",")
                 if any(columns):
                     start = insert.end()
@@ -220,6 +222,11 @@ class Layout:
             if position < regions[index].end:
                 return regions[index]
         return None
+
+    def _sql_regions(self) -> list[Region]:
+        if self._sql is None:
+            self._sql = [region for region in self.regions() if region.table.sql]
+        return self._sql
 
     def record_start(self, region: Region, position: int) -> int:
         """Start of the record holding `position`: its line, or the "(" of its INSERT
@@ -263,9 +270,11 @@ class Layout:
             region, record = found, self.record_start(found, start)
             if record == -1:
                 return False
-            if not any(other.table.sql for other in self.regions()):  # an INSERT's may begin mid-line
+            if not region.table.sql:  # an INSERT list may begin or end mid-line: its lines are not cached
                 line_end = text.find("\n", start)
-                self._line = (record, length if line_end == -1 else line_end, region)
+                line_end = length if line_end == -1 else line_end
+                if not any(sql.start <= line_end and sql.end >= record for sql in self._sql_regions()):
+                    self._line = (record, line_end, region)
         table = region.table
         delimiter, first = table.delimiter, record + 1 if table.sql else record
         if start - record > RECORD_CAP or (low >= first and before != delimiter):
@@ -339,6 +348,23 @@ def _insert_at(text: str, start: int, end: int) -> int:
         if at != -1 and (found == -1 or at < found):
             found = at
     return found
+
+
+def _inserts(text: str) -> Iterator[re.Match[str]]:
+    """What `_INSERT.finditer(text)` finds. The regex, case-insensitive and without a
+    literal prefix, tries every position (~25 us/KiB); in ASCII text (where lowering
+    keeps every position) it is tried only where "insert" is spelled, in any case."""
+    if not text.isascii():
+        yield from _INSERT.finditer(text)
+        return
+    lowered, position = text.lower(), 0
+    while (word := lowered.find("insert", position)) != -1:
+        insert = _INSERT.match(text, word)
+        if insert is None:
+            position = word + 1
+        else:
+            yield insert
+            position = insert.end()
 
 
 def key_kinds(text: str, start: int) -> frozenset[str] | None:
