@@ -23,9 +23,10 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
+
+from gateway.guardrails.sql_lists import INSERT, insert_at, inserts, opens_tuple, sql_end
 
 # A table row, or a tuple of an INSERT list, is judged by its column only within this
 # many characters of its start (a stream keeps at most this much of a row).
@@ -121,16 +122,10 @@ _HEADER_FIELD = (
 _HEADER = re.compile(
     rf"\n(?P<h>{_HEADER_FIELD}(?P<d>[,;\t|]){_HEADER_FIELD}(?:(?P=d){_HEADER_FIELD})*+)\r?(?=\n)"
 )
-_INSERT = re.compile(
-    r"\bINSERT\s+INTO\s+[\w.\"`\[\]]+\s*\((?P<columns>[^()]{1,2000})\)\s*VALUES\b", re.IGNORECASE
-)
 _COPY = re.compile(r"COPY\x20+[\w.\"]+\x20*\((?P<columns>[^()\n]{1,2000})\)\x20+FROM\x20+stdin[^\n]*\n")
 # What a header line may hold so far: whole or partial names and delimiters.
 _HEADER_SO_FAR = re.compile(rf"{_HEADER_FIELD}(?:[,;\t|]{_HEADER_FIELD})*+\r?")
 _HEADER_QUOTE_OPEN = re.compile(rf"(?:{_HEADER_FIELD}[,;\t|])*+\x20*+\"[^\"\n]{{0,64}}+")
-# Case-insensitive regexes without a literal prefix try every position (~45 us/KiB):
-# the spellings are looked for with str.find first.
-_INSERT_SPELLINGS = ("INSERT", "insert", "Insert")
 _QUOTED = {"\"": re.compile(r"\"[^\"\n]*\""), "'": re.compile(r"'[^'\n]*'")}
 # The first complete line without the delimiter (a blank line too) ends a table (found
 # from the "\n" before it: a "^" would make the regex engine try every position).
@@ -175,10 +170,10 @@ class Layout:
             first_line = text.find("\n") + 1 or len(text)
         if carry is not None and carry.table is not None:
             if carry.table.sql:  # a tuple begun before the text has no "(" in it
-                regions.append(Region(carry.table, 0, _sql_end(text, 0)))
+                regions.append(Region(carry.table, 0, sql_end(text, 0)))
             else:
                 regions.append(Region(carry.table, first_line, _rows_end(text, first_line, carry.table.delimiter)))
-        has_insert = _insert_at(text, 0, len(text)) != -1
+        has_insert = insert_at(text, 0, len(text)) != -1
         if "\n" not in text and not has_insert:  # (a COPY line ends in one too)
             return regions  # no whole line, no INSERT: nothing that could be a header
         # (a header is a whole line: one the text ends in may not be complete)
@@ -194,11 +189,11 @@ class Layout:
             start = header.end() + 1 - shift
             regions.append(Region(Table(delimiter, columns), start, _rows_end(text, start, delimiter)))
         if has_insert:
-            for insert in _inserts(text):
+            for insert in inserts(text):
                 columns = _split_names(insert.group("columns"), ",")
                 if any(columns):
                     start = insert.end()
-                    regions.append(Region(Table(",", columns, sql=True), start, _sql_end(text, start)))
+                    regions.append(Region(Table(",", columns, sql=True), start, sql_end(text, start)))
         copy = text.find("COPY ", first_line)
         while copy != -1:  # PostgreSQL dumps: COPY t (cols) FROM stdin; then tab-separated rows
             statement = _COPY.match(text, copy) if copy == 0 or text[copy - 1] == "\n" else None
@@ -236,7 +231,7 @@ class Layout:
             return max(text.rfind("\n", 0, position) + 1, region.start)
         opening = text.rfind("(", region.start, position)
         # A tuple opens after VALUES or a ",": not the "(" of '(312) 555-0199'.
-        while opening != -1 and not _opens_tuple(text, region.start, opening):
+        while opening != -1 and not opens_tuple(text, region.start, opening):
             opening = text.rfind("(", region.start, opening)
         if opening == -1:
             return -1
@@ -318,9 +313,9 @@ class Layout:
             ):
                 keep = line_start
         # An INSERT whose column list is still arriving, or not yet behind, is kept whole.
-        word = _insert_at(text, max(0, limit - RECORD_CAP), min(keep + len("INSERT"), len(text)))
+        word = insert_at(text, max(0, limit - RECORD_CAP), min(keep + len("INSERT"), len(text)))
         if word != -1 and word < keep:
-            insert = _INSERT.match(text, word)
+            insert = INSERT.match(text, word)
             if insert is None or insert.end() > position:
                 keep = word
         return keep, Carry(mid_record=not self._line_starts(keep))
@@ -330,41 +325,6 @@ class Layout:
         if position == 0:
             return self._carry is None or not self._carry.mid_record
         return self.text[position - 1] == "\n"
-
-
-def _opens_tuple(text: str, values: int, opening: int) -> bool:
-    """Whether the "(" at `opening` follows VALUES (at `values`) or a ",", spaces aside."""
-    before = opening - 1
-    while before >= values and text[before] in " \t\r\n":
-        before -= 1
-    return before < values or text[before] == ","
-
-
-def _insert_at(text: str, start: int, end: int) -> int:
-    """The first "INSERT" (in a usual spelling) in text[start:end], or -1."""
-    found = -1
-    for word in _INSERT_SPELLINGS:
-        at = text.find(word, start, end)
-        if at != -1 and (found == -1 or at < found):
-            found = at
-    return found
-
-
-def _inserts(text: str) -> Iterator[re.Match[str]]:
-    """What `_INSERT.finditer(text)` finds. The regex, case-insensitive and without a
-    literal prefix, tries every position (~25 us/KiB); in ASCII text (where lowering
-    keeps every position) it is tried only where "insert" is spelled, in any case."""
-    if not text.isascii():
-        yield from _INSERT.finditer(text)
-        return
-    lowered, position = text.lower(), 0
-    while (word := lowered.find("insert", position)) != -1:
-        insert = _INSERT.match(text, word)
-        if insert is None:
-            position = word + 1
-        else:
-            yield insert
-            position = insert.end()
 
 
 def key_kinds(text: str, start: int) -> frozenset[str] | None:
@@ -419,8 +379,3 @@ def _rows_end(text: str, start: int, delimiter: str) -> int:
         return 0
     end = _ROWS_END[delimiter].search(text, max(0, start - 1))
     return len(text) if end is None else end.start() + 1
-
-
-def _sql_end(text: str, start: int) -> int:
-    end = text.find(";", start)
-    return len(text) if end == -1 else end

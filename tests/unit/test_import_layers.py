@@ -39,6 +39,7 @@ LEAVES = {
     "gateway.guardrails.pattern_shape": "gateway.guardrails.pattern_shape",
     "gateway.guardrails.fields": "gateway.guardrails.fields",
     "gateway.guardrails.table_rows": "gateway.guardrails.table_rows",
+    "gateway.guardrails.sql_lists": "gateway.guardrails.sql_lists",
 }
 BASE_MODULES = {"settings", "catalog", "errors", "request", "db", "redis_client", "redis_mux"}
 PROVIDER_BASE = {"base", "sse", "tokens", "http"}
