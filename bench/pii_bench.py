@@ -5,7 +5,8 @@ Prints find and redact figures for typical chat text without PII, the same text 
 PII in it, number-heavy text (logs, tables, CSV exports), and the densely labeled
 corpora; plus streamed redaction fed in token-sized chunks, and what a stream holds.
 
-Run: python bench/pii_bench.py [--seconds 0.5] [--repeat 3] [--quality-only | --speed-only]
+Run: python bench/pii_bench.py [--seconds 0.5] [--repeat 3] [--quality-only | --speed-only] [--layouts]
+(--layouts adds find and redact per layout of the structured corpus's generator.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from gateway.guardrails.pii import PiiDetector
 from gateway.guardrails.stream import StreamRedactor
 from tests.unit.guardrails.pii_corpus import CORPUS_PATH, generate
 from tests.unit.guardrails.pii_scoring import Span, read_corpus, score_corpus
-from tests.unit.guardrails.pii_structured_corpus import STRUCTURED_PATH
+from tests.unit.guardrails.pii_structured_corpus import STRUCTURED_PATH, Builder
 from tests.unit.guardrails.pii_structured_corpus import generate as structured
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,12 +160,32 @@ def quality() -> None:
             )
 
 
+LAYOUTS = {
+    "CSV/TSV/pipe/Markdown tables": "table",
+    "SQL INSERT/UPDATE/SELECT": "sql",
+    "JSON and JSON lines": "json_doc",
+    "log lines (key=value)": "log",
+    "YAML/INI/query string (key=value)": "keyed_block",
+    "CRM notes (prose cues)": "note",
+}
+
+
+def layout_texts(documents: int = 60, seed: int = 7) -> dict[str, str]:
+    """The structured generator's documents of one layout each, joined as the corpus case is."""
+    builder = Builder(seed)
+    return {
+        name: "\n".join("".join(value for _, value in getattr(builder, method)()) for _ in range(documents))
+        for name, method in LAYOUTS.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.5, help="time per measurement")
     parser.add_argument("--repeat", type=int, default=1, help="print the median of this many measurements")
     parser.add_argument("--quality-only", action="store_true", help="precision and recall only")
     parser.add_argument("--speed-only", action="store_true", help="speed only")
+    parser.add_argument("--layouts", action="store_true", help="also find and redact per structured layout")
     args = parser.parse_args()
     if not args.speed_only:
         quality()
@@ -192,6 +213,13 @@ def main() -> None:
         ]
         print(f"{name:42} " + " ".join(f"{figure:10.1f}" for figure in figures[:3]) + f" {figures[3]:11.1f}")
     print("target: find and redact under 50 us/KiB; stream/4ch is streamed redaction fed 4-char chunks")
+    if args.layouts:
+        print()
+        print(f"{'structured layout':42} {'KiB':>10} {'find':>10} {'redact':>10}   (us/KiB)")
+        for name, text in layout_texts().items():
+            find = us_per_kib(detector.find, text, args.seconds, args.repeat)
+            redact = us_per_kib(detector.redact, text, args.seconds, args.repeat)
+            print(f"{name:42} {len(text.encode()) / 1024:10.1f} {find:10.1f} {redact:10.1f}")
     print()
     bound = detector.max_match_len
     print(f"{'held back by a stream fed 4-char chunks':42} {'mean':>10} {'max':>10}   (characters; bound {bound})")
