@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.support.threads import LoopThread, free_port
+from tests.support.threads import free_port, serving
 
 API_KEY = "sk-ant-test-0123456789abcdef"
 VERSION = "2023-06-01"
@@ -196,18 +196,5 @@ def running_fake_anthropic() -> Iterator[FakeAnthropic]:
     fake = FakeAnthropic(port=free_port())
     app = web.Application()
     app.router.add_post("/v1/messages", fake.messages)
-    thread = LoopThread("fake-anthropic")
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-
-    async def start() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", fake.port).start()
-
-    try:
-        thread.call(start)
+    with serving(app, fake.port, "fake-anthropic"):
         yield fake
-    finally:
-        try:
-            thread.call(runner.cleanup, timeout=10)
-        finally:
-            thread.stop()

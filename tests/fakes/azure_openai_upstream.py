@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from tests.fakes.openai_upstream import FakeOpenAI
-from tests.support.threads import LoopThread, free_port
+from tests.support.threads import free_port, serving
 
 API_KEY = "azure-key-0123456789abcdef0123456789ab"
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -120,18 +120,5 @@ def running_fake_azure() -> Iterator[FakeAzureOpenAI]:
         app.router.add_post(f"/openai/deployments/{{deployment}}/{route}", fake.deployment_call)
         app.router.add_post(f"/openai/v1/{route}", fake.v1_call)
     app.router.add_post("/{tenant}/oauth2/v2.0/token", fake.token)
-    thread = LoopThread("fake-azure")
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-
-    async def start() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", fake.port).start()
-
-    try:
-        thread.call(start)
+    with serving(app, fake.port, "fake-azure"):
         yield fake
-    finally:
-        try:
-            thread.call(runner.cleanup, timeout=10)
-        finally:
-            thread.stop()

@@ -8,12 +8,13 @@ unknown (JSON with an unknown action) | status (HTTP 500)."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-from tests.support.threads import LoopThread, free_port
+from tests.support.threads import free_port, serving
 
 MODIFIED_ANSWER = "the hook rewrote this answer"
 MODIFIED_PROMPT = "the hook rewrote this prompt"
@@ -56,29 +57,14 @@ class FakeHooksServer:
 
     def __init__(self) -> None:
         self.hooks = FakeHooks()
-        self._thread: LoopThread | None = None
-        self._runner: web.AppRunner | None = None
+        self._stack = ExitStack()
 
     def __enter__(self) -> FakeHooks:
-        self._thread = LoopThread("fake-hooks")
         self.hooks.port = free_port()
         app = web.Application()
         app.router.add_post("/hooks/{name}", self.hooks.handle)
-
-        async def start() -> None:
-            self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", self.hooks.port).start()
-
-        self._thread.call(start)
+        self._stack.enter_context(serving(app, self.hooks.port, "fake-hooks"))
         return self.hooks
 
     def __exit__(self, *exc: object) -> None:
-        assert self._thread is not None
-        if self._runner is not None:
-            runner = self._runner
-            try:
-                self._thread.call(runner.cleanup, timeout=10)
-            except Exception:
-                pass
-        self._thread.stop()
+        self._stack.close()

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.support.threads import LoopThread, free_port
+from tests.support.threads import free_port, serving
 
 
 @dataclass
@@ -323,11 +324,9 @@ class FakeOpenAIServer:
 
     def __init__(self) -> None:
         self.fake = FakeOpenAI()
-        self._thread: LoopThread | None = None
-        self._runner: web.AppRunner | None = None
+        self._stack = ExitStack()
 
     def __enter__(self) -> FakeOpenAI:
-        self._thread = LoopThread("fake-openai")
         self.fake.port = free_port()
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.fake.chat)
@@ -335,21 +334,8 @@ class FakeOpenAIServer:
         app.router.add_post("/v1/responses", self.fake.responses)
         app.router.add_get("/v1/models", self.fake.models)
         app.router.add_get("/health", self.fake.health)
-
-        async def start() -> None:
-            self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", self.fake.port).start()
-
-        self._thread.call(start)
+        self._stack.enter_context(serving(app, self.fake.port, "fake-openai"))
         return self.fake
 
     def __exit__(self, *exc: object) -> None:
-        assert self._thread is not None
-        if self._runner is not None:
-            runner = self._runner
-            try:
-                self._thread.call(runner.cleanup, timeout=10)
-            except Exception:
-                pass
-        self._thread.stop()
+        self._stack.close()

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
+
+from aiohttp import web
 
 
 def free_port() -> int:
@@ -36,3 +39,25 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+@contextmanager
+def serving(app: web.Application, port: int, name: str) -> Iterator[None]:
+    """`app` on 127.0.0.1:`port`, in a LoopThread of its own, until the block ends (the fake
+    upstreams' and hooks' one way to run)."""
+    thread = LoopThread(name)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    try:
+        thread.call(start)
+        yield
+    finally:
+        try:
+            thread.call(runner.cleanup, timeout=10)
+        except Exception:   # a teardown that fails must not hide the test's own outcome
+            pass
+        thread.stop()
