@@ -47,11 +47,9 @@ _SSN = (
 _CARD_GROUPS = (
     r"\d{{4}}{s}\d{{4}}{s}\d{{4}}{s}(?:\d{{4}}(?:{s}\d{{1,3}}(?![\d/]))?|\d{{1,3}})|\d{{4}}{s}\d{{6}}{s}\d{{4,5}}"
 )
-# Dashes or dots: the first separator is matched, the others repeat it.
-_CARD_MARKED = (
-    r"\d{4}(?P<card_sep>[-.])\d{4}(?P=card_sep)\d{4}(?P=card_sep)(?:\d{4}(?:(?P=card_sep)\d{1,3}(?![\d/]))?|\d{1,3})"
-    r"|\d{4}(?P<amex_sep>[-.])\d{6}(?P=amex_sep)\d{4,5}"
-)
+# Dashes or dots, one kind per number (spelled out, not a back-reference: the scan's
+# pattern runs inside a look-behind, where Python's re refuses them).
+_CARD_MARKED = "|".join(_CARD_GROUPS.format(s=separator) for separator in (r"-", r"\."))
 _CARD_SPACED = _CARD_GROUPS.format(s=r"\x20")
 _CARD = rf"\d{{13,19}}|(?:{_CARD_MARKED})|(?<!\d\x20)(?:{_CARD_SPACED})(?!\x20\d{{1,6}}(?![\d/]))"
 # Issuer prefixes and the lengths they issue: Visa, Mastercard (2- and 5-series), Amex,
@@ -72,7 +70,7 @@ _CARD_ISSUERS = re.compile(
 _NPA = _NXX = r"[2-9]\d{2}"
 _PHONE = (
     "(?:"
-    rf"(?:\+?1[-.\x20])?{_NPA}(?P<phone_sep>[-.]){_NXX}(?P=phone_sep)\d{{4}}"  # 555-234-5678
+    rf"(?:\+?1[-.\x20])?{_NPA}(?:-{_NXX}-|\.{_NXX}\.)\d{{4}}"  # 555-234-5678
     rf"|(?<!\d\x20)(?:\+?1\x20)?{_NPA}\x20{_NXX}[\x20-]\d{{4}}(?!\x20\d)"  # 555 234 5678
     rf"|(?:\+?1(?:[-.\x20]|(?=\()))?\({_NPA}\)[\x20-]?{_NXX}[-.\x20]\d{{4}}"  # (555) 234-5678
     rf"|\+1\x20?{_NPA}{_NXX}\d{{4}}"  # +15552345678
@@ -172,6 +170,23 @@ def digit_pattern(types: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"(?=[0-9(+]){_LEFT}(?:{alternatives}){_RIGHT}", re.ASCII)
 
 
+@functools.cache
+def candidate_pattern(types: tuple[str, ...]) -> re.Pattern[str]:
+    """digit_pattern's matches, for a scan of the whole text: each match is the first
+    character of one, whose span is its type's group (lastgroup).
+
+    It starts with the character class it consumes, so the regex engine skips in C to
+    the next "0-9(+" instead of trying every position (it cannot skip past a
+    look-ahead), then steps back one character to match the candidate as a look-ahead.
+    Before the alternation, a cheap necessary condition: every form holds nine digits
+    linked by at most two of " ().+-", from its first or second character."""
+    alternatives = "|".join(f"(?P<{kind}>{_BODIES[kind]})" for kind in types)
+    return re.compile(f"[0-9(+](?<=(?={_LEFT}{_NINE_DIGITS_AHEAD}(?:{alternatives}){_RIGHT})[0-9(+])", re.ASCII)
+
+
+_NINE_DIGITS_AHEAD = r"(?=[(+]?[0-9](?:[\x20().+-]{0,2}[0-9]){8})"
+
+
 # Luhn: every second digit from the right is doubled (and 9 taken off past 9).
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
@@ -183,9 +198,49 @@ def luhn_valid(digits: str) -> bool:
     return (sum(digits[-1::-2].encode()) + sum(doubled.encode()) - 48 * len(digits)) % 10 == 0
 
 
-def scan_digits(pattern: re.Pattern[str], text: str, carry: Carry | None = None) -> list[tuple[str, int, int]]:
-    """(type, start, end) of each digit match, in order; `carry`: the structure open at text[0]."""
+def scan_digits(
+    pattern: re.Pattern[str], text: str, carry: Carry | None = None, candidates: re.Pattern[str] | None = None
+) -> list[tuple[str, int, int]]:
+    """(type, start, end) of each digit match, in order; `carry`: the structure open at text[0];
+    `candidates`: candidate_pattern of the same types (without it: the windowed scan).
+
+    One pass over the whole text with the candidate pattern, judging each candidate
+    as _accepted does (inlined: a call per candidate costs). Once a candidate has met
+    a table or an INSERT list, the text is scanned again by the windowed scan, whose
+    rows may be decided in bulk (table_rows.py); without one, both find the same
+    (each window holds every match that starts in it, and no match starts outside)."""
     layout = Layout(text, carry)
+    if candidates is None:
+        return _scan_windows(pattern, text, layout)
+    search = candidates.search
+    found: list[tuple[str, int, int]] = []
+    position = 0
+    while (match := search(text, position)) is not None:
+        kind: str = match.lastgroup  # type: ignore[assignment]  # (each alternative is a named group)
+        start, end = match.span(kind)
+        if start >= 2 and text[start - 1] == "." and text[start - 2].isalpha() and not _glued_cue(text, start - 1):
+            accepted: bool | None = False
+        elif kind == "credit_card":
+            accepted = _card_accepted(match.group(kind), text, start, end, layout, True)
+        elif match.start(_BARE_GROUPS[kind]) == -1:
+            accepted = True
+        else:
+            accepted = _bare_accepted(kind, text, start, end, layout, True)
+        if layout.known_regions:  # (a number asked for its column, and there is a table)
+            windowed = Layout(text, carry)
+            windowed.known_regions = layout.known_regions
+            return _scan_windows(pattern, text, windowed)
+        if accepted:
+            found.append((kind, start, end))
+            position = end
+        else:  # a rejected candidate must not hide a match that starts inside it
+            position = start + 1
+    return found
+
+
+def _scan_windows(pattern: re.Pattern[str], text: str, layout: Layout) -> list[tuple[str, int, int]]:
+    """scan_digits, window by window: only inside windows around runs of nine digits
+    and more, and with table rows decided in bulk where they can be."""
     search = pattern.search
     found: list[tuple[str, int, int]] = []
     for region in _digit_regions(text, layout):
@@ -232,19 +287,26 @@ def _accepted(kind: str, match: re.Match[str], text: str, layout: Layout, final:
     if start >= 2 and text[start - 1] == "." and text[start - 2].isalpha() and not _glued_cue(text, start - 1):
         return False
     if kind == "credit_card":
-        value = match.group()
-        digits = value if value.isdigit() else value.replace(" ", "").replace("-", "").replace(".", "")
-        if _CARD_ISSUERS.fullmatch(digits) is None or not luhn_valid(digits):
-            return False
-        if value.isdigit():  # unbroken: an identifier's field or name says it is no card
-            verdict = _field_verdict(kind, text, start, end, layout, final)
-            if verdict != "prose":
-                return None if verdict == "open" else verdict == "yes"
-            if _ID_BEFORE_REVERSED.match(text[max(0, start - 32) : start][::-1]) is not None:
-                return False
-        return True
+        return _card_accepted(match.group(), text, start, end, layout, final)
     if match.group(_BARE_GROUPS[kind]) is None:
         return True
+    return _bare_accepted(kind, text, start, end, layout, final)
+
+
+def _card_accepted(value: str, text: str, start: int, end: int, layout: Layout, final: bool) -> bool | None:
+    digits = value if value.isdigit() else value.replace(" ", "").replace("-", "").replace(".", "")
+    if _CARD_ISSUERS.fullmatch(digits) is None or not luhn_valid(digits):
+        return False
+    if value.isdigit():  # unbroken: an identifier's field or name says it is no card
+        verdict = _field_verdict("credit_card", text, start, end, layout, final)
+        if verdict != "prose":
+            return None if verdict == "open" else verdict == "yes"
+        if _ID_BEFORE_REVERSED.match(text[max(0, start - 32) : start][::-1]) is not None:
+            return False
+    return True
+
+
+def _bare_accepted(kind: str, text: str, start: int, end: int, layout: Layout, final: bool) -> bool | None:
     verdict = _field_verdict(kind, text, start, end, layout, final)
     if verdict == "prose":
         return _named_by_context(kind, text, start, end)

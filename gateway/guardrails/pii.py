@@ -86,6 +86,7 @@ class PiiDetector:
         self._email = "email" in builtin
         digit_types = tuple(kind for kind in builtin if kind in detectors.DIGIT_TYPES)
         self._digits = detectors.digit_pattern(digit_types) if digit_types else None
+        self._candidates = detectors.candidate_pattern(digit_types) if digit_types else None
         self._shapes = [_Shape.of(*detectors.SHAPES[kind]) for kind in builtin]
         self._shapes += [custom.shape for custom in self._custom]
         self.types: tuple[str, ...] = builtin + tuple(custom.name for custom in self._custom)
@@ -107,7 +108,7 @@ class PiiDetector:
         for order, custom in enumerate(self._custom, 1):
             spans += [(m.start(), -m.end(), order, custom.name) for m in custom.pattern.finditer(text)]
         if self._digits is not None:
-            digits = detectors.scan_digits(self._digits, text, carry)
+            digits = detectors.scan_digits(self._digits, text, carry, self._candidates)
             if not spans:  # digit matches come sorted and apart: nothing to merge
                 return list(map(Finding._make, digits))  # (_make: no Python call per finding)
             last = len(self._custom) + 1
