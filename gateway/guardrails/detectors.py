@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterator
 from typing import Literal
 
+from gateway.guardrails.context import CONTEXT_WINDOW as CONTEXT_WINDOW  # (re-exported)
+from gateway.guardrails.context import named_by_context
 from gateway.guardrails.fields import ID, Carry, Layout, field_closes, key_kinds
 from gateway.guardrails.table_rows import Block, TableRows
 
@@ -80,30 +82,8 @@ _PHONE = (
 )
 _BODIES = {"ssn": _SSN, "credit_card": _CARD, "phone_us": _PHONE}
 
-_KEYWORDS = {
-    "ssn": re.compile(
-        r"\b(?:ssn|ss\s?\#|ss\.?\s?(?:no|num|nbr)\b|s\.s\.n\b|social|soc\.?\s?sec|tax(?:payer)?\s+id)",
-        re.ASCII | re.IGNORECASE,
-    ),
-    "phone_us": re.compile(
-        r"\b(?:phone|tel|mobile|cell|call|text|sms|fax|whatsapp|contact|dial|reach|voicemail|hotline"
-        r"|cb\b|ph\b|mob\b|(?:my|your|his|her|their|our)\s+number)",
-        re.ASCII | re.IGNORECASE,
-    ),
-}
 _BARE_GROUPS = {"ssn": "ssn_bare", "phone_us": "phone_bare"}
 BARE_TYPES = frozenset(_BARE_GROUPS)
-# A bare number's keyword lies within this many characters, in the same sentence,
-# with no other number in between ("phone 5552345678, order 5552345678").
-CONTEXT_WINDOW = 48
-# A number already named as something else is not renamed by a keyword after it:
-# "Order 5552345678 shipped; call us if it is late."
-_ID_NOUNS = re.compile(
-    r"\b(?:order|invoice|ticket|case|account|acct|tracking|ref|reference|id|confirmation|transaction"
-    r"|txn|receipt|booking|reservation|policy|claim|member|routing|serial|part|sku|batch|isbn|item"
-    r"|mrn|npi|imei|employee|emp)\b",
-    re.ASCII | re.IGNORECASE,
-)
 # Words a number may be glued to with a ".": "no.123-45-6789", "Tel.2125550199".
 _GLUED_CUES = frozenset({"no", "nr", "num", "nbr", "tel", "ph", "ssn", "sec", "cb", "mob", "cell", "card", "fax"})
 _WORD_REVERSED = re.compile(r"[A-Za-z]{1,8}(?![A-Za-z0-9_])")
@@ -114,10 +94,6 @@ _ID_BEFORE_REVERSED = re.compile(
     r"|gnikoob|kcart)(?![A-Za-z])",
     re.IGNORECASE,
 )
-_SENTENCE_BREAK = re.compile(r"[?!]\s|\.\s+(?=[A-Z])|\n\s*\n")
-# Not the "." of an abbreviation a cue is written with: "Soc. Sec. No.", "S.S.N.", "Tel."
-_ABBREVIATION = re.compile(r"(?<![A-Za-z])(?:[A-Za-z]|[Nn]o|[Nn]r|[Pp]h|[Ss]oc|[Ss]ec|[Tt]el)\Z")
-_NUMBER = re.compile(r"(?<![A-Za-z0-9_])[0-9]+")  # not the digits of "David1992"
 
 # Runs that can hold a digit match: nine or more digits (every SSN, card and phone has
 # them), at most two separators in a row, starting at the run's first digit (the
@@ -309,7 +285,7 @@ def _card_accepted(value: str, text: str, start: int, end: int, layout: Layout, 
 def _bare_accepted(kind: str, text: str, start: int, end: int, layout: Layout, final: bool) -> bool | None:
     verdict = _field_verdict(kind, text, start, end, layout, final)
     if verdict == "prose":
-        return _named_by_context(kind, text, start, end)
+        return named_by_context(kind, text, start, end)
     return None if verdict == "open" else verdict == "yes"
 
 
@@ -358,38 +334,6 @@ def scan_email(text: str) -> Iterator[Span]:
                 ):
                     yield start, domain.end()
         at = text.find("@", at + 1)
-
-
-def _named_by_context(kind: str, text: str, start: int, end: int) -> bool | None:
-    """Whether a keyword names the bare number text[start:end]; None while the
-    answer depends on text not seen yet (the window after the number is open)."""
-    keywords = _KEYWORDS[kind]
-    before = max(0, start - CONTEXT_WINDOW)
-    for number in _NUMBER.finditer(text, before, start):
-        before = number.end()
-    for sentence_break in _SENTENCE_BREAK.finditer(text, before, start):
-        if not _abbreviated(text, sentence_break.start()):
-            before = sentence_break.end()
-    if keywords.search(text, before, start) is not None:
-        return True
-    if _ID_NOUNS.search(text, before, start) is not None:
-        return False
-    after = min(len(text), end + CONTEXT_WINDOW)
-    closed = after - end == CONTEXT_WINDOW
-    sentence_end = next(
-        (b.start() for b in _SENTENCE_BREAK.finditer(text, end, after) if not _abbreviated(text, b.start())), None
-    )
-    next_number = _NUMBER.search(text, end, after)
-    for stop in (next_number.start() if next_number else None, sentence_end):
-        if stop is not None and stop < after:
-            after, closed = stop, True
-    if keywords.search(text, end, after) is not None:
-        return True
-    return False if closed else None
-
-
-def _abbreviated(text: str, dot: int) -> bool:
-    return text[dot] == "." and _ABBREVIATION.search(text, max(0, dot - 4), dot) is not None
 
 
 def _digit_regions(text: str, layout: Layout) -> Iterator[Span | Block]:
