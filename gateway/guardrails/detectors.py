@@ -182,16 +182,22 @@ def scan_digits(
 
     One pass over the whole text with the candidate pattern, judging each candidate
     as _accepted does (inlined: a call per candidate costs). Once a candidate has met
-    a table or an INSERT list, the text is scanned again by the windowed scan, whose
-    rows may be decided in bulk (table_rows.py); without one, both find the same
-    (each window holds every match that starts in it, and no match starts outside)."""
+    a table or an INSERT list, the windowed scan takes over from its window, and
+    decides the table's rows in bulk where it can (table_rows.py). Without tables
+    both find the same: each window holds every match that starts in it, and no match
+    starts outside one (each holds nine digits linked by at most two separators)."""
     layout = Layout(text, carry)
     if candidates is None:
         return _scan_windows(pattern, text, layout)
+    # A text that opens with a table goes to the windowed scan at once (either finds the
+    # same; this spares judging a number twice). The check is left out for a short
+    # text, where it would cost more than it spares.
+    if len(text) >= _TABLE_FIRST_FROM and _table_first(text):
+        return _scan_windows(pattern, text, layout)
     search = candidates.search
     found: list[tuple[str, int, int]] = []
-    position = 0
-    while (match := search(text, position)) is not None:
+    match = search(text)
+    while match is not None:
         kind: str = match.lastgroup  # type: ignore[assignment]  # (each alternative is a named group)
         start, end = match.span(kind)
         if start >= 2 and text[start - 1] == "." and text[start - 2].isalpha() and not _glued_cue(text, start - 1):
@@ -203,27 +209,56 @@ def scan_digits(
         else:
             accepted = _bare_accepted(kind, text, start, end, layout, True)
         if layout.known_regions:  # (a number asked for its column, and there is a table)
-            windowed = Layout(text, carry)
-            windowed.known_regions = layout.known_regions
-            return _scan_windows(pattern, text, windowed)
+            # Taken up by the windowed scan at this number's window, as if it had run from the start.
+            return _scan_windows(pattern, text, layout, found, start)
+        # A rejected candidate must not hide a match that starts inside it.
         if accepted:
             found.append((kind, start, end))
-            position = end
-        else:  # a rejected candidate must not hide a match that starts inside it
-            position = start + 1
+        match = search(text, end if accepted else start + 1)
     return found
 
 
-def _scan_windows(pattern: re.Pattern[str], text: str, layout: Layout) -> list[tuple[str, int, int]]:
+_TABLE_FIRST_FROM = 1024
+
+
+def _table_first(text: str) -> bool:
+    """Cheap: whether the text's first line looks like a table's header (the second
+    holds as many of one delimiter)."""
+    first = text.find("\n")
+    second = text.find("\n", first + 1) if first != -1 else -1
+    if second == -1:
+        return False
+    for delimiter in ",;\t|":
+        count = text.count(delimiter, 0, first)
+        if count and count == text.count(delimiter, first, second):
+            return True
+    return False
+
+
+def _scan_windows(
+    pattern: re.Pattern[str],
+    text: str,
+    layout: Layout,
+    found_before: list[tuple[str, int, int]] | None = None,
+    resume: int = 0,
+) -> list[tuple[str, int, int]]:
     """scan_digits, window by window: only inside windows around runs of nine digits
-    and more, and with table rows decided in bulk where they can be."""
+    and more, and with table rows decided in bulk where they can be.
+    `found_before`: the matches before `resume`, the start of the number that first
+    met a table; the windows before the one holding it are not searched again, and
+    rows are decided in bulk only after it, as when that number's window had met it."""
     search = pattern.search
     found: list[tuple[str, int, int]] = []
-    for region in _digit_regions(text, layout):
+    for region in _digit_regions(text, layout, resume if found_before is not None else -1):
         if isinstance(region, Block):
             found += region.found
             continue
         position, region_end = region
+        if found_before is not None:
+            if region_end <= resume:
+                continue  # judged by the whole-text scan
+            found = [match for match in found_before if match[1] < position]
+            found_before = None
         while (match := search(text, position, region_end)) is not None:
             kind = match.lastgroup
             assert kind is not None
@@ -259,6 +294,7 @@ def has_digit_run(text: str, pos: int = 0) -> bool:
 
 
 def _accepted(kind: str, match: re.Match[str], text: str, layout: Layout, final: bool) -> bool | None:
+    """Whether to take a match of digit_pattern (None: that depends on text not seen yet)."""
     start, end = match.span()
     if start >= 2 and text[start - 1] == "." and text[start - 2].isalpha() and not _glued_cue(text, start - 1):
         return False
@@ -266,7 +302,10 @@ def _accepted(kind: str, match: re.Match[str], text: str, layout: Layout, final:
         return _card_accepted(match.group(), text, start, end, layout, final)
     if match.group(_BARE_GROUPS[kind]) is None:
         return True
-    return _bare_accepted(kind, text, start, end, layout, final)
+    verdict = _field_verdict(kind, text, start, end, layout, final)
+    if verdict == "prose":
+        return named_by_context(kind, text, start, end)
+    return None if verdict == "open" else verdict == "yes"
 
 
 def _card_accepted(value: str, text: str, start: int, end: int, layout: Layout, final: bool) -> bool | None:
@@ -336,9 +375,10 @@ def scan_email(text: str) -> Iterator[Span]:
         at = text.find("@", at + 1)
 
 
-def _digit_regions(text: str, layout: Layout) -> Iterator[Span | Block]:
+def _digit_regions(text: str, layout: Layout, tables_after: int = -1) -> Iterator[Span | Block]:
     """Merged windows around each digit run that could hold a match, in text order,
-    and the blocks of table rows decided in bulk, which no window reaches into."""
+    and the blocks of table rows decided in bulk, which no window reaches into (asked
+    for after the windows that end past `tables_after`)."""
     tables = TableRows(layout)
     length, extension = len(text), _EXTENSION_AHEAD.match
     position = 0
@@ -358,8 +398,9 @@ def _digit_regions(text: str, layout: Layout) -> Iterator[Span | Block]:
                 continue
             if window_end >= 0:
                 yield window_start, window_end
-                # The window's numbers may have met a table: its next rows may be decided in bulk.
-                if block is None and layout.known_regions and not tables.done:  # (a number asked for its column)
+                # The window's numbers may have met a table (a number asked for its column):
+                # its next rows may be decided in bulk.
+                if block is None and layout.known_regions and not tables.done and window_end > tables_after:
                     block = tables.block_after(window_end)
                     if block is not None and run_start >= block.start:
                         window_end = -1
