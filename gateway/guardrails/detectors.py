@@ -189,10 +189,10 @@ def scan_digits(
     layout = Layout(text, carry)
     if candidates is None:
         return _scan_windows(pattern, text, layout)
-    # A text that opens with a table goes to the windowed scan at once (either finds the
-    # same; this spares judging a number twice). The check is left out for a short
-    # text, where it would cost more than it spares.
-    if len(text) >= _TABLE_FIRST_FROM and _table_first(text):
+    # A text that opens inside a table (a stream's kept rows) or with a header goes to
+    # the windowed scan at once (either finds the same; this spares judging a number
+    # twice). The header check is left out for a short text: it would cost more there.
+    if (carry is not None and carry.table is not None) or (len(text) >= _TABLE_FIRST_FROM and _table_first(text)):
         return _scan_windows(pattern, text, layout)
     search = candidates.search
     found: list[tuple[str, int, int]] = []

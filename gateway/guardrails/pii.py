@@ -109,7 +109,10 @@ class PiiDetector:
         `carry`: the structure open at text[0] when `text` continues a stream."""
         emails = list(detectors.scan_email(text)) if self._email and "@" in text else []
         digits = [] if self._digits is None else detectors.scan_digits(self._digits, text, carry, self._candidates)
-        if not self._custom:
+        spans: list[tuple[int, int, int, str]] = []  # (start, -end, tie-break, type)
+        for order, custom in enumerate(self._custom, 1):
+            spans += [(m.start(), -m.end(), order, custom.name) for m in custom.pattern.finditer(text)]
+        if not spans:
             findings = list(map(Finding._make, digits))  # (_make: no Python call per finding)
             if not emails:
                 return findings  # digit matches come sorted and apart: nothing to merge
@@ -120,9 +123,7 @@ class PiiDetector:
             findings.sort(key=_START)
             if all(map(operator.le, map(_END, findings), map(_START, itertools.islice(findings, 1, None)))):
                 return findings
-        spans = [(start, -end, 0, "email") for start, end in emails]  # (start, -end, tie-break, type)
-        for order, custom in enumerate(self._custom, 1):
-            spans += [(m.start(), -m.end(), order, custom.name) for m in custom.pattern.finditer(text)]
+        spans += [(start, -end, 0, "email") for start, end in emails]
         last = len(self._custom) + 1
         spans += [(start, -end, last, kind) for kind, start, end in digits]
         spans.sort()
