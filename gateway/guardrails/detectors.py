@@ -7,12 +7,15 @@ number (directly, or through ``-`` or ``.``) never starts or ends a match, so or
 ids, part numbers, ZIP+4 codes and ISBNs are not taken apart; a cue glued to a number
 ("no.123-45-6789", "Tel.2125550199") is no such continuation. Nine or ten bare digits
 count only when named: by the key or the table column of the field they fill
-(fields.py), else by a keyword in the same sentence ("SSN", "SS No.", "cb", ...).
+(fields.py), else by a keyword in the same sentence ("SSN", "SS No.", "cb", ...;
+context.py). Emails are found in emails.py.
 
-Speed: the three digit patterns run as one alternation, and only inside runs of at
-least nine digits found by one cheap scan; the email pattern runs only from an "@".
-Once a number has been judged by a table column, the table's following rows are
-decided in bulk where they can be (table_rows.py), not one number at a time.
+Speed: the three digit patterns run as one alternation over the whole text, written
+so that the regex engine skips in C to each digit, "(" or "+" and gives up at once
+where fewer than nine linked digits follow (candidate_pattern). Once a number has
+met a table, the windowed scan takes over: it searches only windows around runs of
+nine digits or more, and decides the table's following rows in bulk where it can
+(table_rows.py), not one number at a time.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Literal
 
 from gateway.guardrails.context import CONTEXT_WINDOW as CONTEXT_WINDOW  # (re-exported)
 from gateway.guardrails.context import named_by_context
+from gateway.guardrails.emails import EMAIL_LOCAL_CHARS, EMAIL_MAX_LEN
 from gateway.guardrails.fields import ID, Carry, Layout, field_closes, key_kinds
 from gateway.guardrails.table_rows import Block, TableRows
 
@@ -108,15 +112,6 @@ _RUN_BEFORE, _RUN_AFTER, _EXTENSION_ROOM = 2, 8, 24
 _SHORTEST_MATCH = 9  # an SSN's nine digits
 _EXTENSION_AHEAD = re.compile(r"\x20?[xXeE]")
 
-_EMAIL_DOMAIN = re.compile(
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}"
-    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![A-Za-z0-9])(?!:\S)",  # not git@host:path
-)
-_EMAIL_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_%+-.")
-# Matched on the reversed text before the "@": dot-separated atoms.
-_EMAIL_LOCAL_REVERSED = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*")
-_EMAIL_LOCAL_MAX, EMAIL_MAX_LEN = 64, 254
-
 
 def _char_class(chars: str) -> re.Pattern[str]:
     return re.compile("[" + re.escape(chars) + "]")
@@ -131,8 +126,8 @@ SHAPES: dict[str, tuple[int, re.Pattern[str], re.Pattern[str]]] = {
     "phone_us": (34, _char_class(_DIGITS + " ().+-extnsioEXTNSIO"), _char_class(_DIGITS + "(+")),
     "email": (
         EMAIL_MAX_LEN,
-        _char_class("".join(sorted(_EMAIL_LOCAL_CHARS)) + "@:"),
-        _char_class("".join(sorted(_EMAIL_LOCAL_CHARS - {"."}))),
+        _char_class("".join(sorted(EMAIL_LOCAL_CHARS)) + "@:"),
+        _char_class("".join(sorted(EMAIL_LOCAL_CHARS - {"."}))),
     ),
 }
 
@@ -356,23 +351,6 @@ def _field_verdict(
 def _glued_cue(text: str, dot: int) -> bool:
     word = _WORD_REVERSED.match(text[max(0, dot - 9) : dot][::-1])
     return word is not None and word.group()[::-1].lower() in _GLUED_CUES
-
-
-def scan_email(text: str) -> Iterator[Span]:
-    at = text.find("@")
-    while at != -1:
-        domain = _EMAIL_DOMAIN.match(text, at)
-        if domain is not None:
-            local = _EMAIL_LOCAL_REVERSED.match(text[max(0, at - _EMAIL_LOCAL_MAX - 1) : at][::-1])
-            if local is not None:
-                start = at - local.end()
-                if (
-                    local.end() <= _EMAIL_LOCAL_MAX
-                    and (start == 0 or text[start - 1] not in _EMAIL_LOCAL_CHARS)
-                    and domain.end() - start <= EMAIL_MAX_LEN
-                ):
-                    yield start, domain.end()
-        at = text.find("@", at + 1)
 
 
 def _digit_regions(text: str, layout: Layout, tables_after: int = -1) -> Iterator[Span | Block]:

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from gateway.guardrails import detectors
 from gateway.guardrails.detectors import CONTEXT_WINDOW, luhn_valid
+from gateway.guardrails.emails import scan_email
 from gateway.guardrails.fields import Carry, Layout
 from gateway.guardrails.pattern_shape import pattern_shape
 
@@ -107,7 +108,7 @@ class PiiDetector:
     def find(self, text: str, carry: Carry | None = None) -> list[Finding]:
         """Sorted, non-overlapping findings; on overlap the earlier, then the longer wins.
         `carry`: the structure open at text[0] when `text` continues a stream."""
-        emails = list(detectors.scan_email(text)) if self._email and "@" in text else []
+        emails = list(scan_email(text)) if self._email and "@" in text else []
         digits = [] if self._digits is None else detectors.scan_digits(self._digits, text, carry, self._candidates)
         spans: list[tuple[int, int, int, str]] = []  # (start, -end, tie-break, type)
         for order, custom in enumerate(self._custom, 1):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.guardrails import context, detectors
+from gateway.guardrails import context, detectors, emails
 from gateway.guardrails.pii import Finding, PiiDetector
 from gateway.guardrails.stream import StreamRedactor
 from tests.unit.guardrails.pii_corpus import CORPUS_PATH
@@ -113,7 +113,7 @@ def test_the_whole_text_scan_finds_what_the_windowed_scan_finds(types: tuple[str
 def _merged(text: str, custom: dict[str, str]) -> list[Finding]:
     """The findings as the merge was written before: every span sorted by start, the
     longer first, then emails, custom patterns, digits; an overlapped span dropped."""
-    spans = [(start, -end, 0, "email") for start, end in detectors.scan_email(text)]
+    spans = [(start, -end, 0, "email") for start, end in emails.scan_email(text)]
     for order, (name, source) in enumerate(custom.items(), 1):
         spans += [(m.start(), -m.end(), order, name) for m in re.finditer(source, text)]
     pattern = detectors.digit_pattern(detectors.DIGIT_TYPES)
