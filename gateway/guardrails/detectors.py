@@ -7,12 +7,15 @@ number (directly, or through ``-`` or ``.``) never starts or ends a match, so or
 ids, part numbers, ZIP+4 codes and ISBNs are not taken apart; a cue glued to a number
 ("no.123-45-6789", "Tel.2125550199") is no such continuation. Nine or ten bare digits
 count only when named: by the key or the table column of the field they fill
-(fields.py), else by a keyword in the same sentence ("SSN", "SS No.", "cb", ...).
+(fields.py), else by a keyword in the same sentence ("SSN", "SS No.", "cb", ...;
+context.py). Emails are found in emails.py.
 
-Speed: the three digit patterns run as one alternation, and only inside runs of at
-least nine digits found by one cheap scan; the email pattern runs only from an "@".
-Once a number has been judged by a table column, the table's following rows are
-decided in bulk where they can be (table_rows.py), not one number at a time.
+Speed: the three digit patterns run as one alternation over the whole text, written
+so that the regex engine skips in C to each digit, "(" or "+" and gives up at once
+where fewer than nine linked digits follow (candidate_pattern). Once a number has
+met a table, the windowed scan takes over: it searches only windows around runs of
+nine digits or more, and decides the table's following rows in bulk where it can
+(table_rows.py), not one number at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import re
 from collections.abc import Iterator
 from typing import Literal
 
+from gateway.guardrails.context import CONTEXT_WINDOW as CONTEXT_WINDOW  # (re-exported)
+from gateway.guardrails.context import named_by_context
+from gateway.guardrails.emails import EMAIL_LOCAL_CHARS, EMAIL_MAX_LEN
 from gateway.guardrails.fields import ID, Carry, Layout, field_closes, key_kinds
 from gateway.guardrails.table_rows import Block, TableRows
 
@@ -47,11 +53,9 @@ _SSN = (
 _CARD_GROUPS = (
     r"\d{{4}}{s}\d{{4}}{s}\d{{4}}{s}(?:\d{{4}}(?:{s}\d{{1,3}}(?![\d/]))?|\d{{1,3}})|\d{{4}}{s}\d{{6}}{s}\d{{4,5}}"
 )
-# Dashes or dots: the first separator is matched, the others repeat it.
-_CARD_MARKED = (
-    r"\d{4}(?P<card_sep>[-.])\d{4}(?P=card_sep)\d{4}(?P=card_sep)(?:\d{4}(?:(?P=card_sep)\d{1,3}(?![\d/]))?|\d{1,3})"
-    r"|\d{4}(?P<amex_sep>[-.])\d{6}(?P=amex_sep)\d{4,5}"
-)
+# Dashes or dots, one kind per number (spelled out, not a back-reference: the scan's
+# pattern runs inside a look-behind, where Python's re refuses them).
+_CARD_MARKED = "|".join(_CARD_GROUPS.format(s=separator) for separator in (r"-", r"\."))
 _CARD_SPACED = _CARD_GROUPS.format(s=r"\x20")
 _CARD = rf"\d{{13,19}}|(?:{_CARD_MARKED})|(?<!\d\x20)(?:{_CARD_SPACED})(?!\x20\d{{1,6}}(?![\d/]))"
 # Issuer prefixes and the lengths they issue: Visa, Mastercard (2- and 5-series), Amex,
@@ -72,7 +76,7 @@ _CARD_ISSUERS = re.compile(
 _NPA = _NXX = r"[2-9]\d{2}"
 _PHONE = (
     "(?:"
-    rf"(?:\+?1[-.\x20])?{_NPA}(?P<phone_sep>[-.]){_NXX}(?P=phone_sep)\d{{4}}"  # 555-234-5678
+    rf"(?:\+?1[-.\x20])?{_NPA}(?:-{_NXX}-|\.{_NXX}\.)\d{{4}}"  # 555-234-5678
     rf"|(?<!\d\x20)(?:\+?1\x20)?{_NPA}\x20{_NXX}[\x20-]\d{{4}}(?!\x20\d)"  # 555 234 5678
     rf"|(?:\+?1(?:[-.\x20]|(?=\()))?\({_NPA}\)[\x20-]?{_NXX}[-.\x20]\d{{4}}"  # (555) 234-5678
     rf"|\+1\x20?{_NPA}{_NXX}\d{{4}}"  # +15552345678
@@ -82,30 +86,8 @@ _PHONE = (
 )
 _BODIES = {"ssn": _SSN, "credit_card": _CARD, "phone_us": _PHONE}
 
-_KEYWORDS = {
-    "ssn": re.compile(
-        r"\b(?:ssn|ss\s?\#|ss\.?\s?(?:no|num|nbr)\b|s\.s\.n\b|social|soc\.?\s?sec|tax(?:payer)?\s+id)",
-        re.ASCII | re.IGNORECASE,
-    ),
-    "phone_us": re.compile(
-        r"\b(?:phone|tel|mobile|cell|call|text|sms|fax|whatsapp|contact|dial|reach|voicemail|hotline"
-        r"|cb\b|ph\b|mob\b|(?:my|your|his|her|their|our)\s+number)",
-        re.ASCII | re.IGNORECASE,
-    ),
-}
 _BARE_GROUPS = {"ssn": "ssn_bare", "phone_us": "phone_bare"}
 BARE_TYPES = frozenset(_BARE_GROUPS)
-# A bare number's keyword lies within this many characters, in the same sentence,
-# with no other number in between ("phone 5552345678, order 5552345678").
-CONTEXT_WINDOW = 48
-# A number already named as something else is not renamed by a keyword after it:
-# "Order 5552345678 shipped; call us if it is late."
-_ID_NOUNS = re.compile(
-    r"\b(?:order|invoice|ticket|case|account|acct|tracking|ref|reference|id|confirmation|transaction"
-    r"|txn|receipt|booking|reservation|policy|claim|member|routing|serial|part|sku|batch|isbn|item"
-    r"|mrn|npi|imei|employee|emp)\b",
-    re.ASCII | re.IGNORECASE,
-)
 # Words a number may be glued to with a ".": "no.123-45-6789", "Tel.2125550199".
 _GLUED_CUES = frozenset({"no", "nr", "num", "nbr", "tel", "ph", "ssn", "sec", "cb", "mob", "cell", "card", "fax"})
 _WORD_REVERSED = re.compile(r"[A-Za-z]{1,8}(?![A-Za-z0-9_])")
@@ -116,10 +98,6 @@ _ID_BEFORE_REVERSED = re.compile(
     r"|gnikoob|kcart)(?![A-Za-z])",
     re.IGNORECASE,
 )
-_SENTENCE_BREAK = re.compile(r"[?!]\s|\.\s+(?=[A-Z])|\n\s*\n")
-# Not the "." of an abbreviation a cue is written with: "Soc. Sec. No.", "S.S.N.", "Tel."
-_ABBREVIATION = re.compile(r"(?<![A-Za-z])(?:[A-Za-z]|[Nn]o|[Nn]r|[Pp]h|[Ss]oc|[Ss]ec|[Tt]el)\Z")
-_NUMBER = re.compile(r"(?<![A-Za-z0-9_])[0-9]+")  # not the digits of "David1992"
 
 # Runs that can hold a digit match: nine or more digits (every SSN, card and phone has
 # them), at most two separators in a row, starting at the run's first digit (the
@@ -133,15 +111,6 @@ _DIGIT_RUN = re.compile(
 _RUN_BEFORE, _RUN_AFTER, _EXTENSION_ROOM = 2, 8, 24
 _SHORTEST_MATCH = 9  # an SSN's nine digits
 _EXTENSION_AHEAD = re.compile(r"\x20?[xXeE]")
-
-_EMAIL_DOMAIN = re.compile(
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}"
-    r"(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})(?![A-Za-z0-9])(?!:\S)",  # not git@host:path
-)
-_EMAIL_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_%+-.")
-# Matched on the reversed text before the "@": dot-separated atoms.
-_EMAIL_LOCAL_REVERSED = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*")
-_EMAIL_LOCAL_MAX, EMAIL_MAX_LEN = 64, 254
 
 
 def _char_class(chars: str) -> re.Pattern[str]:
@@ -157,8 +126,8 @@ SHAPES: dict[str, tuple[int, re.Pattern[str], re.Pattern[str]]] = {
     "phone_us": (34, _char_class(_DIGITS + " ().+-extnsioEXTNSIO"), _char_class(_DIGITS + "(+")),
     "email": (
         EMAIL_MAX_LEN,
-        _char_class("".join(sorted(_EMAIL_LOCAL_CHARS)) + "@:"),
-        _char_class("".join(sorted(_EMAIL_LOCAL_CHARS - {"."}))),
+        _char_class("".join(sorted(EMAIL_LOCAL_CHARS)) + "@:"),
+        _char_class("".join(sorted(EMAIL_LOCAL_CHARS - {"."}))),
     ),
 }
 
@@ -172,6 +141,23 @@ def digit_pattern(types: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"(?=[0-9(+]){_LEFT}(?:{alternatives}){_RIGHT}", re.ASCII)
 
 
+@functools.cache
+def candidate_pattern(types: tuple[str, ...]) -> re.Pattern[str]:
+    """digit_pattern's matches, for a scan of the whole text: each match is the first
+    character of one, whose span is its type's group (lastgroup).
+
+    It starts with the character class it consumes, so the regex engine skips in C to
+    the next "0-9(+" instead of trying every position (it cannot skip past a
+    look-ahead), then steps back one character to match the candidate as a look-ahead.
+    Before the alternation, a cheap necessary condition: every form holds nine digits
+    linked by at most two of " ().+-", from its first or second character."""
+    alternatives = "|".join(f"(?P<{kind}>{_BODIES[kind]})" for kind in types)
+    return re.compile(f"[0-9(+](?<=(?={_LEFT}{_NINE_DIGITS_AHEAD}(?:{alternatives}){_RIGHT})[0-9(+])", re.ASCII)
+
+
+_NINE_DIGITS_AHEAD = r"(?=[(+]?[0-9](?:[\x20().+-]{0,2}[0-9]){8})"
+
+
 # Luhn: every second digit from the right is doubled (and 9 taken off past 9).
 _DOUBLED = str.maketrans("0123456789", "0246813579")
 
@@ -183,16 +169,91 @@ def luhn_valid(digits: str) -> bool:
     return (sum(digits[-1::-2].encode()) + sum(doubled.encode()) - 48 * len(digits)) % 10 == 0
 
 
-def scan_digits(pattern: re.Pattern[str], text: str, carry: Carry | None = None) -> list[tuple[str, int, int]]:
-    """(type, start, end) of each digit match, in order; `carry`: the structure open at text[0]."""
+def scan_digits(
+    pattern: re.Pattern[str], text: str, carry: Carry | None = None, candidates: re.Pattern[str] | None = None
+) -> list[tuple[str, int, int]]:
+    """(type, start, end) of each digit match, in order; `carry`: the structure open at text[0];
+    `candidates`: candidate_pattern of the same types (without it: the windowed scan).
+
+    One pass over the whole text with the candidate pattern, judging each candidate
+    as _accepted does (inlined: a call per candidate costs). Once a candidate has met
+    a table or an INSERT list, the windowed scan takes over from its window, and
+    decides the table's rows in bulk where it can (table_rows.py). Without tables
+    both find the same: each window holds every match that starts in it, and no match
+    starts outside one (each holds nine digits linked by at most two separators)."""
     layout = Layout(text, carry)
+    if candidates is None:
+        return _scan_windows(pattern, text, layout)
+    # A text that opens inside a table (a stream's kept rows) or with a header goes to
+    # the windowed scan at once (either finds the same; this spares judging a number
+    # twice). The header check is left out for a short text: it would cost more there.
+    if (carry is not None and carry.table is not None) or (len(text) >= _TABLE_FIRST_FROM and _table_first(text)):
+        return _scan_windows(pattern, text, layout)
+    search = candidates.search
+    found: list[tuple[str, int, int]] = []
+    match = search(text)
+    while match is not None:
+        kind: str = match.lastgroup  # type: ignore[assignment]  # (each alternative is a named group)
+        start, end = match.span(kind)
+        if start >= 2 and text[start - 1] == "." and text[start - 2].isalpha() and not _glued_cue(text, start - 1):
+            accepted: bool | None = False
+        elif kind == "credit_card":
+            accepted = _card_accepted(match.group(kind), text, start, end, layout, True)
+        elif match.start(_BARE_GROUPS[kind]) == -1:
+            accepted = True
+        else:
+            accepted = _bare_accepted(kind, text, start, end, layout, True)
+        if layout.known_regions:  # (a number asked for its column, and there is a table)
+            # Taken up by the windowed scan at this number's window, as if it had run from the start.
+            return _scan_windows(pattern, text, layout, found, start)
+        # A rejected candidate must not hide a match that starts inside it.
+        if accepted:
+            found.append((kind, start, end))
+        match = search(text, end if accepted else start + 1)
+    return found
+
+
+_TABLE_FIRST_FROM = 1024
+
+
+def _table_first(text: str) -> bool:
+    """Cheap: whether the text's first line looks like a table's header (the second
+    holds as many of one delimiter)."""
+    first = text.find("\n")
+    second = text.find("\n", first + 1) if first != -1 else -1
+    if second == -1:
+        return False
+    for delimiter in ",;\t|":
+        count = text.count(delimiter, 0, first)
+        if count and count == text.count(delimiter, first, second):
+            return True
+    return False
+
+
+def _scan_windows(
+    pattern: re.Pattern[str],
+    text: str,
+    layout: Layout,
+    found_before: list[tuple[str, int, int]] | None = None,
+    resume: int = 0,
+) -> list[tuple[str, int, int]]:
+    """scan_digits, window by window: only inside windows around runs of nine digits
+    and more, and with table rows decided in bulk where they can be.
+    `found_before`: the matches before `resume`, the start of the number that first
+    met a table; the windows before the one holding it are not searched again, and
+    rows are decided in bulk only after it, as when that number's window had met it."""
     search = pattern.search
     found: list[tuple[str, int, int]] = []
-    for region in _digit_regions(text, layout):
+    for region in _digit_regions(text, layout, resume if found_before is not None else -1):
         if isinstance(region, Block):
             found += region.found
             continue
         position, region_end = region
+        if found_before is not None:
+            if region_end <= resume:
+                continue  # judged by the whole-text scan
+            found = [match for match in found_before if match[1] < position]
+            found_before = None
         while (match := search(text, position, region_end)) is not None:
             kind = match.lastgroup
             assert kind is not None
@@ -228,26 +289,37 @@ def has_digit_run(text: str, pos: int = 0) -> bool:
 
 
 def _accepted(kind: str, match: re.Match[str], text: str, layout: Layout, final: bool) -> bool | None:
+    """Whether to take a match of digit_pattern (None: that depends on text not seen yet)."""
     start, end = match.span()
     if start >= 2 and text[start - 1] == "." and text[start - 2].isalpha() and not _glued_cue(text, start - 1):
         return False
     if kind == "credit_card":
-        value = match.group()
-        digits = value if value.isdigit() else value.replace(" ", "").replace("-", "").replace(".", "")
-        if _CARD_ISSUERS.fullmatch(digits) is None or not luhn_valid(digits):
-            return False
-        if value.isdigit():  # unbroken: an identifier's field or name says it is no card
-            verdict = _field_verdict(kind, text, start, end, layout, final)
-            if verdict != "prose":
-                return None if verdict == "open" else verdict == "yes"
-            if _ID_BEFORE_REVERSED.match(text[max(0, start - 32) : start][::-1]) is not None:
-                return False
-        return True
+        return _card_accepted(match.group(), text, start, end, layout, final)
     if match.group(_BARE_GROUPS[kind]) is None:
         return True
     verdict = _field_verdict(kind, text, start, end, layout, final)
     if verdict == "prose":
-        return _named_by_context(kind, text, start, end)
+        return named_by_context(kind, text, start, end)
+    return None if verdict == "open" else verdict == "yes"
+
+
+def _card_accepted(value: str, text: str, start: int, end: int, layout: Layout, final: bool) -> bool | None:
+    digits = value if value.isdigit() else value.replace(" ", "").replace("-", "").replace(".", "")
+    if _CARD_ISSUERS.fullmatch(digits) is None or not luhn_valid(digits):
+        return False
+    if value.isdigit():  # unbroken: an identifier's field or name says it is no card
+        verdict = _field_verdict("credit_card", text, start, end, layout, final)
+        if verdict != "prose":
+            return None if verdict == "open" else verdict == "yes"
+        if _ID_BEFORE_REVERSED.match(text[max(0, start - 32) : start][::-1]) is not None:
+            return False
+    return True
+
+
+def _bare_accepted(kind: str, text: str, start: int, end: int, layout: Layout, final: bool) -> bool | None:
+    verdict = _field_verdict(kind, text, start, end, layout, final)
+    if verdict == "prose":
+        return named_by_context(kind, text, start, end)
     return None if verdict == "open" else verdict == "yes"
 
 
@@ -281,58 +353,10 @@ def _glued_cue(text: str, dot: int) -> bool:
     return word is not None and word.group()[::-1].lower() in _GLUED_CUES
 
 
-def scan_email(text: str) -> Iterator[Span]:
-    at = text.find("@")
-    while at != -1:
-        domain = _EMAIL_DOMAIN.match(text, at)
-        if domain is not None:
-            local = _EMAIL_LOCAL_REVERSED.match(text[max(0, at - _EMAIL_LOCAL_MAX - 1) : at][::-1])
-            if local is not None:
-                start = at - local.end()
-                if (
-                    local.end() <= _EMAIL_LOCAL_MAX
-                    and (start == 0 or text[start - 1] not in _EMAIL_LOCAL_CHARS)
-                    and domain.end() - start <= EMAIL_MAX_LEN
-                ):
-                    yield start, domain.end()
-        at = text.find("@", at + 1)
-
-
-def _named_by_context(kind: str, text: str, start: int, end: int) -> bool | None:
-    """Whether a keyword names the bare number text[start:end]; None while the
-    answer depends on text not seen yet (the window after the number is open)."""
-    keywords = _KEYWORDS[kind]
-    before = max(0, start - CONTEXT_WINDOW)
-    for number in _NUMBER.finditer(text, before, start):
-        before = number.end()
-    for sentence_break in _SENTENCE_BREAK.finditer(text, before, start):
-        if not _abbreviated(text, sentence_break.start()):
-            before = sentence_break.end()
-    if keywords.search(text, before, start) is not None:
-        return True
-    if _ID_NOUNS.search(text, before, start) is not None:
-        return False
-    after = min(len(text), end + CONTEXT_WINDOW)
-    closed = after - end == CONTEXT_WINDOW
-    sentence_end = next(
-        (b.start() for b in _SENTENCE_BREAK.finditer(text, end, after) if not _abbreviated(text, b.start())), None
-    )
-    next_number = _NUMBER.search(text, end, after)
-    for stop in (next_number.start() if next_number else None, sentence_end):
-        if stop is not None and stop < after:
-            after, closed = stop, True
-    if keywords.search(text, end, after) is not None:
-        return True
-    return False if closed else None
-
-
-def _abbreviated(text: str, dot: int) -> bool:
-    return text[dot] == "." and _ABBREVIATION.search(text, max(0, dot - 4), dot) is not None
-
-
-def _digit_regions(text: str, layout: Layout) -> Iterator[Span | Block]:
+def _digit_regions(text: str, layout: Layout, tables_after: int = -1) -> Iterator[Span | Block]:
     """Merged windows around each digit run that could hold a match, in text order,
-    and the blocks of table rows decided in bulk, which no window reaches into."""
+    and the blocks of table rows decided in bulk, which no window reaches into (asked
+    for after the windows that end past `tables_after`)."""
     tables = TableRows(layout)
     length, extension = len(text), _EXTENSION_AHEAD.match
     position = 0
@@ -352,8 +376,9 @@ def _digit_regions(text: str, layout: Layout) -> Iterator[Span | Block]:
                 continue
             if window_end >= 0:
                 yield window_start, window_end
-                # The window's numbers may have met a table: its next rows may be decided in bulk.
-                if block is None and layout.known_regions and not tables.done:  # (a number asked for its column)
+                # The window's numbers may have met a table (a number asked for its column):
+                # its next rows may be decided in bulk.
+                if block is None and layout.known_regions and not tables.done and window_end > tables_after:
                     block = tables.block_after(window_end)
                     if block is not None and run_start >= block.start:
                         window_end = -1

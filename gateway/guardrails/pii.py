@@ -4,6 +4,8 @@ trailing text could still become a match."""
 
 from __future__ import annotations
 
+import itertools
+import operator
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ from typing import NamedTuple
 
 from gateway.guardrails import detectors
 from gateway.guardrails.detectors import CONTEXT_WINDOW, luhn_valid
+from gateway.guardrails.emails import scan_email
 from gateway.guardrails.fields import Carry, Layout
 from gateway.guardrails.pattern_shape import pattern_shape
 
@@ -31,6 +34,9 @@ class Finding(NamedTuple):
     type: str
     start: int
     end: int
+
+
+_START, _END = operator.itemgetter(1), operator.itemgetter(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,7 @@ class PiiDetector:
         self._email = "email" in builtin
         digit_types = tuple(kind for kind in builtin if kind in detectors.DIGIT_TYPES)
         self._digits = detectors.digit_pattern(digit_types) if digit_types else None
+        self._candidates = detectors.candidate_pattern(digit_types) if digit_types else None
         self._shapes = [_Shape.of(*detectors.SHAPES[kind]) for kind in builtin]
         self._shapes += [custom.shape for custom in self._custom]
         self.types: tuple[str, ...] = builtin + tuple(custom.name for custom in self._custom)
@@ -101,19 +108,27 @@ class PiiDetector:
     def find(self, text: str, carry: Carry | None = None) -> list[Finding]:
         """Sorted, non-overlapping findings; on overlap the earlier, then the longer wins.
         `carry`: the structure open at text[0] when `text` continues a stream."""
+        emails = list(scan_email(text)) if self._email and "@" in text else []
+        digits = [] if self._digits is None else detectors.scan_digits(self._digits, text, carry, self._candidates)
         spans: list[tuple[int, int, int, str]] = []  # (start, -end, tie-break, type)
-        if self._email and "@" in text:
-            spans += [(start, -end, 0, "email") for start, end in detectors.scan_email(text)]
         for order, custom in enumerate(self._custom, 1):
             spans += [(m.start(), -m.end(), order, custom.name) for m in custom.pattern.finditer(text)]
-        if self._digits is not None:
-            digits = detectors.scan_digits(self._digits, text, carry)
-            if not spans:  # digit matches come sorted and apart: nothing to merge
-                return list(map(Finding._make, digits))  # (_make: no Python call per finding)
-            last = len(self._custom) + 1
-            spans += [(start, -end, last, kind) for kind, start, end in digits]
+        if not spans:
+            findings = list(map(Finding._make, digits))  # (_make: no Python call per finding)
+            if not emails:
+                return findings  # digit matches come sorted and apart: nothing to merge
+            findings += [Finding("email", start, end) for start, end in emails]
+            # Both come sorted: the merge is a sort by start unless two findings overlap
+            # (two emails can: "a@b.c@d.e"); whether one ends after the next starts is
+            # checked in C.
+            findings.sort(key=_START)
+            if all(map(operator.le, map(_END, findings), map(_START, itertools.islice(findings, 1, None)))):
+                return findings
+        spans += [(start, -end, 0, "email") for start, end in emails]
+        last = len(self._custom) + 1
+        spans += [(start, -end, last, kind) for kind, start, end in digits]
         spans.sort()
-        findings: list[Finding] = []
+        findings = []
         covered = 0
         for start, negative_end, _order, kind in spans:
             if start >= covered:

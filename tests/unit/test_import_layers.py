@@ -36,6 +36,8 @@ LEAVES = {
     # PII detection is pure rules: the catalog checks custom patterns with it at load.
     "gateway.guardrails.pii": "gateway.guardrails.pii",
     "gateway.guardrails.detectors": "gateway.guardrails.detectors",
+    "gateway.guardrails.context": "gateway.guardrails.context",
+    "gateway.guardrails.emails": "gateway.guardrails.emails",
     "gateway.guardrails.pattern_shape": "gateway.guardrails.pattern_shape",
     "gateway.guardrails.fields": "gateway.guardrails.fields",
     "gateway.guardrails.table_rows": "gateway.guardrails.table_rows",
