@@ -270,17 +270,6 @@ class MultiplexedRedis:
             self._fail_fast_from_now(server, exc)
             raise
 
-    def send_now(self, *args: Arg) -> asyncio.Future[Any] | None:
-        """Queues the command on the open shared connection at once (it goes out with this
-        event-loop turn's others) and returns its reply's future -- no coroutine, no task; or
-        None when there is no such connection or the server is down (then use the coroutine
-        path, which connects, retries and marks outages). A failed future is the caller's."""
-        server = self._server
-        if server is None or self._closed or server.down is not None:
-            return None
-        connection = server.usable()
-        return connection.call(_pack(args), self._read_timeout) if connection is not None else None
-
     def _fail_fast_from_now(self, server: _Server, error: Exception) -> None:
         if self._closed or server.down is not None:
             return

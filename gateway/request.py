@@ -119,8 +119,8 @@ class RequestContext:
     # typed loosely here, as this leaf module must not import the cache).
     semantic_pending: object | None = None
     # The exact-match read sent with the reservation (LookupCache.prefetch): the key it read
-    # and its reply's future; used only if the cache stage computes the same key.
-    cache_prefetch: tuple[str, asyncio.Future[Any]] | None = None
+    # and the task answering it; used only if the cache stage computes the same key.
+    cache_prefetch: tuple[str, asyncio.Future[bytes | None]] | None = None
     pii_clean: bool = False                 # scanned before the quota stage: nothing to redact or block
     embedding_calls: list[RequestContext] = field(default_factory=list)   # the cache's, charged in `remember`
     prompt_ref: PromptRef | None = None     # a stored prompt the request names (rendered after auth)

@@ -3,19 +3,17 @@ bounded LRU in process for the embedded default. Both drop an entry over the siz
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from redis.exceptions import RedisError
 
 from gateway.cache.keys import glob_escape, key_prefix
 from gateway.redis_client import Client, ClientOptions, HotPathClient, hot_path_client
-from gateway.redis_mux import MultiplexedRedis
 
 _PREFIX = "gw:cache:v1:"
 T = TypeVar("T")
@@ -24,6 +22,8 @@ log = logging.getLogger("gateway.cache")
 
 
 class CacheStore(ABC):
+    remote = False        # each call a round trip (worth sending with the request's others)
+
     @abstractmethod
     async def get(self, key: str) -> bytes | None: ...
 
@@ -36,15 +36,6 @@ class CacheStore(ABC):
 
     async def close(self) -> None:
         """Releases what the store holds open (nothing, unless it owns a connection pool)."""
-
-    def send_get(self, key: str) -> asyncio.Future[Any] | None:
-        """A read sent now, to go out with the request's other commands (a remote store on an
-        open pipelined connection); None: no such thing here, read with `get` when needed."""
-        return None
-
-    async def got(self, key: str, sent: asyncio.Future[Any]) -> bytes | None:
-        """The answer to `send_get(key)`."""
-        return await self.get(key)
 
 
 class MemoryCacheStore(CacheStore):
@@ -97,6 +88,8 @@ class RedisCacheStore(CacheStore):
     After a failure Redis is tried again at most every `recheck_seconds`, by one request;
     the others miss at once meanwhile, so an outage costs no request a timeout but that one."""
 
+    remote = True
+
     def __init__(self, redis: HotPathClient, max_entry_bytes: int = 1024 * 1024, *, owns_client: bool = False,
                  recheck_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic,
                  admin: Client | None = None) -> None:
@@ -121,23 +114,6 @@ class RedisCacheStore(CacheStore):
 
     async def get(self, key: str) -> bytes | None:
         value = await self._call(lambda: self._redis.get(_PREFIX + key))
-        return value if isinstance(value, bytes) else None
-
-    def send_get(self, key: str) -> asyncio.Future[Any] | None:
-        if self._down or not isinstance(self._redis, MultiplexedRedis):
-            return None
-        sent = self._redis.send_now("GET", _PREFIX + key)
-        if sent is not None:
-            sent.add_done_callback(_retrieved)   # a request refused before the cache stage never reads it
-        return sent
-
-    async def got(self, key: str, sent: asyncio.Future[Any]) -> bytes | None:
-        """A failed early read is made again the ordinary way, which reconnects, retries once
-        and marks an outage as `get` does."""
-        try:
-            value = await sent
-        except (RedisError, OSError):
-            return await self.get(key)
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
@@ -182,8 +158,3 @@ class RedisCacheStore(CacheStore):
             self._down = True
             log.warning("response cache store unreachable (%s); the cache misses until it returns",
                         type(exc).__name__)
-
-
-def _retrieved(sent: asyncio.Future[Any]) -> None:
-    if not sent.cancelled():
-        sent.exception()

@@ -62,7 +62,7 @@ class LookupCache:
         if ctx.cache_read:
             prefetched = ctx.cache_prefetch
             if prefetched is not None and prefetched[0] == ctx.cache_key:
-                stored = await self._store.got(ctx.cache_key, prefetched[1])
+                stored = await prefetched[1]
             else:
                 stored = await self._store.get(ctx.cache_key)
             body = _decoded(stored) if stored is not None else None
@@ -79,15 +79,14 @@ class LookupCache:
         not change what the key is computed from -- `unchanged` says so for the guardrails
         (called last: it may scan); the cache stage uses the answer only if its own key, from
         the request as it then is, is the same, so a read under any other key is never used.
-        A remote store on an open pipelined connection only (`CacheStore.send_get`): an
-        in-process one has no round trip to save."""
-        if (not ctx.cache_read or ctx.operation is not Operation.CHAT or not self.enabled_for(ctx)
-                or not unchanged(ctx)):
+        A remote store only: an in-process one has no round trip to save."""
+        if (not self._store.remote or not ctx.cache_read or ctx.operation is not Operation.CHAT
+                or not self.enabled_for(ctx) or not unchanged(ctx)):
             return
         key = cache_key(self.scope_of(ctx), ctx.request.model, ctx.request.body)
-        sent = self._store.send_get(key)
-        if sent is not None:
-            ctx.cache_prefetch = (key, sent)
+        read = asyncio.ensure_future(self._store.get(key))
+        read.add_done_callback(_retrieved)   # a request refused before the cache stage never awaits it
+        ctx.cache_prefetch = (key, read)
 
     async def _semantic_hit(self, ctx: RequestContext, scope: str) -> bool:
         assert self._semantic is not None and self._embedder is not None
@@ -161,3 +160,8 @@ def _decoded(stored: bytes) -> dict[str, Any] | None:
         log.warning("unreadable cache entry ignored")
         return None
     return body if isinstance(body, dict) else None
+
+
+def _retrieved(read: asyncio.Future[bytes | None]) -> None:
+    if not read.cancelled() and read.exception() is not None:
+        log.debug("cache prefetch failed: %s", type(read.exception()).__name__)

@@ -6,7 +6,6 @@ before the guardrails' refusal."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
@@ -82,7 +81,7 @@ async def test_the_reservation_and_the_cache_read_go_in_one_send(stages: dict[st
     sends.clear()
     await pipeline(stages).run(ctx)
     assert ctx.cache_status is CacheStatus.HIT
-    assert any(sorted(s) == [b"EVALSHA", b"GET"] for s in sends), sends
+    assert [b"EVALSHA", b"GET"] in sends or [b"EVAL", b"GET"] in sends, sends
     assert not [s for s in sends if s == [b"GET"]]        # no second read
 
 
@@ -124,16 +123,3 @@ async def test_a_clean_request_is_scanned_once(stages: dict[str, Any], monkeypat
     monkeypatch.setattr(guardrails, "scan_messages", counting)
     await pipeline(stages).run(limited(unique(), 5, "nothing personal here"))
     assert len(scans) == 1
-
-
-async def test_a_failed_early_read_is_made_again_the_ordinary_way(stages: dict[str, Any]) -> None:
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    store: RedisCacheStore = stages["store"]
-    key = f"{unique()}:k"
-    await store.set(key, answer("stop"), 60)
-    failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    failed.set_exception(RedisConnectionError("connection lost under the read"))
-    assert await store.got(key, failed) == answer("stop")
-    sent = store.send_get(key)                       # the connection is open: sent at once
-    assert sent is not None and await store.got(key, sent) == answer("stop")
