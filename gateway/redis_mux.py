@@ -7,9 +7,8 @@ appender's -- share that connection, each with its own timeouts: a request's com
 all three then go out in as few sends as there are turns that issue them (the finishers'
 settle, cache write and usage XADD in one), and each send wakes Redis and each reply wakes
 the gateway once, not once per store. Per request that was five sends and five reads on
-three connections, then three of each (`python -m bench.profile --against`: ~14% less CPU
-per request at 300 req/s), now two: the cache's read goes out with the reservation
-(gateway.pipeline.cache.LookupCache.prefetch).
+three connections, now three of each (`python -m bench.profile --against`: ~14% less CPU
+per request at 300 req/s).
 
 Why not redis-py for these: its asyncio client spends ~70 us of CPU per command here (a
 connection checked out of a pool and back, a retry wrapper, response-callback lookups),
