@@ -8,7 +8,6 @@ gateway.limits.base, gateway.tenancy.models), so that every layer may use these 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -118,10 +117,6 @@ class RequestContext:
     # A miss the semantic index files once answered (gateway.cache.semantic.matcher.Pending:
     # typed loosely here, as this leaf module must not import the cache).
     semantic_pending: object | None = None
-    # The exact-match read sent with the reservation (LookupCache.prefetch): the key it read
-    # and the task answering it; used only if the cache stage computes the same key.
-    cache_prefetch: tuple[str, asyncio.Future[bytes | None]] | None = None
-    pii_clean: bool = False                 # scanned before the quota stage: nothing to redact or block
     embedding_calls: list[RequestContext] = field(default_factory=list)   # the cache's, charged in `remember`
     prompt_ref: PromptRef | None = None     # a stored prompt the request names (rendered after auth)
     prompt_id: str | None = None            # the stored prompt the request rendered, if any

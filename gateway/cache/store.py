@@ -22,8 +22,6 @@ log = logging.getLogger("gateway.cache")
 
 
 class CacheStore(ABC):
-    remote = False        # each call a round trip (worth sending with the request's others)
-
     @abstractmethod
     async def get(self, key: str) -> bytes | None: ...
 
@@ -87,8 +85,6 @@ class RedisCacheStore(CacheStore):
     """A Redis outage makes the cache miss (and skip its writes), never fail the request.
     After a failure Redis is tried again at most every `recheck_seconds`, by one request;
     the others miss at once meanwhile, so an outage costs no request a timeout but that one."""
-
-    remote = True
 
     def __init__(self, redis: HotPathClient, max_entry_bytes: int = 1024 * 1024, *, owns_client: bool = False,
                  recheck_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic,

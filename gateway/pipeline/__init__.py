@@ -65,17 +65,10 @@ class Pipeline:
         if hooks is not None and hooks.response_hooks:
             stages.append(hooks.on_response)
         self.stages: Sequence[Stage] = tuple(stages)
-        self._prefetch = not (hooks is not None and hooks.request_hooks)   # a hook may rewrite the request
 
     async def run(self, ctx: RequestContext) -> None:
-        """Stages 1-6; a GatewayError from any of them ends the request. The cache's read
-        starts just before the quota stage (LookupCache.prefetch) when nothing between them
-        can change the request -- no request-phase hooks -- so that Redis gets the
-        reservation and the read in one send; the stages still run, and refuse, in order."""
-        prefetch = self._prefetch
+        """Stages 1-6; a GatewayError from any of them ends the request."""
         for stage in self.stages:
-            if stage is self.quota and prefetch:
-                self.cache.prefetch(ctx, self.guardrails.leaves_unchanged)
             await stage(ctx)
 
     async def finish(self, ctx: RequestContext) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -60,11 +60,7 @@ class LookupCache:
         scope = self.scope_of(ctx)
         ctx.cache_key = cache_key(scope, ctx.request.model, ctx.request.body)
         if ctx.cache_read:
-            prefetched = ctx.cache_prefetch
-            if prefetched is not None and prefetched[0] == ctx.cache_key:
-                stored = await prefetched[1]
-            else:
-                stored = await self._store.get(ctx.cache_key)
+            stored = await self._store.get(ctx.cache_key)
             body = _decoded(stored) if stored is not None else None
             if body is not None:
                 self._hit(ctx, body, "exact", 1.0)
@@ -72,21 +68,6 @@ class LookupCache:
         if self._semantic is not None and self.mode_for(ctx) == "semantic" and await self._semantic_hit(ctx, scope):
             return
         self._note(ctx, CacheStatus.MISS if ctx.cache_read else CacheStatus.BYPASS)
-
-    def prefetch(self, ctx: RequestContext, unchanged: Callable[[RequestContext], bool]) -> None:
-        """Starts the exact-match read now, before the quota stage, so that it goes to Redis in
-        the reservation's send (one round trip where there were two). The stages between may
-        not change what the key is computed from -- `unchanged` says so for the guardrails
-        (called last: it may scan); the cache stage uses the answer only if its own key, from
-        the request as it then is, is the same, so a read under any other key is never used.
-        A remote store only: an in-process one has no round trip to save."""
-        if (not self._store.remote or not ctx.cache_read or ctx.operation is not Operation.CHAT
-                or not self.enabled_for(ctx) or not unchanged(ctx)):
-            return
-        key = cache_key(self.scope_of(ctx), ctx.request.model, ctx.request.body)
-        read = asyncio.ensure_future(self._store.get(key))
-        read.add_done_callback(_retrieved)   # a request refused before the cache stage never awaits it
-        ctx.cache_prefetch = (key, read)
 
     async def _semantic_hit(self, ctx: RequestContext, scope: str) -> bool:
         assert self._semantic is not None and self._embedder is not None
@@ -160,8 +141,3 @@ def _decoded(stored: bytes) -> dict[str, Any] | None:
         log.warning("unreadable cache entry ignored")
         return None
     return body if isinstance(body, dict) else None
-
-
-def _retrieved(read: asyncio.Future[bytes | None]) -> None:
-    if not read.cancelled() and read.exception() is not None:
-        log.debug("cache prefetch failed: %s", type(read.exception()).__name__)

@@ -45,22 +45,9 @@ class ScanForPii:
         assert ctx.principal is not None
         return ctx.principal.tenant.pii_mode or self._policy.mode
 
-    def leaves_unchanged(self, ctx: RequestContext) -> bool:
-        """Whether this stage will leave a chat request as it is, so that a cache key computed
-        before it is the key the cache stage computes after it: off and monitor never change
-        the request; redact and block only when there is nothing to find. That scan is made
-        here, once (nothing redacted, nothing counted): the stage then skips it."""
-        mode = self.mode_for(ctx)
-        if mode in ("off", "monitor"):
-            return True
-        if ctx.operation is not Operation.CHAT or scan_messages(ctx.request.messages, self.detector, redact=False):
-            return False
-        ctx.pii_clean = True
-        return True
-
     async def __call__(self, ctx: RequestContext) -> None:
         mode = self.mode_for(ctx)
-        if mode == "off" or (ctx.pii_clean and mode in ("redact", "block")):
+        if mode == "off":
             return
         if ctx.operation is Operation.EMBEDDINGS:
             found = scan_inputs(ctx.request.body, self.detector, redact=mode == "redact")

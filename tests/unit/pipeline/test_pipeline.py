@@ -26,19 +26,12 @@ class Stage:
         if self.fails is not None:
             raise self.fails
 
-    def leaves_unchanged(self, ctx: RequestContext) -> bool:   # the guardrails' question
-        self.calls.append(f"{self.name}.leaves_unchanged")
-        return True
-
 
 class Cache(Stage):
     async def remember(self, ctx: RequestContext) -> None:
         await Stage(f"{self.name}.remember", self.calls, fails=self.fails_remember)(ctx)
 
     fails_remember: BaseException | None = None
-
-    def prefetch(self, ctx: RequestContext, unchanged: Any) -> None:
-        self.calls.append(f"{self.name}.prefetch")
 
 
 def pipeline(calls: list[str], **failing: BaseException) -> Pipeline:
@@ -57,28 +50,14 @@ def ctx() -> RequestContext:
 async def test_stages_one_to_six_run_in_order() -> None:
     calls: list[str] = []
     await pipeline(calls).run(ctx())
-    assert calls == ["auth", "cache.prefetch", "quota", "allowlist", "guardrails", "cache", "router"]
-
-
-async def test_no_read_starts_early_when_a_request_hook_may_rewrite_the_request() -> None:
-    """The cache's read goes out with the reservation only when nothing between them can
-    change the request; a request-phase webhook can."""
-    calls: list[str] = []
-    stages: dict[str, Any] = {name: Stage(name, calls) for name in ("auth", "quota", "allowlist", "guardrails",
-                                                                     "router", "charge", "telemetry")}
-    hooks = Stage("hooks", calls)
-    hooks.request_hooks = ["a hook"]     # type: ignore[attr-defined]
-    hooks.response_hooks = []            # type: ignore[attr-defined]
-    hooks.on_request = Stage("hooks.on_request", calls)   # type: ignore[attr-defined]
-    await Pipeline(cache=Cache("cache", calls), hooks=hooks, **stages).run(ctx())   # type: ignore[arg-type]
-    assert calls == ["auth", "quota", "allowlist", "guardrails", "hooks.on_request", "cache", "router"]
+    assert calls == ["auth", "quota", "allowlist", "guardrails", "cache", "router"]
 
 
 async def test_a_refusal_ends_the_chain_where_it_happens() -> None:
     calls: list[str] = []
     with pytest.raises(PermissionDenied):
         await pipeline(calls, allowlist=PermissionDenied("no")).run(ctx())
-    assert calls == ["auth", "cache.prefetch", "quota", "allowlist"]
+    assert calls == ["auth", "quota", "allowlist"]
 
 
 async def test_the_finishers_run_each_despite_the_others_and_telemetry_comes_last(
