@@ -6,12 +6,17 @@ load, and py-spy sampling the gateway process. Prints where the CPU goes and CPU
     python -m bench.profile --runs 3 --no-sampling   # CPU per request only, for A/B comparisons
     python -m bench.profile --rate 200 --no-sampling # open loop at 200 req/s (no batching across requests)
     python -m bench.profile --against /tmp/base --runs 5  # A/B: this tree against another checkout
+    python -m bench.profile --against /tmp/base --own-redis --no-sampling   # + redis-server CPU per request
 
 `--against DIR` starts a second gateway from DIR's sources (`git archive <commit> | tar -x -C
 DIR`) on the same upstream, database and Redis, runs the load against each in turn (`--runs`
 rounds, A then B, so a slow spell of a shared machine falls on both) and prints the median CPU
 per request of each; no sampling. `--against passthrough` compares with the bare pass-through
 (bench/passthrough.py); with `--rate` both see the same offered load, so the same batching.
+
+`--own-redis` gives each gateway a redis-server of its own (the machine's is shared with
+whatever else runs): its CPU per request is reported as `redis`, and per run its commands per
+request and usec per call (INFO commandstats, reset before each run).
 
 py-spy needs ptrace (root here). The table lists, for the functions under the gateway's own
 packages and the libraries on the path, the share of samples in which they are on the stack
@@ -57,8 +62,29 @@ def summarise(collapsed: Path, top: int) -> None:
         print(f"  {100 * count / total:5.1f}%  {frame}")
 
 
+def redis_cli(gateway: Target, *command: str) -> str:
+    port = gateway.notes["redis_port"]
+    return subprocess.run(["redis-cli", "-p", port, *command], capture_output=True, text=True, check=True).stdout
+
+
+def commandstats(gateway: Target, requests: int) -> str:
+    """`cmd calls/request usec/call` for each command of the run, most costly first."""
+    rows = []
+    for line in redis_cli(gateway, "INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, _, fields = line.partition(":")
+            values = dict(field.split("=") for field in fields.split(","))
+            rows.append((float(values["usec"]), name[8:], int(values["calls"]), float(values["usec_per_call"])))
+    rows.sort(reverse=True)
+    return ", ".join(f"{name} {calls / requests:.2f}/req {per:.1f} us" for _, name, calls, per in rows[:6])
+
+
 def measure(gateway: Target, key: str, args: argparse.Namespace) -> dict[str, float]:
-    """One load run against `gateway`: its CPU per request (ms), serving process and whole tree."""
+    """One load run against `gateway`: its CPU per request (ms), serving process and whole tree,
+    and its own redis-server's (with `--own-redis`)."""
+    if gateway.redis_pid is not None:
+        redis_cli(gateway, "CONFIG", "RESETSTAT")
+    redis_before = gateway.redis_cpu()
     serving_before, tree_before = gateway.serving_cpu(), gateway.cpu()
     user_before, system_before = cpu_split(gateway.process.pid)
     load = (["open", "--rate", str(args.rate)] if args.rate else ["closed", "--connections", str(args.connections)])
@@ -67,7 +93,10 @@ def measure(gateway: Target, key: str, args: argparse.Namespace) -> dict[str, fl
     serving, tree = gateway.serving_cpu() - serving_before, gateway.cpu() - tree_before
     user_after, system_after = cpu_split(gateway.process.pid)
     ok = max(int(result["ok"]), 1)
-    return {"ok": ok, "errors": float(result["errors"]),
+    redis = gateway.redis_cpu() - redis_before
+    if gateway.redis_pid is not None:
+        print(f"  {gateway.name} redis commands: {commandstats(gateway, ok)}", flush=True)
+    return {"ok": ok, "errors": float(result["errors"]), "redis": 1000 * redis / ok,
             "rps": float(result["rps"] if "rps" in result else result["achieved_rps"]),
             "serving": 1000 * serving / ok, "user": 1000 * (user_after - user_before) / ok,
             "system": 1000 * (system_after - system_before) / ok, "tree": 1000 * tree / ok}
@@ -76,7 +105,7 @@ def measure(gateway: Target, key: str, args: argparse.Namespace) -> dict[str, fl
 def describe(run: dict[str, float]) -> str:
     return (f"{run['ok']:.0f} requests, {run['errors']:.0f} errors, {run['rps']:.0f} req/s, CPU {run['serving']:.3f} "
             f"ms/request in the serving process (user {run['user']:.3f}, system {run['system']:.3f}), "
-            f"{run['tree']:.3f} with the usage drain")
+            f"{run['tree']:.3f} with the usage drain, redis-server {run['redis']:.3f}")
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -85,12 +114,14 @@ def compare(args: argparse.Namespace) -> None:
         bench = Bench(stack, logs)
         bench.start_upstream()
         bench.prepare_gateway()
-        gateways = {"A (this tree)": bench.start_gateway("gateway-a", log_level=args.log_level, drain=args.drain)}
+        gateways = {"A (this tree)": bench.start_gateway("gateway-a", log_level=args.log_level, drain=args.drain,
+                                                         own_redis=args.own_redis)}
         if str(args.against) == "passthrough":
             gateways["B (the bare pass-through)"] = bench.start_passthrough()
         else:
             gateways[f"B ({args.against})"] = bench.start_gateway("gateway-b", log_level=args.log_level,
-                                                                  drain=args.drain, source=args.against)
+                                                                  drain=args.drain, source=args.against,
+                                                                  own_redis=args.own_redis)
         for gateway in gateways.values():
             loadgen("closed", "--url", gateway.url, "--connections", "10", "--seconds", "2", "--key", bench.key)
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in gateways}
@@ -99,12 +130,14 @@ def compare(args: argparse.Namespace) -> None:
                 run = measure(gateway, bench.key, args)
                 runs[name].append(run)
                 print(f"{name}: {describe(run)}", flush=True)
-        print(f"\nmedians of {args.runs} runs, CPU ms per request: serving process (user + system) / whole tree")
+        print(f"\nmedians of {args.runs} runs, CPU ms per request: serving process (user + system) / whole tree"
+              " / redis-server (with --own-redis)")
         for name, each in runs.items():
             print(f"  {name:<40} {statistics.median(r['serving'] for r in each):.3f} "
                   f"({statistics.median(r['user'] for r in each):.3f} + "
                   f"{statistics.median(r['system'] for r in each):.3f}) / "
-                  f"{statistics.median(r['tree'] for r in each):.3f}   "
+                  f"{statistics.median(r['tree'] for r in each):.3f} / "
+                  f"{statistics.median(r['redis'] for r in each):.3f}   "
                   f"{statistics.median(r['rps'] for r in each):.0f} req/s")
 
 
@@ -125,6 +158,8 @@ def main() -> None:
                         help="the gateway's GATEWAY_LOG_LEVEL (default info, as users run it)")
     parser.add_argument("--drain", choices=["process", "inline"], default="process",
                         help="GATEWAY_USAGE_DRAIN (process: the default, the drain's CPU is not sampled)")
+    parser.add_argument("--own-redis", action="store_true",
+                        help="each gateway on a redis-server of its own: its CPU and commandstats per request")
     parser.add_argument("--against", type=Path,
                         help="A/B: also a gateway from this checkout's sources, or `passthrough`")
     args = parser.parse_args()
@@ -137,7 +172,8 @@ def main() -> None:
         bench = Bench(stack, logs)
         bench.start_upstream()
         bench.prepare_gateway()
-        gateway = bench.start_gateway("gateway", log_level=args.log_level, drain=args.drain)
+        gateway = bench.start_gateway("gateway", log_level=args.log_level, drain=args.drain,
+                                      own_redis=args.own_redis)
         url, key = gateway.url, bench.key
         loadgen("closed", "--url", url, "--connections", "10", "--seconds", "2", "--key", key)
         collapsed = logs / "profile.txt"

@@ -143,6 +143,7 @@ class Target:
     url: str                       # its chat completions URL
     process: subprocess.Popen[bytes]
     calibration: str | None = None  # the pass-through its throughput is compared with
+    redis_pid: int | None = None    # a redis-server of its own (`Bench.start_redis`), whose CPU is read too
     served: int = 0                 # requests answered during the measured phases
     cpu_start: float = 0.0
     notes: dict[str, str] = field(default_factory=dict)
@@ -153,6 +154,10 @@ class Target:
 
     def serving_cpu(self) -> float:
         return cpu_seconds(self.process.pid)
+
+    def redis_cpu(self) -> float:
+        """CPU seconds of its own redis-server (0 when it shares the machine's)."""
+        return cpu_seconds(self.redis_pid) if self.redis_pid is not None else 0.0
 
     def rss(self) -> float:
         """The largest process of the tree: the serving process (or, under a supervisor, a worker)."""
@@ -216,13 +221,31 @@ class Bench:
         assert found is not None
         self.key = found.group(1)
 
+    def start_redis(self, name: str) -> tuple[str, int]:
+        """A redis-server of one target's own (no persistence), so that its CPU per request and
+        its commandstats are that target's alone: the machine's Redis is shared."""
+        port = free_port()
+        log = self.logs / f"{name}-redis.log"
+        process = start(self.stack, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                     "--appendonly", "no"], log)
+        deadline = time.monotonic() + 10
+        while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"redis-server on {port} did not come up; its log:\n{log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        return f"redis://127.0.0.1:{port}/0", process.pid
+
     def start_gateway(self, name: str, *, log_level: str = "info", drain: str = "process", workers: int = 1,
-                      server: str = "uvicorn", source: Path | None = None) -> Target:
+                      server: str = "uvicorn", source: Path | None = None, own_redis: bool = False) -> Target:
         """`serve` as a user runs it (uvicorn), or the same app on another ASGI server with a
         usage-drain process beside it. `source`: another checkout's gateway/ and providers/
-        (put first on PYTHONPATH), for A/B runs of two versions against the same servers."""
+        (put first on PYTHONPATH), for A/B runs of two versions against the same servers.
+        `own_redis`: on a redis-server of its own, whose CPU `Target.redis_cpu` reads."""
         port = free_port()
         env = {**self.env, "GATEWAY_LOG_LEVEL": log_level, "GATEWAY_USAGE_DRAIN": drain}
+        redis_pid = None
+        if own_redis:
+            env["GATEWAY_REDIS_URL"], redis_pid = self.start_redis(name)
         if source is not None:
             env["PYTHONPATH"] = str(source)
         log = self.logs / f"{name}.log"
@@ -241,8 +264,9 @@ class Bench:
         process = start(self.stack, command, log, env=env)
         wait_http(f"http://127.0.0.1:{port}/healthz", process, log)
         calibration = "passthrough" if server == "uvicorn" else f"passthrough-{server}"
+        notes = {"redis_port": env["GATEWAY_REDIS_URL"].rsplit(":", 1)[1].split("/")[0]} if own_redis else {}
         return Target(name, "gateway", f"http://127.0.0.1:{port}/v1/chat/completions", process,
-                      calibration=calibration)
+                      calibration=calibration, redis_pid=redis_pid, notes=notes)
 
     def start_litellm(self) -> Target:
         from bench import litellm_proxy

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +36,16 @@ from gateway.settings import Settings
 from gateway.tenancy.service import NotFoundError, TenancyError
 
 log = logging.getLogger("gateway.app")
+
+
+# FastAPI's native telemetry (0.16x) traces, meters and logs every request once a global
+# OpenTelemetry provider exists -- its logs with exception messages -- and looks for one on
+# every request (~4.7 us, measured). The gateway makes its own spans, without user text
+# (gateway.telemetry.tracing), and sets no global provider: FastAPI's are off. Older FastAPI
+# versions have no such parameter.
+_NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {})
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -76,7 +88,8 @@ def create_app(settings: Settings | None = None, *, public: bool = True, admin_a
             if app.state.owns_runtime:
                 await app.state.runtime.close()
 
-    app = FastAPI(title="LLM gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="LLM gateway", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
+                  **_NO_NATIVE_TELEMETRY)
     hot_routes: dict[str, HotRoute] = {}
     app.add_middleware(HotRoutes, routes=hot_routes)   # first: middleware added later wraps it
     app.state.hot_routes = hot_routes

@@ -40,14 +40,15 @@ local id = ARGV[3]
 local n = tonumber(ARGV[5])
 local cutoff = now - window
 
--- Drops the entries that left the window; a SUM window also takes their amounts off.
+-- Drops the entries that left the window; a SUM window also takes their amounts off and
+-- returns its sum when that changed (HINCRBY answers it: no HGET needed then).
 local function trim(zkey, hkey)
   if not hkey then
     redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
-    return
+    return nil
   end
   local expired = redis.call('ZRANGEBYSCORE', zkey, '-inf', cutoff)
-  if #expired == 0 then return end
+  if #expired == 0 then return nil end
   local freed = 0
   for s = 1, #expired, 256 do
     local e = math.min(s + 255, #expired)
@@ -57,7 +58,8 @@ local function trim(zkey, hkey)
   end
   redis.call('ZREMRANGEBYSCORE', zkey, '-inf', cutoff)
   -- never send -0: Lua prints it as "-0", which Redis refuses as an integer
-  if freed ~= 0 then redis.call('HINCRBY', hkey, '_sum', -freed) end
+  if freed ~= 0 then return redis.call('HINCRBY', hkey, '_sum', -freed) end
+  return nil
 end
 
 -- When enough of the oldest entries will have left the window to free `need`.
@@ -81,7 +83,6 @@ local function freed_at(zkey, hkey, need)
   end
 end
 
-local replay = redis.call('EXISTS', KEYS[1]) == 1
 local checks, admitted = {}, true
 local k, a = 2, 6
 for i = 1, n do
@@ -92,9 +93,9 @@ for i = 1, n do
   if c.kind == 'c' then
     c.used = tonumber(redis.call('GET', c.key) or '0')
   else
-    trim(c.key, c.hkey)
+    local sum = trim(c.key, c.hkey)
     if c.hkey then
-      c.used = tonumber(redis.call('HGET', c.hkey, '_sum') or '0')
+      c.used = tonumber(sum or redis.call('HGET', c.hkey, '_sum') or '0')
     else
       c.used = redis.call('ZCARD', c.key)
     end
@@ -104,26 +105,36 @@ for i = 1, n do
   checks[i] = c
 end
 
+-- The record exists while the reservation is open: found, this is a retried call whose first
+-- sending already took its share (admitted, nothing taken again). Admitting creates it (NX:
+-- the one command both looks and creates); a rejection only looks.
+local replay
+if admitted then
+  replay = not redis.call('SET', KEYS[1], '1', 'PX', ARGV[4], 'NX')
+else
+  replay = redis.call('EXISTS', KEYS[1]) == 1
+end
+
 if replay then
-  admitted = true         -- a retried call: the first one already took its share
+  admitted = true
 elseif admitted then
   for i = 1, n do
     local c = checks[i]
     if c.kind == 'c' then
-      redis.call('INCRBY', c.key, c.amount)
-      redis.call('PEXPIRE', c.key, c.ttl)
+      -- The period's counter expires at the period's end plus a grace, the same instant
+      -- whenever it is set: set once, when this increment created it.
+      if redis.call('INCRBY', c.key, c.amount) == c.amount then redis.call('PEXPIRE', c.key, c.ttl) end
     else
       redis.call('ZADD', c.key, now, id)
       redis.call('PEXPIRE', c.key, window)
       if c.hkey then
-        redis.call('HSET', c.hkey, id, c.amount)
-        redis.call('HINCRBY', c.hkey, '_sum', c.amount)
+        -- the sum was read above, in this same atomic script: set with the entry, no HINCRBY
+        redis.call('HSET', c.hkey, id, c.amount, '_sum', string.format('%d', c.used + c.amount))
         redis.call('PEXPIRE', c.hkey, window)
       end
     end
     c.used = c.used + c.amount
   end
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[4])
 end
 
 local out = {admitted and 1 or 0}

@@ -95,3 +95,15 @@ async def test_middleware_added_later_wraps_the_hot_routes(app: FastAPI) -> None
         other = await http.get("/v1/chat/completions")
     assert hot.status_code == 500 and hot.headers["x-stamp"] == "1"
     assert other.status_code == 405 and other.headers["x-stamp"] == "1"
+
+
+def test_fastapis_own_telemetry_stays_off_when_a_global_provider_exists(app: FastAPI,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway makes its own spans, without user text; FastAPI's native telemetry would add
+    its own (its logs carry exception messages) once anything installs a global OpenTelemetry
+    provider, and looks for one on every request."""
+    asgi = pytest.importorskip("fastapi.telemetry._asgi")
+    monkeypatch.setattr(asgi, "_unconfigured", lambda provider: False)   # as with a global provider
+    native = app._native_telemetry   # type: ignore[attr-defined]
+    assert native.enabled() is False
+    assert FastAPI(telemetry={})._native_telemetry.enabled() is True   # type: ignore[attr-defined,call-arg]

@@ -127,6 +127,52 @@ async def test_a_retried_reservation_takes_its_share_once(private_client: HotPat
     assert ok.tokens is not None and ok.tokens.remaining == 0
 
 
+async def test_a_retried_reservation_that_still_fits_takes_nothing_again(private_client: HotPathClient) -> None:
+    """The record is created with the first sending's share (SET NX): a second sending of the
+    same plan that would fit again finds it and takes nothing."""
+    limiter = RedisLimiter(private_client)
+    tenant = unique()
+    request = QuotaRequest(scope=tenant, limits=Limits(rpm=10, tpm=1000, rpd=100, daily_tokens=10_000), tokens=60)
+    plan = make_plan(request, now_ms=0)
+    first = await limiter.execute(request, plan)
+    again = await limiter.execute(request, plan)
+    assert first.requests is not None and again.requests is not None and again.tokens is not None
+    assert first.requests.remaining == again.requests.remaining == 9
+    assert again.tokens.remaining == 940
+    after = await limiter.reserve(QuotaRequest(scope=tenant, limits=request.limits, tokens=60))
+    assert after.requests is not None and after.requests.remaining == 8
+
+
+async def test_the_stored_sums_and_expiries_stay_exact(private_client: HotPathClient, admin_client: Redis) -> None:
+    """What the reserve script keeps beside the entries: a token window's `_sum` is the sum of
+    its entries' amounts through admissions, settlements and entries sliding out (the script
+    sets it from the sum it read, and takes it back from what trimming answers); a period's
+    counter expires at the period's end plus the grace, set when it is created."""
+    now = [1_700_000_000.0]
+    limiter = RedisLimiter(private_client, clock=lambda: now[0])
+    tenant = unique()
+    limits = Limits(rpm=1000, tpm=100_000, daily_tokens=10**9)
+    for i in range(40):
+        reservation = await limiter.reserve(QuotaRequest(scope=tenant, limits=limits, tokens=100 + i))
+        await limiter.settle(reservation, 7 * i, Decimal(0))   # under and above the estimate
+        now[0] += 3.0                                           # entries older than a minute slide out
+    prefix = KEY_PREFIX + "{" + tenant + "}:"
+    amounts = await admin_client.hgetall(prefix + "tpm:n")
+    members = await admin_client.zrange(prefix + "tpm", 0, -1)
+    entries = {k: int(v) for k, v in amounts.items() if k != b"_sum"}
+    assert sorted(entries) == sorted(members) and 0 < len(entries) < 40
+    assert int(amounts[b"_sum"]) == sum(entries.values()) == sum(7 * i for i in range(40 - len(entries), 40))
+    assert await admin_client.zcard(prefix + "rpm") == len(entries)
+    day_key = next(k for k in await admin_client.keys(prefix + "tokens:*"))
+    assert int(await admin_client.get(day_key) or 0) == sum(7 * i for i in range(40))
+    # TTLs run on Redis's clock, the test's is fake: the TTL is the time to the period's end
+    # (plus the grace) as the first reservation saw it, or as a later one did
+    day_end_ms = (int(now[0]) // 86_400 + 1) * 86_400_000
+    first_ms, last_ms = int((now[0] - 40 * 3.0) * 1000), int((now[0] - 3.0) * 1000)
+    ttl = await admin_client.pttl(day_key)
+    assert day_end_ms - last_ms + 3_600_000 - 10_000 <= ttl <= day_end_ms - first_ms + 3_600_000
+
+
 async def test_tenants_on_every_node_of_a_real_cluster(redis_cluster: RedisClusterNodes) -> None:
     client = cluster_client(redis_cluster)
     try:
